@@ -1,0 +1,157 @@
+"""API keys and bearer authentication, shared by the three services.
+
+Operators create keys on intake; the server keeps only a SHA-256 hash. Every service reads the
+same ``api_key`` table, so one key works everywhere. ``QW_ADMIN_TOKEN`` is an operator token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from shared.db import Base
+
+Role = Literal["lab", "agency", "operator"]
+KEY_PREFIX = "qw_"
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    lab_id: Mapped[str | None] = mapped_column(String(100))
+    agency_id: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[dt.datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    key_id: str
+    lab_id: str | None = None
+    agency_id: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    def may_read(self) -> bool:
+        return self.role in ("operator", "agency")
+
+    def may_manage_agency(self, agency_id: str) -> bool:
+        return self.is_operator or (self.role == "agency" and self.agency_id == agency_id)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_raw_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_key(session: Session, *, role: Role, lab_id: str | None = None, agency_id: str | None = None,
+               name: str | None = None, created_by: str | None = None,
+               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+    """Store a new key's hash; returns the row and the raw key (shown once, never stored)."""
+    raw = new_raw_key()
+    row = ApiKey(key_id=str(uuid.uuid4()), key_hash=hash_key(raw), role=role, lab_id=lab_id,
+                 agency_id=agency_id, name=name, created_by=created_by,
+                 created_at=now or dt.datetime.now(dt.UTC))
+    session.add(row)
+    return row, raw
+
+
+class Authenticator:
+    """Resolves bearer tokens to principals; caches look-ups briefly (revocation within ``ttl``)."""
+
+    def __init__(self, sessions: sessionmaker[Session], admin_token: str | None, ttl: float = 5.0) -> None:
+        self._sessions = sessions
+        self._admin_token = admin_token
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, token: str) -> Principal | None:
+        if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            return Principal(role="operator", key_id="admin-token")
+        digest = hash_key(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit and hit[0] > now:
+            return hit[1]
+        principal = self._lookup(digest)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self._ttl, principal)
+        return principal
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _lookup(self, digest: str) -> Principal | None:
+        with self._sessions() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+        if row is None or row.revoked_at is not None:
+            return None
+        return Principal(role=row.role, key_id=row.key_id, lab_id=row.lab_id,  # type: ignore[arg-type]
+                         agency_id=row.agency_id)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, or 401. The app keeps its Authenticator in app.state."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("missing bearer token")
+    principal = request.app.state.authenticator.resolve(token.strip())
+    if principal is None:
+        raise _unauthorized("invalid or revoked token")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def forbidden(detail: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=detail)
+
+
+def require_operator(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_operator:
+        raise forbidden("operator role required")
+    return principal
+
+
+def require_reader(principal: CurrentPrincipal) -> Principal:
+    if not principal.may_read():
+        raise forbidden("agency or operator role required")
+    return principal
+
+
+Operator = Annotated[Principal, Depends(require_operator)]
+Reader = Annotated[Principal, Depends(require_reader)]

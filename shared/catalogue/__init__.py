@@ -1,0 +1,21 @@
+"""The plan catalogue: indicators, targets, agencies, programmes and regions of one plan."""
+
+from shared.catalogue.loader import CatalogueError, load_catalogue, parse_catalogue
+from shared.catalogue.model import (
+    Catalogue,
+    IndicatorSpec,
+    ProgrammeSpec,
+    RegionPath,
+    Target,
+)
+
+__all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "IndicatorSpec",
+    "ProgrammeSpec",
+    "RegionPath",
+    "Target",
+    "load_catalogue",
+    "parse_catalogue",
+]

@@ -1,0 +1,251 @@
+"""Typed model of a plan catalogue file (see ``jiangsu-2020.yaml``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Comparator = Literal[">=", ">", "<=", "<"]
+IndicatorKind = Literal[
+    "pass_rate",  # share of passing inspections/acceptances, from individual events
+    "reported_share",  # numerator/denominator reported per region and period
+    "reported_value",  # a value (an index) reported per region and period
+    "mean_score",  # respondent-weighted mean of survey scores
+    "milestone",  # cumulative count judged by linear pace to the deadline
+    "quota_coverage",  # samples collected against the programme's quota, by pace
+    "completion_share",  # share of collected samples inspected within N days
+]
+EventSource = Literal["inspection", "acceptance", "figure", "survey", "milestone", "sample"]
+WINDOW_PATTERN = re.compile(r"^(7d|30d|90d|365d|mtd|qtd|ytd|plan|\d{4}(-\d{2}|-Q[1-4])?)$")
+
+_Frozen = ConfigDict(frozen=True, extra="forbid")
+
+
+class Target(BaseModel):
+    model_config = _Frozen
+    op: Comparator
+    value: float
+
+    def met_by(self, value: float) -> bool:
+        match self.op:
+            case ">=":
+                return value >= self.value
+            case ">":
+                return value > self.value
+            case "<=":
+                return value <= self.value
+            case "<":
+                return value < self.value
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op in (">=", ">")
+
+
+class PlanInfo(BaseModel):
+    model_config = _Frozen
+    id: str
+    title: str
+    title_en: str = ""
+    issued_by: str = ""
+    target_year: int
+    start: dt.date
+    deadline: dt.date
+    utc_offset_hours: int = 8
+
+
+class Defaults(BaseModel):
+    model_config = _Frozen
+    min_sample: int = Field(30, ge=1)
+    windows: tuple[str, ...] = ("30d",)
+
+
+class AgencySpec(BaseModel):
+    model_config = _Frozen
+    name: str
+    current_name: str = ""
+
+
+class NamedRegion(BaseModel):
+    model_config = _Frozen
+    name: str
+    name_en: str = ""
+
+
+class ProvinceSpec(NamedRegion):
+    code: str = Field(pattern=r"^\d{2}0000$")
+
+
+class RegionsSpec(BaseModel):
+    model_config = _Frozen
+    province: ProvinceSpec
+    cities: dict[str, NamedRegion]
+
+    @model_validator(mode="after")
+    def _cities_in_province(self) -> RegionsSpec:
+        prefix = self.province.code[:2]
+        for code in self.cities:
+            if not re.fullmatch(rf"{prefix}\d{{2}}00", code) or code == self.province.code:
+                raise ValueError(f"city code {code!r} is not a city of province {self.province.code}")
+        return self
+
+
+class ProgrammeSpec(BaseModel):
+    model_config = _Frozen
+    name: str = ""
+    indicator: str
+    lead_agency: str
+    categories: tuple[str, ...] = Field(min_length=1)
+    annual_quota_per_city: int = Field(0, ge=0)
+
+
+class IndicatorSpec(BaseModel):
+    model_config = _Frozen
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    name_zh: str
+    name_en: str
+    clause: str
+    kind: IndicatorKind
+    source: EventSource
+    target: Target
+    min_sample: int | None = Field(None, ge=1)
+    windows: tuple[str, ...] | None = None
+    lead_agency: str  # an agency id, or "programme": the lead agency of the programme concerned
+    other_agencies: tuple[str, ...] = ()
+    acceptance_sizes: tuple[Literal["large", "medium", "small"], ...] = ()
+    survey_sector: Literal["producer_services", "consumer_services"] | None = None
+    completion_days: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _windows_known(self) -> IndicatorSpec:
+        for window in self.windows or ():
+            if not WINDOW_PATTERN.match(window):
+                raise ValueError(f"unknown window {window!r}")
+        return self
+
+    @property
+    def is_rate(self) -> bool:
+        return self.kind in ("pass_rate", "reported_share", "completion_share")
+
+
+@dataclass(frozen=True, slots=True)
+class RegionPath:
+    """A region code and everything it rolls up to, most specific first."""
+
+    code: str
+    city: str | None
+    province: str
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        out = [self.code]
+        if self.city and self.city != self.code:
+            out.append(self.city)
+        if self.province != self.code:
+            out.append(self.province)
+        return tuple(out)
+
+
+class Catalogue(BaseModel):
+    model_config = _Frozen
+    catalogue_version: int
+    plan: PlanInfo
+    defaults: Defaults = Defaults()
+    agencies: dict[str, AgencySpec]
+    regions: RegionsSpec
+    programmes: dict[str, ProgrammeSpec]
+    indicators: tuple[IndicatorSpec, ...]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalogue:
+        ids = [spec.id for spec in self.indicators]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"indicator ids appear twice: {', '.join(duplicates)}")
+        known = set(ids)
+        for name, programme in self.programmes.items():
+            if programme.indicator not in known:
+                raise ValueError(f"programme {name!r} names unknown indicator {programme.indicator!r}")
+            if programme.lead_agency not in self.agencies:
+                raise ValueError(f"programme {name!r} names unknown agency {programme.lead_agency!r}")
+        for spec in self.indicators:
+            for agency in (spec.lead_agency, *spec.other_agencies):
+                if agency != "programme" and agency not in self.agencies:
+                    raise ValueError(f"indicator {spec.id!r} names unknown agency {agency!r}")
+        return self
+
+    # ---- look-ups -------------------------------------------------------------------------
+    @cached_property
+    def indicator_index(self) -> dict[str, IndicatorSpec]:
+        return {spec.id: spec for spec in self.indicators}
+
+    def indicator(self, indicator_id: str) -> IndicatorSpec | None:
+        return self.indicator_index.get(indicator_id)
+
+    def min_sample(self, spec: IndicatorSpec) -> int:
+        return spec.min_sample or self.defaults.min_sample
+
+    def windows(self, spec: IndicatorSpec) -> tuple[str, ...]:
+        return spec.windows or self.defaults.windows
+
+    @property
+    def tz(self) -> dt.timezone:
+        return dt.timezone(dt.timedelta(hours=self.plan.utc_offset_hours))
+
+    @property
+    def province_code(self) -> str:
+        return self.regions.province.code
+
+    @property
+    def city_codes(self) -> tuple[str, ...]:
+        return tuple(sorted(self.regions.cities))
+
+    def region_name(self, code: str) -> str:
+        if code == self.province_code:
+            return self.regions.province.name
+        city = self.regions.cities.get(code)
+        if city:
+            return city.name
+        path = self.resolve_region(code)
+        return f"{self.region_name(path.city)} {code}" if path and path.city else code
+
+    def resolve_region(self, code: str) -> RegionPath | None:
+        """Map a region code to its roll-up path, or None when the catalogue does not know it."""
+        province = self.province_code
+        if code == province:
+            return RegionPath(code=code, city=None, province=province)
+        if not re.fullmatch(r"\d{6}", code):
+            return None
+        city = code[:4] + "00"
+        if city not in self.regions.cities:
+            return None
+        return RegionPath(code=code, city=city, province=province)
+
+    def city_agency(self, city_code: str) -> str:
+        return f"city-{city_code[:4]}"
+
+    def agency_ids(self) -> tuple[str, ...]:
+        return (*self.agencies, *(self.city_agency(code) for code in self.city_codes))
+
+    def programme_for_indicator(self, indicator_id: str) -> list[str]:
+        return [name for name, p in self.programmes.items() if p.indicator == indicator_id]
+
+    def agencies_for(self, spec: IndicatorSpec, region: str, programme: str | None = None) -> tuple[str, ...]:
+        """Lead agency first, then the others, then the city government for a city-scoped figure."""
+        found: list[str] = []
+        leads = [spec.lead_agency, *spec.other_agencies]
+        for agency in leads:
+            if agency == "programme":
+                names = [programme] if programme else self.programme_for_indicator(spec.id) or list(self.programmes)
+                found.extend(self.programmes[n].lead_agency for n in names if n in self.programmes)
+            else:
+                found.append(agency)
+        path = self.resolve_region(region)
+        if path and path.city:
+            found.append(self.city_agency(path.city))
+        return tuple(dict.fromkeys(found))

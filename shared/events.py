@@ -1,0 +1,299 @@
+"""The events labs post, as frozen pydantic models, beside the topics they travel on.
+
+Shape checks live on the models; checks that need the plan catalogue (programmes, categories,
+regions, indicators) and the clock (future, grace period) read them from the validation context:
+``parse_event(obj, context=EventContext(catalogue, now, grace, skew))``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from shared.catalogue import Catalogue
+
+EVENTS_TOPIC = "qw.events"
+DEAD_LETTER_TOPIC = "qw.events.dlq"
+FIGURES_TOPIC = "qw.figures"
+
+_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_ID_PATTERN, strict=True)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_ID_PATTERN, strict=True)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strict=True)]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$", strict=True)]
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$", strict=True)]
+Revision = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Count = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\u2028\u2029\ufeff" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+SafeText = Annotated[ShortText, AfterValidator(_no_control_chars)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """What validation needs beyond the event itself."""
+
+    catalogue: Catalogue
+    now: dt.datetime
+    grace_period: dt.timedelta = dt.timedelta(days=400)
+    future_skew: dt.timedelta = dt.timedelta(minutes=5)
+
+
+def _context(info: ValidationInfo) -> EventContext | None:
+    ctx = info.context
+    return ctx if isinstance(ctx, EventContext) else None
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("region", check_fields=False)
+    @classmethod
+    def _known_region(cls, value: str, info: ValidationInfo) -> str:
+        ctx = _context(info)
+        if ctx and ctx.catalogue.resolve_region(value) is None:
+            raise ValueError(f"region {value!r} is not a region of {ctx.catalogue.regions.province.name}")
+        return value
+
+
+class _ProgrammeData(_Data):
+    sample_id: Identifier
+    programme: Identifier
+    category: Identifier
+    region: RegionCode
+
+    @model_validator(mode="after")
+    def _known_programme(self, info: ValidationInfo) -> _ProgrammeData:
+        ctx = _context(info)
+        if ctx is None:
+            return self
+        programme = ctx.catalogue.programmes.get(self.programme)
+        if programme is None:
+            known = ", ".join(ctx.catalogue.programmes)
+            raise ValueError(f"unknown programme {self.programme!r} (known: {known})")
+        if self.category not in programme.categories:
+            known = ", ".join(programme.categories)
+            raise ValueError(f"programme {self.programme!r} has no category {self.category!r} (known: {known})")
+        return self
+
+
+class SampleCollected(_ProgrammeData):
+    enterprise_id: Identifier | None = None
+
+
+class InspectionItem(_Data):
+    name: SafeText
+    value: float | int | SafeText | None = None
+    unit: Annotated[str, StringConstraints(max_length=50, strict=True)] | None = None
+    limit: float | int | SafeText | None = None
+    verdict: Literal["pass", "fail"]
+
+
+class InspectionCompleted(_ProgrammeData):
+    verdict: Literal["pass", "fail"]
+    items: Annotated[list[InspectionItem], Field(max_length=500)] | None = None
+    revision: Revision = 1
+
+
+class AcceptanceCompleted(_Data):
+    project_id: Identifier
+    size: Literal["large", "medium", "small"]
+    region: RegionCode
+    first_time_pass: Annotated[bool, Field(strict=True)]
+    revision: Revision = 1
+
+
+class FigureReported(_Data):
+    indicator: Identifier
+    region: RegionCode
+    period: Period
+    numerator: Count | None = None
+    denominator: Annotated[int, Field(gt=0, le=10**12, strict=True)] | None = None
+    value: Annotated[float, Field(ge=-1e12, le=1e12)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self, info: ValidationInfo) -> FigureReported:
+        has_ratio = self.numerator is not None or self.denominator is not None
+        if has_ratio and self.value is not None:
+            raise ValueError("give either numerator and denominator, or value, not both")
+        if has_ratio and (self.numerator is None or self.denominator is None):
+            raise ValueError("numerator and denominator go together")
+        if not has_ratio and self.value is None:
+            raise ValueError("give numerator and denominator, or value")
+        if self.numerator is not None and self.denominator is not None and self.numerator > self.denominator:
+            raise ValueError("numerator must not exceed denominator")
+        ctx = _context(info)
+        if ctx:
+            spec = ctx.catalogue.indicator(self.indicator)
+            if spec is None or spec.source != "figure":
+                reported = [s.id for s in ctx.catalogue.indicators if s.source == "figure"]
+                raise ValueError(f"indicator {self.indicator!r} is not reported by figures "
+                                 f"(reported: {', '.join(reported)})")
+            if spec.kind == "reported_share" and not has_ratio:
+                raise ValueError(f"indicator {self.indicator!r} is a share: give numerator and denominator")
+            if spec.kind == "reported_value" and has_ratio:
+                raise ValueError(f"indicator {self.indicator!r} is a value: give value")
+        return self
+
+
+class SurveyScored(_Data):
+    sector: Literal["producer_services", "consumer_services"]
+    region: RegionCode
+    score: Annotated[float, Field(ge=0, le=100)]
+    respondents: Annotated[int, Field(ge=1, le=10**9, strict=True)]
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool | str):
+            raise ValueError("must be a number")
+        return value
+
+
+class MilestoneReported(_Data):
+    indicator: Identifier
+    region: RegionCode
+    count: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+    reference: SafeText | None = None
+
+    @field_validator("indicator")
+    @classmethod
+    def _milestone_indicator(cls, value: str, info: ValidationInfo) -> str:
+        ctx = _context(info)
+        if ctx:
+            spec = ctx.catalogue.indicator(value)
+            if spec is None or spec.kind != "milestone":
+                raise ValueError(f"indicator {value!r} is not a milestone of the plan")
+        return value
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: EventId
+    occurred_at: AwareDatetime
+    lab_id: Identifier
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _within_bounds(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        ctx = _context(info)
+        if ctx is None:
+            return value
+        if value > ctx.now + ctx.future_skew:
+            raise ValueError(f"is more than {int(ctx.future_skew.total_seconds() // 60)} minutes in the future")
+        if value < ctx.now - ctx.grace_period:
+            raise ValueError(f"is older than the grace period of {ctx.grace_period.days} days")
+        return value
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self)).hexdigest()
+
+    @property
+    def region(self) -> str:
+        return self.data.region  # type: ignore[attr-defined]
+
+
+class SampleCollectedEvent(_Envelope):
+    type: Literal["sample.collected"]
+    data: SampleCollected
+
+
+class InspectionCompletedEvent(_Envelope):
+    type: Literal["inspection.completed"]
+    data: InspectionCompleted
+
+
+class AcceptanceCompletedEvent(_Envelope):
+    type: Literal["acceptance.completed"]
+    data: AcceptanceCompleted
+
+
+class FigureReportedEvent(_Envelope):
+    type: Literal["figure.reported"]
+    data: FigureReported
+
+
+class SurveyScoredEvent(_Envelope):
+    type: Literal["survey.scored"]
+    data: SurveyScored
+
+
+class MilestoneReportedEvent(_Envelope):
+    type: Literal["milestone.reported"]
+    data: MilestoneReported
+
+
+Event = Annotated[
+    SampleCollectedEvent
+    | InspectionCompletedEvent
+    | AcceptanceCompletedEvent
+    | FigureReportedEvent
+    | SurveyScoredEvent
+    | MilestoneReportedEvent,
+    Field(discriminator="type"),
+]
+EVENT_TYPES: tuple[str, ...] = (
+    "sample.collected",
+    "inspection.completed",
+    "acceptance.completed",
+    "figure.reported",
+    "survey.scored",
+    "milestone.reported",
+)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(obj: Any, *, context: EventContext | None = None) -> Event:
+    """Validate one event (a dict); raises pydantic.ValidationError."""
+    return EVENT_ADAPTER.validate_python(obj, context=context)
+
+
+def canonical_json(event: BaseModel) -> bytes:
+    """The event as sorted, compact JSON: equal content gives equal bytes."""
+    return orjson.dumps(event.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+
+
+def subject_key(event: Event) -> str:
+    """The Kafka key: events about the same thing land on the same partition, in order."""
+    data = event.data
+    match event:
+        case SampleCollectedEvent() | InspectionCompletedEvent():
+            return f"sample:{data.sample_id}"  # type: ignore[union-attr]
+        case AcceptanceCompletedEvent():
+            return f"project:{data.project_id}"  # type: ignore[union-attr]
+        case FigureReportedEvent():
+            return f"figure:{data.indicator}:{data.region}:{data.period}"  # type: ignore[union-attr]
+        case _:
+            return f"event:{event.event_id}"
+
+
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a JSON path, without the union tag pydantic inserts."""
+    parts = [p for p in loc if not (isinstance(p, str) and p in EVENT_TYPES)]
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

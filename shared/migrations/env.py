@@ -1,0 +1,46 @@
+"""Alembic environment: one schema for the three services, each owning its own tables."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+
+from shared.db import Base, make_engine
+from shared.models import import_all_models
+
+import_all_models()
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = make_engine(url) if url.startswith("sqlite") else None
+    if engine is None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two services starting together must not race to create the same tables.
+            connection.exec_driver_sql("SELECT pg_advisory_lock(73201)")
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_unlock(73201)")
+            connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

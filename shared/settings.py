@@ -1,0 +1,89 @@
+"""Settings for every service, read from the environment (prefix ``QW_``).
+
+Nothing here is read at import time: each service's ``create_app(settings)`` takes a
+``Settings`` object, and tests build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CATALOGUE = Path(__file__).parent / "catalogue" / "jiangsu-2020.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QW_", extra="ignore")
+
+    data_dir: Path = Path(".qw-data")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str | None = None
+    admin_token: str | None = None
+    catalogue_path: Path = DEFAULT_CATALOGUE
+
+    intake_port: int = 8001
+    indicators_port: int = 8002
+    alerts_port: int = 8003
+    bind_host: str = "127.0.0.1"
+
+    # Kafka topic names; a prefix lets tests and tenants share one broker.
+    topic_prefix: str = ""
+    # Consumer groups.
+    indicators_group: str = "qw-indicators"
+    alerts_group: str = "qw-alerts"
+
+    # Intake limits.
+    max_body_bytes: int = 1024 * 1024
+    max_batch_events: int = 1000
+    grace_period_days: int = 400
+    future_skew_seconds: int = 300
+    publish_timeout_seconds: float = 10.0
+
+    # Indicators.
+    consumer_max_records: int = 2000
+    recompute_interval_seconds: float = 30.0
+
+    # Alerts.
+    evaluation_interval_seconds: float = 15.0
+    repeat_interval_seconds: float = 24 * 3600
+    delivery_poll_seconds: float = 0.5
+    delivery_timeout_seconds: float = 10.0
+    retry_initial_seconds: float = 5.0
+    retry_max_seconds: float = 3600.0
+    retry_give_up_seconds: float = 48 * 3600.0
+    allow_private_webhooks: bool = False
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'qualitywatch.db').resolve()}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def events_topic(self) -> str:
+        return self.topic("qw.events")
+
+    @property
+    def figures_topic(self) -> str:
+        return self.topic("qw.figures")
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic("qw.events.dlq")
+
+
+def topic_partitions() -> dict[str, int]:
+    """Default partition counts for the topics the run command creates."""
+    return {"qw.events": 6, "qw.figures": 3, "qw.events.dlq": 1}
+
+
+__all__ = ["Settings", "DEFAULT_CATALOGUE", "topic_partitions"]

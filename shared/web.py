@@ -1,0 +1,88 @@
+"""What every service's HTTP app has: health, readiness, metrics, request metrics, JSON errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], None]
+
+
+class HttpMetrics:
+    """Request counts and latency per route template (bounded labels), and readiness."""
+
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self.service = service
+        self.requests = Counter("qw_http_requests_total", "HTTP requests handled",
+                                ["service", "method", "route", "status"], registry=registry)
+        self.latency = Histogram("qw_http_request_seconds", "HTTP request latency",
+                                 ["service", "route"], registry=registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.ready = Gauge("qw_ready", "1 when Kafka and the database answer", registry=registry)
+
+
+def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegistry,
+                          checks: Mapping[str, ReadinessCheck]) -> HttpMetrics:
+    metrics = HttpMetrics(registry, service)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.requests.labels(service, request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(service, template).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", include_in_schema=True, tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": service}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "a dependency is down"}})
+    def readyz() -> JSONResponse:
+        failing: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                check()
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                failing[name] = f"{type(exc).__name__}: {exc}"[:300]
+        metrics.ready.set(0 if failing else 1)
+        if failing:
+            return JSONResponse({"status": "not ready", "service": service, "failing": failing}, status_code=503)
+        return JSONResponse({"status": "ready", "service": service, "checks": sorted(checks)})
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+class CachedCheck:
+    """Wraps a readiness check so that a burst of probes does not hammer the broker."""
+
+    def __init__(self, check: ReadinessCheck, ttl: float = 2.0) -> None:
+        self._check = check
+        self._ttl = ttl
+        self._until = 0.0
+        self._error: Exception | None = None
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now >= self._until:
+            try:
+                self._check()
+                self._error = None
+            except Exception as exc:  # noqa: BLE001
+                self._error = exc
+            self._until = now + self._ttl
+        if self._error is not None:
+            raise self._error
