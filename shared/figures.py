@@ -1,0 +1,59 @@
+"""A figure as the indicator service serves it and publishes it to the alert service.
+
+The JSON shape is the CONTRACT's ``GET /v1/indicators/{indicator}`` answer. Figure changes travel
+on the ``qw.figures`` topic keyed by ``figure_key`` so that every change of one figure stays in
+order on one partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.catalogue import Target
+
+FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind"]
+
+
+class Figure(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    indicator: str
+    region: str
+    category: str | None
+    window: str
+    as_of: dt.datetime
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+    ci95: tuple[float, float] | None
+    target: Target
+    status: FigureStatus
+    last_event_at: dt.datetime | None
+    # Extensions beyond the contract (optional for readers):
+    sample_size: int | None = None
+    min_sample: int | None = None
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return figure_key(self.indicator, self.region, self.category, self.window)
+
+
+class FigureChanged(BaseModel):
+    """Published by indicators whenever a figure's status or value changes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    figure: Figure
+    previous_status: FigureStatus | None = None
+    # A few event ids that moved the figure, so one event can be traced to a webhook.
+    event_ids: tuple[str, ...] = ()
+    changed_at: dt.datetime
+
+
+def figure_key(indicator: str, region: str, category: str | None, window: str) -> str:
+    return f"{indicator}|{region}|{category or '*'}|{window}"
