@@ -25,6 +25,11 @@ from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
+
+def _log(level: int, msg: str, fields: dict[str, object]) -> None:
+    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
+    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+
 KAFKA_VERSION = "4.1.1"
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka"
 POM_FILE = DEPLOY_DIR / "pom.xml"
@@ -181,7 +186,7 @@ class LocalKafka:
             mvn, "-B", "-q", "-f", str(POM_FILE), "dependency:copy-dependencies",
             "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         ]
-        logger.info("fetching kafka jars", extra={"cmd": " ".join(cmd), "dest": str(self.jars_dir)})
+        _log(logging.INFO, "fetching kafka jars", {"cmd": " ".join(cmd), "dest": str(self.jars_dir)})
         started = time.monotonic()
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
@@ -193,10 +198,8 @@ class LocalKafka:
         (staging / MARKER_NAME).write_text(digest + "\n")
         shutil.rmtree(self.jars_dir, ignore_errors=True)
         staging.rename(self.jars_dir)
-        logger.info(
-            "kafka jars ready",
-            extra={"dest": str(self.jars_dir), "seconds": round(time.monotonic() - started, 1)},
-        )
+        seconds = round(time.monotonic() - started, 1)
+        _log(logging.INFO, "kafka jars ready", {"dest": str(self.jars_dir), "seconds": seconds})
 
     # -- config and storage ----------------------------------------------------
 
@@ -223,6 +226,10 @@ class LocalKafka:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # After kill -9 the controller refuses the restarted broker's registration until the old
+            # session expires (default 9 s); a short session makes fault drills restart in seconds.
+            "broker.heartbeat.interval.ms": "500",
+            "broker.session.timeout.ms": "3000",
             "num.network.threads": "2",
             "num.io.threads": "4",
             "num.recovery.threads.per.data.dir": "1",
@@ -267,7 +274,7 @@ class LocalKafka:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise KafkaInfraError(f"kafka storage format failed:\n{result.stdout}\n{result.stderr}")
-        logger.info("kafka storage formatted", extra={"cluster_id": cluster_id, "dir": str(self.data_dir)})
+        _log(logging.INFO, "kafka storage formatted", {"cluster_id": cluster_id, "dir": str(self.data_dir)})
 
     # -- process ---------------------------------------------------------------
 
@@ -308,7 +315,7 @@ class LocalKafka:
         pid = self._recorded_pid()
         if pid is None:
             return False
-        logger.info("reusing running kafka broker", extra={"pid": pid, "bootstrap": self.bootstrap})
+        _log(logging.INFO, "reusing running kafka broker", {"pid": pid, "bootstrap": self.bootstrap})
         self.wait_ready(timeout)
         return True
 
@@ -326,7 +333,7 @@ class LocalKafka:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
-        logger.info("kafka broker spawned", extra={"pid": self._proc.pid, "bootstrap": self.bootstrap})
+        _log(logging.INFO, "kafka broker spawned", {"pid": self._proc.pid, "bootstrap": self.bootstrap})
 
     def _current_pid(self) -> int | None:
         if self._proc is not None:
@@ -342,7 +349,7 @@ class LocalKafka:
             if port_open(self.port):
                 try:
                     self._probe(max(1.0, deadline - time.monotonic()))
-                    logger.info("kafka broker ready", extra={"bootstrap": self.bootstrap})
+                    _log(logging.INFO, "kafka broker ready", {"bootstrap": self.bootstrap})
                     return
                 except Exception as exc:  # noqa: BLE001 - any client error means "not ready yet"
                     last_error = exc
@@ -368,10 +375,10 @@ class LocalKafka:
         if pid is None:
             self._forget()
             return
-        logger.info("stopping kafka broker", extra={"pid": pid})
+        _log(logging.INFO, "stopping kafka broker", {"pid": pid})
         self._signal_group(pid, signal.SIGTERM)
         if not self._wait_exit(pid, timeout):
-            logger.warning("kafka broker ignored SIGTERM; killing", extra={"pid": pid})
+            _log(logging.WARNING, "kafka broker ignored SIGTERM; killing", {"pid": pid})
             self._signal_group(pid, signal.SIGKILL)
             self._wait_exit(pid, 10)
         self._forget()
@@ -380,7 +387,7 @@ class LocalKafka:
         """SIGKILL the broker (fault drills); the data stays and start() recovers it."""
         pid = self._current_pid()
         if pid is not None:
-            logger.info("killing kafka broker", extra={"pid": pid})
+            _log(logging.INFO, "killing kafka broker", {"pid": pid})
             self._signal_group(pid, signal.SIGKILL)
             self._wait_exit(pid, 10)
         self._forget()
@@ -428,7 +435,7 @@ class LocalKafka:
             if failed:
                 raise KafkaInfraError(f"create_topics failed: {failed}")
             admin.wait_for_topics(list(topics), timeout_ms=int(timeout * 1000))
-        logger.info("kafka topics ensured", extra={"topics": topics})
+        _log(logging.INFO, "kafka topics ensured", {"topics": topics})
 
     # -- context manager -------------------------------------------------------
 

@@ -25,6 +25,11 @@ from urllib.parse import quote
 
 logger = logging.getLogger(__name__)
 
+
+def _log(level: int, msg: str, fields: dict[str, object]) -> None:
+    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
+    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
+
 PG_OS_USER = "postgres"
 SUPERUSER = "postgres"
 DEFAULT_DATABASE = "qualitywatch"
@@ -120,7 +125,7 @@ class LocalPostgres:
                 raise PostgresInfraError(
                     f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
                 )
-        logger.info("postgresql installed", extra={"seconds": round(time.monotonic() - started, 1)})
+        _log(logging.INFO, "postgresql installed", {"seconds": round(time.monotonic() - started, 1)})
 
     # -- layout ----------------------------------------------------------------
 
@@ -143,9 +148,10 @@ class LocalPostgres:
             return self.home
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
         fallback = FALLBACK_ROOT / digest
-        logger.warning(
+        _log(
+            logging.WARNING,
             "postgres user cannot reach home; keeping the cluster in a fallback folder",
-            extra={"home": str(self.home), "base": str(fallback)},
+            {"home": str(self.home), "base": str(fallback)},
         )
         return fallback
 
@@ -226,8 +232,8 @@ class LocalPostgres:
         )
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write("\ninclude_if_exists = 'qualitywatch.conf'\n")
-        logger.info("postgres cluster initialised", extra={"data_dir": str(self.data_dir),
-                                                           "seconds": round(time.monotonic() - started, 1)})
+        seconds = round(time.monotonic() - started, 1)
+        _log(logging.INFO, "postgres cluster initialised", {"data_dir": str(self.data_dir), "seconds": seconds})
 
     def _write_conf(self) -> None:
         settings = {
@@ -261,7 +267,7 @@ class LocalPostgres:
         self._prepare_dirs()
         self._initdb()
         if self.running():
-            logger.info("reusing running postgres", extra={"port": self.port, "data_dir": str(self.data_dir)})
+            _log(logging.INFO, "reusing running postgres", {"port": self.port, "data_dir": str(self.data_dir)})
         else:
             if _port_open(self.port):
                 raise PostgresInfraError(f"port {self.port} is already in use by another process")
@@ -272,7 +278,7 @@ class LocalPostgres:
             )
             if not self.running():
                 raise PostgresInfraError(f"postgres did not start; log tail:\n{self._log_tail()}")
-            logger.info("postgres started", extra={"port": self.port, "data_dir": str(self.data_dir)})
+            _log(logging.INFO, "postgres started", {"port": self.port, "data_dir": str(self.data_dir)})
         self._bootstrap_role()
 
     def stop(self, mode: str = "fast") -> None:
@@ -281,7 +287,7 @@ class LocalPostgres:
         if not self.running():
             return
         self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", timeout=90)
-        logger.info("postgres stopped", extra={"port": self.port, "mode": mode})
+        _log(logging.INFO, "postgres stopped", {"port": self.port, "mode": mode})
 
     def restart(self) -> None:
         self.stop("fast")

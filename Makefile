@@ -1,0 +1,34 @@
+# QualityWatch developer and CI entry points. A fresh clone needs only `make test` or `make run`:
+# the venv is created on demand, and the test fixtures start Kafka and PostgreSQL themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv jars test lint run bench
+
+venv: $(STAMP)
+
+# Reinstall only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+jars: venv
+	$(PY) -m shared.localinfra kafka-jars
+
+test: venv jars
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+run: venv jars
+	$(PY) -m shared.devrun
+
+bench: venv jars
+	$(PY) -m bench
