@@ -101,3 +101,21 @@ def migrate(url: str) -> None:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.db upgrade``: migrate the configured database (a one-shot job)."""
+    import sys
+
+    from shared.settings import Settings
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["upgrade"]:
+        print("usage: python -m shared.db upgrade", file=sys.stderr)
+        return 2
+    migrate(Settings().effective_database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
