@@ -93,10 +93,32 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest revision (every branch head). Safe to run on every start."""
+    """Bring the schema to the newest revision (every branch head). Safe to run on every start.
+
+    Services that start together serialise here: PostgreSQL through an advisory lock (see the
+    Alembic env), an SQLite file through a lock file beside it.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), "heads")
+    with _sqlite_migration_lock(url):
+        command.upgrade(alembic_config(url), "heads")
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -8,29 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.localinfra import LocalKafka
 from shared.webhook_receiver import WebhookReceiver, verify_signature
 from tests.e2e.services import ServiceProcesses, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 CST = dt.timezone(dt.timedelta(hours=8))
 SECRET = "agri-webhook-secret-0001"
-
-
-@pytest.fixture
-def stack(kafka_broker: LocalKafka, pg_url: str, kafka_topic_prefix: str, tmp_path: Path) -> Iterator[ServiceProcesses]:
-    services = ServiceProcesses(bootstrap=kafka_broker.bootstrap, database_url=pg_url,
-                                topic_prefix=kafka_topic_prefix, data_dir=tmp_path)
-    try:
-        services.start()
-        yield services
-    finally:
-        services.stop()
 
 
 @pytest.fixture
