@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 3600.0
     retry_give_up_seconds: float = 48 * 3600.0
     allow_private_webhooks: bool = False
+    # Alert rule defaults (seconds): how long a figure must stay bad before an alert fires, and
+    # how long it must stay ok before a firing alert resolves (anti-flapping).
+    alert_for_seconds: float = 0.0
+    alert_resolve_for_seconds: float = 600.0
+
+    # Dashboard and report (served by indicators). The browser calls the alert service directly at
+    # alerts_public_url, so the alert service allows CORS from dashboard_origins (comma-separated).
+    # The report fetches alerts server-side at alerts_internal_url (defaults to alerts_public_url).
+    alerts_public_url: str = "http://127.0.0.1:8003"
+    alerts_internal_url: str | None = None
+    dashboard_origins: str = "http://127.0.0.1:8002,http://localhost:8002"
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -64,6 +75,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'qualitywatch.db').resolve()}"
+
+    @property
+    def dashboard_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.dashboard_origins.split(",") if o.strip()]
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -1,0 +1,80 @@
+"""The dashboard a person reads at the indicator service's ``GET /``.
+
+The page itself is static (``static/``): a small vanilla-JS app that reads the scorecard and trends
+from this service's ``/v1`` API and the firing alerts from the alert service, with the caller's
+bearer token. Nothing here needs a token: the page, its assets and ``/dashboard/config.json`` (the
+catalogue's names and the alert service's public URL) hold no figures.
+
+Wiring: ``app.include_router(dashboard.router)`` (this router also carries the quality report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from services.indicators import report
+from services.indicators.report import app_catalogue, app_settings
+from shared.catalogue import Catalogue
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+WINDOWS = ("7d", "30d", "90d", "ytd")
+REFRESH_SECONDS = 10
+
+router = APIRouter()
+router.include_router(report.router)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page() -> HTMLResponse:
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/dashboard/static/{name}", include_in_schema=False)
+def dashboard_asset(name: str) -> FileResponse:
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise HTTPException(status_code=404, detail=f"no dashboard asset {name!r}")
+    return FileResponse(STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/dashboard/config.json", tags=["dashboard"])
+def dashboard_config(request: Request) -> dict[str, Any]:
+    """What the page needs besides figures: names from the catalogue and where the alerts live."""
+    settings = app_settings(request)
+    return {
+        "alerts_url": settings.alerts_public_url.rstrip("/"),
+        "refresh_seconds": REFRESH_SECONDS,
+        "windows": list(WINDOWS),
+        "default_window": "30d",
+        "trend_days": 90,
+        **catalogue_summary(app_catalogue(request)),
+    }
+
+
+def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
+    """Plan, regions (province first) and indicators, as the page and the report show them."""
+    province = catalogue.regions.province
+    regions = [{"code": province.code, "name": province.name, "name_en": province.name_en, "level": "province"}]
+    for code in catalogue.city_codes:
+        city = catalogue.regions.cities[code]
+        regions.append({"code": code, "name": city.name, "name_en": city.name_en, "level": "city"})
+    indicators = [
+        {"id": spec.id, "name_zh": spec.name_zh, "name_en": spec.name_en, "kind": spec.kind,
+         "unit": report.unit_of(spec), "target": spec.target.model_dump(), "clause": spec.clause,
+         "min_sample": catalogue.min_sample(spec)}
+        for spec in catalogue.indicators
+    ]
+    plan = catalogue.plan
+    return {
+        "plan": {"id": plan.id, "title": plan.title, "title_en": plan.title_en, "issued_by": plan.issued_by,
+                 "deadline": plan.deadline.isoformat()},
+        "regions": regions,
+        "indicators": indicators,
+    }
+
