@@ -27,7 +27,7 @@ def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overr
         "retries": 5,
         "request_timeout_ms": 10_000,
         "max_block_ms": 5_000,
-        "api_version_auto_timeout_ms": 5_000,
+        "bootstrap_timeout_ms": 5_000,
     }
     options.update(overrides)
     return KafkaProducer(**options)
@@ -47,7 +47,7 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides:
         "max_poll_interval_ms": 300_000,
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 2_000,
-        "api_version_auto_timeout_ms": 5_000,
+        "bootstrap_timeout_ms": 5_000,
     }
     options.update(overrides)
     return KafkaConsumer(**options)
@@ -56,7 +56,7 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides:
 def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, replication: int = 1) -> None:
     """Create the topics that are missing (name -> partitions); existing ones are left alone."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="qw-admin",
-                             api_version_auto_timeout_ms=5_000, request_timeout_ms=15_000)
+                             bootstrap_timeout_ms=5_000, request_timeout_ms=15_000)
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(name, partitions, replication) for name, partitions in topics.items()
@@ -72,7 +72,7 @@ def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, replication: int
 def kafka_ping(bootstrap: str, timeout_ms: int = 3_000) -> None:
     """Raise unless the broker answers a metadata request."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="qw-ping",
-                             api_version_auto_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms)
+                             bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms)
     try:
         admin.list_topics()
     finally:

@@ -1,0 +1,165 @@
+"""Accepting events: validate all, sort out duplicates and conflicts, publish, then record.
+
+The order matters. Every new event of a request is published and acknowledged by Kafka (acks=all)
+*before* the request is answered 202 and *before* the events are recorded in ``intake_event``: a
+recorded event is durable, and an event that failed to publish is not recorded, so the sender's
+retry publishes it again.
+
+Races and retries may therefore put the same event on the topic more than once: a publish that
+timed out may still land, and two intake instances that receive the same new ``event_id`` at the
+same moment both see it as new and both publish it. That is acceptable only because the indicators
+consumer de-duplicates by ``event_id`` downstream (an event counts once however often it is on the
+topic). Intake's own guarantee is narrower: a request that was answered 202 is on the topic, and a
+re-send after a 202 is never published again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.intake.body import parse_json
+from services.intake.errors import Rejection
+from services.intake.metrics import IntakeMetrics
+from services.intake.publisher import OutgoingMessage, Publisher, PublishUnavailable
+from services.intake.store import EventLedger
+from services.intake.validation import batch_events, check_scope, single_event, validate_all
+from shared.auth import Principal
+from shared.catalogue import Catalogue
+from shared.clock import Clock
+from shared.events import Event, EventContext, canonical_json, subject_key
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER = {"Retry-After": "5"}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    index: int
+    event: Event
+    value: bytes
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    max_batch_events: int = 1000
+    grace_period: dt.timedelta = dt.timedelta(days=400)
+    future_skew: dt.timedelta = dt.timedelta(minutes=5)
+    publish_timeout: float = 10.0
+
+
+class EventIntake:
+    def __init__(self, *, catalogue: Catalogue, clock: Clock, ledger: EventLedger, publisher: Publisher,
+                 metrics: IntakeMetrics, topic: str, limits: IntakeLimits) -> None:
+        self._catalogue = catalogue
+        self._clock = clock
+        self._ledger = ledger
+        self._publisher = publisher
+        self._metrics = metrics
+        self._topic = topic
+        self._limits = limits
+
+    def handle(self, principal: Principal, body: bytes, *, batch: bool) -> dict[str, Any]:
+        """The 202 answer for a request body, or a Rejection saying why nothing was accepted."""
+        payload = parse_json(body)
+        objects = batch_events(payload, self._limits.max_batch_events) if batch else single_event(payload)
+        self._metrics.batch_size.observe(len(objects))
+        check_scope(principal, objects)
+        now = self._clock.now()
+        context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
+        events = validate_all(objects, context)
+        return self.accept(events, now)
+
+    def accept(self, events: list[Event], now: dt.datetime) -> dict[str, Any]:
+        prepared = [_prepare(i, e) for i, e in enumerate(events)]
+        first, duplicates = self._within_request(prepared)
+        known = self._lookup(list(first))
+        conflicts = [(p.index, p.event.event_id) for p in first.values()
+                     if p.event.event_id in known and known[p.event.event_id] != p.content_hash]
+        if conflicts:
+            raise self._conflict(conflicts, len(events))
+        new = [p for p in first.values() if p.event.event_id not in known]
+        duplicates += len(first) - len(new)
+        if new:
+            self._publish_and_record(new, now)
+        for event_type, count in Counter(p.event.type for p in new).items():
+            self._metrics.accepted.labels(event_type).inc(count)
+        if duplicates:
+            self._metrics.duplicates.inc(duplicates)
+        return {"accepted": len(new), "duplicates": duplicates, "event_ids": [e.event_id for e in events]}
+
+    def _within_request(self, prepared: list[Prepared]) -> tuple[dict[str, Prepared], int]:
+        """First occurrence of each event_id; a later same-content copy is a duplicate, other content a 409."""
+        first: dict[str, Prepared] = {}
+        duplicates = 0
+        conflicts = []
+        for p in prepared:
+            seen = first.get(p.event.event_id)
+            if seen is None:
+                first[p.event.event_id] = p
+            elif seen.content_hash == p.content_hash:
+                duplicates += 1
+            else:
+                conflicts.append((p.index, p.event.event_id))
+        if conflicts:
+            raise self._conflict(conflicts, len(prepared), within=True)
+        return first, duplicates
+
+    def _conflict(self, conflicts: list[tuple[int, str]], events: int, within: bool = False) -> Rejection:
+        self._metrics.conflicts.inc(len(conflicts))
+        where = "earlier in this request" if within else "already accepted"
+        shown = ", ".join(f"{event_id!r} (index {index})" for index, event_id in conflicts[:10])
+        return Rejection(409, "conflict",
+                         f"event_id re-used with different content ({where}): {shown}; nothing was accepted",
+                         events=events, conflicts=[{"index": i, "event_id": e} for i, e in conflicts])
+
+    def _lookup(self, event_ids: list[str]) -> dict[str, str]:
+        try:
+            return self._ledger.known_hashes(event_ids)
+        except SQLAlchemyError as exc:
+            logger.error("intake ledger look-up failed", exc_info=exc)
+            raise Rejection(503, "unavailable", "database unavailable, retry", events=len(event_ids),
+                            headers=RETRY_AFTER) from exc
+
+    def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
+        received_at = now.astimezone(dt.UTC).isoformat().encode()
+        messages = [OutgoingMessage(key=subject_key(p.event).encode(), value=p.value,
+                                    headers=[("qw-content-hash", p.content_hash.encode()),
+                                             ("qw-received-at", received_at),
+                                             ("qw-lab-id", p.event.lab_id.encode())])
+                    for p in new]
+        started = time.perf_counter()
+        try:
+            deliveries = self._publisher.publish(self._topic, messages, timeout=self._limits.publish_timeout)
+        except PublishUnavailable as exc:
+            self._metrics.publish_failures.inc()
+            logger.warning("publish failed; answering 503", extra={"events": len(new), "error": str(exc)})
+            raise Rejection(503, "unavailable", "event store unavailable, retry", events=len(new),
+                            headers=RETRY_AFTER) from exc
+        finally:
+            self._metrics.publish_seconds.observe(time.perf_counter() - started)
+        rows = [{"event_id": p.event.event_id, "content_hash": p.content_hash, "type": p.event.type,
+                 "lab_id": p.event.lab_id, "occurred_at": p.event.occurred_at, "accepted_at": now,
+                 "kafka_partition": d.partition, "kafka_offset": d.offset}
+                for p, d in zip(new, deliveries, strict=True)]
+        try:
+            self._ledger.record(rows)
+        except SQLAlchemyError as exc:
+            # Published but not recorded: the retry publishes again and downstream dedup counts it once.
+            logger.error("intake ledger write failed after publish", exc_info=exc)
+            raise Rejection(503, "unavailable", "database unavailable, retry", events=len(new),
+                            headers=RETRY_AFTER) from exc
+
+
+def _prepare(index: int, event: Event) -> Prepared:
+    value = canonical_json(event)
+    return Prepared(index, event, value, hashlib.sha256(value).hexdigest())

@@ -1,0 +1,102 @@
+"""Intake wiring: ``create_app(settings)`` builds everything; nothing connects at import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from services.intake.accept import EventIntake, IntakeLimits
+from services.intake.errors import Rejection
+from services.intake.events_api import event_router
+from services.intake.keys import router as keys_router
+from services.intake.metrics import IntakeMetrics
+from services.intake.openapi import install_openapi
+from services.intake.publisher import KafkaPublisher, Publisher
+from services.intake.store import EventLedger
+from shared.auth import Authenticator
+from shared.catalogue import load_catalogue
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, make_sessionmaker, migrate, ping
+from shared.settings import Settings
+from shared.web import CachedCheck, install_common_routes
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, registry: CollectorRegistry | None = None,
+               publisher: Publisher | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    # Read (not connected) here: the OpenAPI document lists the catalogue's agencies.
+    catalogue = load_catalogue(settings.catalogue_path)
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = IntakeMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.effective_database_url
+        engine = make_engine(url)
+        migrate(url)
+        owned = publisher is None
+        active = publisher or KafkaPublisher(settings.kafka_bootstrap, timeout=settings.publish_timeout_seconds)
+        state = app.state
+        state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
+        state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
+        state.authenticator = Authenticator(state.sessions, settings.admin_token)
+        state.intake = EventIntake(
+            catalogue=catalogue, clock=clock, ledger=EventLedger(engine), publisher=active, metrics=metrics,
+            topic=settings.events_topic,
+            limits=IntakeLimits(max_batch_events=settings.max_batch_events,
+                                grace_period=dt.timedelta(days=settings.grace_period_days),
+                                future_skew=dt.timedelta(seconds=settings.future_skew_seconds),
+                                publish_timeout=settings.publish_timeout_seconds))
+        logger.info("intake ready", extra={"topic": settings.events_topic, "database": engine.dialect.name})
+        try:
+            yield
+        finally:
+            if owned:
+                active.close()
+            engine.dispose()
+
+    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
+                  description="Labs post inspection and sampling events; operators manage API keys.")
+
+    def kafka_check() -> None:
+        app.state.publisher.ping()
+
+    def database_check() -> None:
+        ping(app.state.engine)
+
+    install_common_routes(app, service="intake", registry=registry,
+                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
+    app.include_router(keys_router)
+    app.include_router(event_router(settings.max_batch_events))
+    app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    install_openapi(app, agency_ids=catalogue.agency_ids())
+    return app
+
+
+async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
+    request.app.state.metrics.reject(exc.reason, exc.events)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's handler, except that a 405 lists every method of the path (GET and POST live on two routes)."""
+    if exc.status_code == 405:
+        methods: set[str] = set()
+        for route in request.app.routes:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(methods))})
+    return await http_exception_handler(request, exc)

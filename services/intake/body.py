@@ -1,0 +1,82 @@
+"""Reading a request body ourselves: size limit, content type, JSON syntax and nesting depth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from services.intake.errors import Rejection
+
+MAX_DEPTH = 32
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, or 413 as soon as the declared or the actual size passes ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise Rejection(400, "bad_json", "Content-Length is not a number") from None
+        if size > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Rejection:
+    return Rejection(413, "too_large", f"request body is larger than the limit of {limit} bytes")
+
+
+def require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        shown = media_type or "none"
+        raise Rejection(415, "unsupported_media_type",
+                        f"content type must be application/json (got {shown})")
+
+
+def parse_json(body: bytes) -> Any:
+    """orjson.loads with errors that name the position, and a nesting limit."""
+    if not body.strip():
+        raise Rejection(400, "bad_json", "request body is empty; expected a JSON object")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Rejection(400, "bad_json", f"malformed JSON at line {exc.lineno} column {exc.colno} "
+                                         f"(byte {exc.pos}): {exc.msg}") from None
+    depth = nesting_depth(value, MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise Rejection(400, "bad_json", f"JSON is nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def nesting_depth(value: Any, stop_after: int) -> int:
+    """How deeply containers nest (a scalar is 0); stops counting once past ``stop_after``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if type(node) is dict:
+            children = node.values()
+        elif type(node) is list:
+            children = node
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_after:
+                return deepest
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                push((child, depth + 1))
+    return deepest

@@ -1,0 +1,106 @@
+"""API keys: operators create, list and revoke them (the raw key is shown once)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from shared.auth import ApiKey, Operator, create_key
+from shared.db import transaction
+from shared.events import Identifier
+
+router = APIRouter(prefix="/v1/api-keys", tags=["credentials"])
+
+KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class _KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: KeyName | None = None
+
+
+class LabKeyRequest(_KeyRequest):
+    role: Literal["lab"]
+    lab_id: Identifier
+
+
+class AgencyKeyRequest(_KeyRequest):
+    role: Literal["agency"]
+    agency_id: Identifier
+
+
+class OperatorKeyRequest(_KeyRequest):
+    role: Literal["operator"]
+
+
+KeyRequest = Annotated[LabKeyRequest | AgencyKeyRequest | OperatorKeyRequest, Field(discriminator="role")]
+
+
+class KeyRead(BaseModel):
+    key_id: str
+    role: Literal["lab", "agency", "operator"]
+    lab_id: str | None
+    agency_id: str | None
+    name: str | None
+    created_at: dt.datetime
+    created_by: str | None
+    revoked_at: dt.datetime | None
+
+
+class KeyCreated(BaseModel):
+    api_key: str = Field(description="the raw key; shown once, only its hash is stored")
+    key_id: str
+    role: Literal["lab", "agency", "operator"]
+    lab_id: str | None
+    agency_id: str | None
+    name: str | None
+    created_at: dt.datetime
+
+
+_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missing or bad token"},
+                                                    403: {"description": "not an operator"}}
+
+
+@router.post("", status_code=201, response_model=KeyCreated,
+             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body"}})
+def create_api_key(body: KeyRequest, request: Request, principal: Operator) -> KeyCreated:
+    catalogue = request.app.state.catalogue
+    lab_id = body.lab_id if isinstance(body, LabKeyRequest) else None
+    agency_id = body.agency_id if isinstance(body, AgencyKeyRequest) else None
+    if agency_id is not None and agency_id not in catalogue.agency_ids():
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("body", "agency_id"),
+            "msg": f"unknown agency {agency_id!r} (known: {', '.join(catalogue.agency_ids())})",
+            "input": agency_id}])
+    now = request.app.state.clock.now()
+    with transaction(request.app.state.sessions) as session:
+        row, raw = create_key(session, role=body.role, lab_id=lab_id, agency_id=agency_id, name=body.name,
+                              created_by=principal.key_id, now=now)
+    return KeyCreated(api_key=raw, key_id=row.key_id, role=body.role, lab_id=lab_id, agency_id=agency_id,
+                      name=body.name, created_at=row.created_at)
+
+
+@router.get("", response_model=list[KeyRead], responses=_AUTH_RESPONSES)
+def list_api_keys(request: Request, _principal: Operator) -> list[KeyRead]:
+    with request.app.state.sessions() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id)).all()
+    return [KeyRead.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.delete("/{key_id}", status_code=204, response_class=Response,
+               responses={**_AUTH_RESPONSES, 404: {"description": "no such key"}})
+def revoke_api_key(key_id: str, request: Request, _principal: Operator) -> Response:
+    """Revoke a key: it gives 401 here at once and on the other services within their cache TTL."""
+    with transaction(request.app.state.sessions) as session:
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise HTTPException(404, f"no API key {key_id!r}")
+        if row.revoked_at is None:
+            row.revoked_at = request.app.state.clock.now()
+    request.app.state.authenticator.forget()
+    return Response(status_code=204)
