@@ -1,0 +1,180 @@
+"""Alert and silence routes. Agencies see the alerts routed to them; operators see everything."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy import func, select
+
+from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAlert, Silence
+from services.alerts.payload import instant
+from services.alerts.routing import agencies_for_alert
+from services.alerts.schemas import (
+    AckRequest,
+    SilenceCreate,
+    actor,
+    alert_json,
+    not_found,
+    silence_json,
+    transition_json,
+    unprocessable,
+)
+from services.alerts.silences import active_silences, is_silenced
+from shared.auth import Operator, Principal, Reader, forbidden
+
+if TYPE_CHECKING:
+    from services.alerts.app import AlertsRuntime
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+
+def runtime_of(request: Request) -> AlertsRuntime:
+    return request.app.state.alerts
+
+
+def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise unprocessable(field, "needs a UTC offset (RFC 3339)")
+    return value
+
+
+def _visible(principal: Principal, agencies: tuple[str, ...]) -> bool:
+    return principal.is_operator or principal.agency_id in agencies
+
+
+@router.get("/alerts")
+def list_alerts(request: Request, principal: Reader,
+                state: Literal["firing", "pending", "resolved", "all"] = "firing",
+                indicator: str | None = None, region: str | None = None, category: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
+    """Alerts by state; ``since``/``until`` keep alerts active at some time in that range."""
+    rt = runtime_of(request)
+    since, until = _aware(since, "since"), _aware(until, "until")
+    query = select(Alert).where(Alert.state != "inactive")
+    if state != "all":
+        query = query.where(Alert.state == state)
+    for column, value in ((Alert.indicator, indicator), (Alert.region, region), (Alert.category, category)):
+        if value is not None:
+            query = query.where(column == value)
+    began = func.coalesce(Alert.started_at, Alert.active_at, Alert.created_at)
+    if until is not None:
+        query = query.where(began <= until)
+    if since is not None:
+        query = query.where((Alert.resolved_at.is_(None)) | (Alert.resolved_at >= since))
+    now = rt.clock.now()
+    with rt.sessions() as session:
+        rows = session.scalars(query.order_by(began.desc(), Alert.alert_id)).all()
+        silences = active_silences(session, now)
+    out = []
+    for row in rows:
+        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
+        if _visible(principal, agencies):
+            out.append(alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, rt.catalogue)))
+        if len(out) >= limit:
+            break
+    return {"alerts": out, "count": len(out)}
+
+
+def _get_visible_alert(request: Request, principal: Principal, alert_id: str, session: Any) -> Alert:
+    rt = runtime_of(request)
+    row = session.get(Alert, alert_id)
+    if row is None or row.state == "inactive":
+        raise not_found(f"alert {alert_id}")
+    if not _visible(principal, agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)):
+        raise forbidden("this alert is not routed to your agency")
+    return row
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(request: Request, principal: Reader, alert_id: str) -> dict[str, Any]:
+    """The alert, its transition history and the deliveries that carried it."""
+    rt = runtime_of(request)
+    with rt.sessions() as session:
+        row = _get_visible_alert(request, principal, alert_id, session)
+        transitions = session.scalars(select(AlertTransition).where(AlertTransition.alert_id == alert_id)
+                                      .order_by(AlertTransition.at, AlertTransition.transition_id)).all()
+        deliveries = session.execute(
+            select(Delivery, DeliveryAlert.notice)
+            .join(DeliveryAlert, DeliveryAlert.delivery_id == Delivery.delivery_id)
+            .where(DeliveryAlert.alert_id == alert_id).order_by(Delivery.created_at, Delivery.delivery_id)).all()
+        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
+        silenced = is_silenced(active_silences(session, rt.clock.now()), row, rt.catalogue)
+    body = alert_json(row, agencies=agencies, silenced=silenced)
+    body["transitions"] = [transition_json(t) for t in transitions]
+    body["deliveries"] = [
+        {"delivery_id": d.delivery_id, "agency_id": d.agency_id, "subscription_id": d.subscription_id,
+         "notice": notice, "status": d.status, "attempts": d.attempts, "created_at": instant(d.created_at),
+         "delivered_at": instant(d.delivered_at), "last_status_code": d.last_status_code}
+        for d, notice in deliveries if principal.is_operator or d.agency_id == principal.agency_id]
+    return body
+
+
+@router.post("/alerts/{alert_id}/ack")
+def ack_alert(request: Request, principal: Reader, alert_id: str, body: AckRequest | None = None) -> dict[str, Any]:
+    """Acknowledge a firing alert: no more reminders this episode (escalation and resolve still notify)."""
+    rt = runtime_of(request)
+    now = rt.clock.now()
+    with rt.service.write() as session:
+        row = _get_visible_alert(request, principal, alert_id, session)
+        if row.state not in ("firing", "pending"):
+            raise HTTPException(status_code=409, detail=f"alert {alert_id} is {row.state}, not firing")
+        rt.service.acknowledge(session, row, by=actor(principal), comment=body.comment if body else None, now=now)
+        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
+        silenced = is_silenced(active_silences(session, now), row, rt.catalogue)
+        return alert_json(row, agencies=agencies, silenced=silenced)
+
+
+# ---- silences ----------------------------------------------------------------------------------------
+@router.post("/silences", status_code=201, tags=["silences"])
+def create_silence(request: Request, principal: Operator, body: SilenceCreate) -> dict[str, Any]:
+    """Mute notifications for matching alerts (operators). At least one matcher is required."""
+    rt = runtime_of(request)
+    now = rt.clock.now()
+    if body.indicator is None and body.region is None and body.category is None:
+        raise unprocessable("indicator", "a silence needs at least one of indicator, region, category")
+    if body.indicator is not None and rt.catalogue.indicator(body.indicator) is None:
+        raise unprocessable("indicator", f"unknown indicator {body.indicator!r}")
+    if body.region is not None and rt.catalogue.resolve_region(body.region) is None:
+        raise unprocessable("region", f"unknown region {body.region!r}")
+    starts_at = _aware(body.starts_at, "starts_at") or now
+    if (body.ends_at is None) == (body.duration_seconds is None):
+        raise unprocessable("ends_at", "give exactly one of ends_at or duration_seconds")
+    ends_at = _aware(body.ends_at, "ends_at") or starts_at + dt.timedelta(seconds=body.duration_seconds or 0)
+    if ends_at <= max(starts_at, now):
+        raise unprocessable("ends_at", "must be in the future and after starts_at")
+    row = Silence(silence_id=str(uuid.uuid4()), indicator=body.indicator, region=body.region,
+                  category=body.category, starts_at=starts_at, ends_at=ends_at, reason=body.reason,
+                  created_by=actor(principal), created_at=now)
+    with rt.service.write() as session:
+        session.add(row)
+    return silence_json(row, now)
+
+
+@router.get("/silences", tags=["silences"])
+def list_silences(request: Request, principal: Reader,
+                  state: Literal["active", "pending", "expired", "all"] = "all") -> dict[str, Any]:
+    rt = runtime_of(request)
+    now = rt.clock.now()
+    with rt.sessions() as session:
+        rows = session.scalars(select(Silence).order_by(Silence.created_at.desc(), Silence.silence_id)).all()
+    out = [silence_json(r, now) for r in rows]
+    return {"silences": [s for s in out if state == "all" or s["state"] == state]}
+
+
+@router.delete("/silences/{silence_id}", status_code=204, tags=["silences"])
+def delete_silence(request: Request, principal: Operator, silence_id: str) -> Response:
+    """Expire a silence now (it stays listed, as expired)."""
+    rt = runtime_of(request)
+    now = rt.clock.now()
+    with rt.service.write() as session:
+        row = session.get(Silence, silence_id)
+        if row is None:
+            raise not_found(f"silence {silence_id}")
+        if row.ends_at > now:
+            row.ends_at = max(now, row.starts_at)
+            row.expired_at = now
+    return Response(status_code=204)

@@ -1,0 +1,34 @@
+"""Metrics owned by the alert service (names are fixed: dashboards and rules use them)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OUTCOMES = ("delivered", "failed", "retrying", "gave_up", "silenced")
+SEVERITIES = ("warning", "critical")
+
+
+class AlertsMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(
+            "qw_alerts_notifications_total",
+            "Webhook notifications by outcome (per attempt; silenced per muted delivery)",
+            ["outcome"], registry=registry)
+        self.delivery_seconds = Histogram(
+            "qw_alerts_delivery_seconds", "Latency of one webhook POST attempt", registry=registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.pending_deliveries = Gauge(
+            "qw_alerts_pending_deliveries", "Deliveries waiting for a (re)try", registry=registry)
+        self.firing = Gauge("qw_alerts_firing", "Firing alerts by severity", ["severity"], registry=registry)
+        self.consumer_lag = Gauge(
+            "qw_alerts_consumer_lag", "Figures not yet consumed (end offset - position)",
+            ["topic", "partition"], registry=registry)
+        for outcome in OUTCOMES:
+            self.notifications.labels(outcome)
+        for severity in SEVERITIES:
+            self.firing.labels(severity).set(0)
+
+    def notification(self, outcome: str, count: int = 1) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        self.notifications.labels(outcome).inc(count)

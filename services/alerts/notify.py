@@ -1,0 +1,92 @@
+"""From alerts that owe a notice to outbox rows: silence, route, group, serialize once.
+
+Everything an evaluation (one consumed batch, or one periodic pass) owes one subscription travels
+in one delivery (``alerts: [...]``). Silenced notices become ``silenced`` delivery rows (never
+sent), recorded once per owed notice rather than once per pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
+from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
+from services.alerts.payload import alert_fields, build_body
+from services.alerts.routing import subscriptions_for
+from services.alerts.rules import RuleBook
+from services.alerts.silences import active_silences, is_silenced
+from services.alerts.store import apply_state, state_of
+from shared.catalogue import Catalogue
+
+
+@dataclass
+class DispatchResult:
+    deliveries: list[str] = field(default_factory=list)  # delivery ids created (pending)
+    silenced: list[str] = field(default_factory=list)  # delivery ids recorded as silenced
+    notices: list[tuple[str, Notice]] = field(default_factory=list)  # (alert_id, notice) sent or muted
+
+
+@dataclass
+class _Group:
+    subscription: Subscription
+    items: list[tuple[Alert, Notice]] = field(default_factory=list)
+
+
+class Notifier:
+    def __init__(self, catalogue: Catalogue, rules: RuleBook) -> None:
+        self.catalogue = catalogue
+        self.rules = rules
+
+    def dispatch(self, session: Session, alerts: Iterable[Alert], now: dt.datetime) -> DispatchResult:
+        result = DispatchResult()
+        silences = active_silences(session, now)
+        sending: dict[str, _Group] = {}
+        muting: dict[str, _Group] = {}
+        for row in sorted(alerts, key=lambda a: a.alert_id):
+            state = state_of(row)
+            notice = notice_due(state, now, self.rules.rule_for(row.indicator))
+            if notice is None:
+                continue
+            subscriptions = subscriptions_for(session, self.catalogue, row, notice)
+            if notice != "resolved" and is_silenced(silences, row, self.catalogue):
+                key = muted_key(state, notice)
+                if row.muted_key == key:
+                    continue
+                row.muted_key = key
+                _add(muting, subscriptions, row, notice)
+            else:
+                apply_state(row, mark_notified(state, notice, now), now)
+                row.muted_key = None
+                _add(sending, subscriptions, row, notice)
+            result.notices.append((row.alert_id, notice))
+        for group in sending.values():
+            result.deliveries.append(self._record(session, group, now, status="pending"))
+        for group in muting.values():
+            result.silenced.append(self._record(session, group, now, status="silenced"))
+        return result
+
+    def _record(self, session: Session, group: _Group, now: dt.datetime, *, status: str) -> str:
+        delivery_id = str(uuid.uuid4())
+        subscription = group.subscription
+        body = build_body(delivery_id=delivery_id, agency_id=subscription.agency_id,
+                          alerts=[alert_fields(a) for a, _ in group.items], sent_at=now)
+        payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
+        session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
+                             agency_id=subscription.agency_id, status=status, payload_status=payload_status,
+                             body=body, attempts=0, next_attempt_at=now if status == "pending" else None,
+                             retry_started_at=now, created_at=now))
+        session.flush()
+        for alert, notice in group.items:
+            session.add(DeliveryAlert(delivery_id=delivery_id, alert_id=alert.alert_id, notice=notice,
+                                      created_at=now))
+        return delivery_id
+
+
+def _add(groups: dict[str, _Group], subscriptions: list[Subscription], row: Alert, notice: Notice) -> None:
+    for subscription in subscriptions:
+        groups.setdefault(subscription.subscription_id, _Group(subscription)).items.append((row, notice))

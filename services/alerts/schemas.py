@@ -1,0 +1,98 @@
+"""Request bodies and the JSON shapes the alert API answers with."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import orjson
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
+from services.alerts.payload import alert_fields, instant
+from shared.auth import Principal
+
+_Strict = ConfigDict(extra="forbid")
+
+
+class AckRequest(BaseModel):
+    model_config = _Strict
+    comment: str | None = Field(None, max_length=2000)
+
+
+class SilenceCreate(BaseModel):
+    model_config = _Strict
+    indicator: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=12)
+    category: str | None = Field(None, max_length=64)
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    duration_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = _Strict
+    url: str = Field(min_length=1, max_length=2048)
+    secret: str = Field(min_length=16, max_length=256)
+    min_severity: Literal["warning", "critical"] = "warning"
+
+
+def unprocessable(field: str, message: str, *, kind: str = "value_error") -> HTTPException:
+    """A 422 in FastAPI's own error shape, naming the body field."""
+    return HTTPException(status_code=422, detail=[{"loc": ["body", field], "msg": message, "type": kind}])
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"{what} not found")
+
+
+def actor(principal: Principal) -> str:
+    return f"{principal.role}:{principal.agency_id or principal.key_id}"
+
+
+def alert_json(row: Alert, *, agencies: tuple[str, ...], silenced: bool) -> dict[str, Any]:
+    return {**alert_fields(row), "agencies": list(agencies), "status": row.status,
+            "acked": row.acked_at is not None, "acked_at": instant(row.acked_at), "acked_by": row.acked_by,
+            "ack_comment": row.ack_comment, "silenced": silenced, "figure_as_of": instant(row.figure_as_of),
+            "last_figure_at": instant(row.last_figure_at), "last_notified_at": instant(row.last_notified_at)}
+
+
+def transition_json(row: AlertTransition) -> dict[str, Any]:
+    return {"at": instant(row.at), "from_state": row.from_state, "to_state": row.to_state,
+            "from_severity": row.from_severity, "to_severity": row.to_severity, "reason": row.reason,
+            "figure": orjson.loads(row.figure) if row.figure else None}
+
+
+def silence_state(row: Silence, now: dt.datetime) -> str:
+    if row.expired_at is not None or row.ends_at <= now:
+        return "expired"
+    return "active" if row.starts_at <= now else "pending"
+
+
+def silence_json(row: Silence, now: dt.datetime) -> dict[str, Any]:
+    return {"silence_id": row.silence_id, "indicator": row.indicator, "region": row.region,
+            "category": row.category, "starts_at": instant(row.starts_at), "ends_at": instant(row.ends_at),
+            "reason": row.reason, "created_by": row.created_by, "created_at": instant(row.created_at),
+            "expired_at": instant(row.expired_at), "state": silence_state(row, now)}
+
+
+def subscription_json(row: Subscription) -> dict[str, Any]:
+    """Never includes the secret."""
+    return {"subscription_id": row.subscription_id, "agency_id": row.agency_id, "url": row.url,
+            "min_severity": row.min_severity, "created_at": instant(row.created_at), "created_by": row.created_by}
+
+
+def delivery_json(row: Delivery, *, alert_ids: list[str], url: str | None) -> dict[str, Any]:
+    return {"delivery_id": row.delivery_id, "subscription_id": row.subscription_id, "agency_id": row.agency_id,
+            "url": url, "status": row.status, "payload_status": row.payload_status, "attempts": row.attempts,
+            "alert_ids": alert_ids, "created_at": instant(row.created_at),
+            "next_attempt_at": instant(row.next_attempt_at), "delivered_at": instant(row.delivered_at),
+            "last_attempt_at": instant(row.last_attempt_at), "last_status_code": row.last_status_code,
+            "last_error": row.last_error}
+
+
+def attempt_json(row: DeliveryAttempt) -> dict[str, Any]:
+    return {"attempt": row.attempt, "at": instant(row.at), "status_code": row.status_code,
+            "latency_ms": row.latency_ms, "error": row.error}

@@ -1,0 +1,157 @@
+"""The alert service's unit-of-work operations: apply consumed figures, run the periodic pass, ack.
+
+Each public ``handle_*``/``run_*`` method is one transaction: evaluate, write state and history,
+write outbox rows — commit once. A redelivered figure (``changed_at`` not newer than the alert's
+``last_figure_at``) is skipped, and re-applying a state the alert is already in changes nothing,
+so a replayed batch creates no second notification.
+
+Writes are serialized in-process by ``lock`` (SQLite allows one writer; on PostgreSQL, alert rows
+are also locked ``FOR UPDATE`` so several instances can share the database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.alerts.evaluate import alert_id_for, evaluate, tick
+from services.alerts.metrics import AlertsMetrics
+from services.alerts.models import Alert, AlertTransition, Delivery
+from services.alerts.notify import DispatchResult, Notifier
+from services.alerts.rules import RuleBook
+from services.alerts.store import (
+    apply_state,
+    copy_figure,
+    live_alerts_for_update,
+    load_for_update,
+    new_alert,
+    record_transition,
+    state_of,
+)
+from shared.catalogue import Catalogue
+from shared.db import transaction
+from shared.figures import FigureChanged
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    applied: int = 0
+    duplicates: int = 0
+    unknown: int = 0
+    transitions: int = 0
+    dispatch: DispatchResult = field(default_factory=DispatchResult)
+
+
+class AlertService:
+    def __init__(self, *, catalogue: Catalogue, rules: RuleBook, sessions: sessionmaker[Session],
+                 metrics: AlertsMetrics) -> None:
+        self.catalogue = catalogue
+        self.rules = rules
+        self.sessions = sessions
+        self.metrics = metrics
+        self.notifier = Notifier(catalogue, rules)
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction, serialized with the service's other writers in this process."""
+        with self.lock, transaction(self.sessions) as session:
+            yield session
+
+    # ---- entry points (one transaction each) -----------------------------------------------------
+    def handle_figures(self, messages: Sequence[FigureChanged], now: dt.datetime) -> PassResult:
+        with self.write() as session:
+            result = self.apply_figures(session, messages, now)
+            firing = firing_counts(session)
+        self._after_commit(result, firing)
+        return result
+
+    def run_periodic(self, now: dt.datetime) -> PassResult:
+        with self.write() as session:
+            result = self.periodic_pass(session, now)
+            firing = firing_counts(session)
+        self._after_commit(result, firing)
+        return result
+
+    # ---- work inside a transaction ---------------------------------------------------------------
+    def apply_figures(self, session: Session, messages: Sequence[FigureChanged], now: dt.datetime) -> PassResult:
+        result = PassResult()
+        rows = load_for_update(session, (alert_id_for(m.figure.key) for m in messages))
+        touched: dict[str, Alert] = {}
+        for message in messages:
+            figure = message.figure
+            if self.catalogue.indicator(figure.indicator) is None:
+                result.unknown += 1
+                logger.warning("figure for an unknown indicator skipped", extra={"figure_key": figure.key})
+                continue
+            alert_id = alert_id_for(figure.key)
+            row = rows.get(alert_id)
+            if row is not None and row.last_figure_at is not None and message.changed_at <= row.last_figure_at:
+                result.duplicates += 1
+                continue
+            transition = evaluate(state_of(row) if row else None, figure, now,
+                                  self.rules.rule_for(figure.indicator))
+            if row is None:
+                if transition is None or transition.after.state == "inactive":
+                    continue  # a healthy figure with no alert: nothing to keep
+                row = rows[alert_id] = new_alert(figure, now)
+                session.add(row)
+            result.applied += 1
+            copy_figure(row, figure)
+            row.last_figure_at = message.changed_at
+            row.updated_at = now
+            if transition is not None:
+                apply_state(row, transition.after, now)
+                if transition.changed:
+                    session.flush()
+                    record_transition(session, row, transition, now, message.model_dump_json())
+                    result.transitions += 1
+                    logger.info("alert transition", extra={
+                        "alert_id": alert_id, "from": transition.before.state, "to": transition.after.state,
+                        "severity": transition.after.severity, "event_ids": list(message.event_ids)})
+            touched[alert_id] = row
+        result.dispatch = self.notifier.dispatch(session, touched.values(), now)
+        return result
+
+    def periodic_pass(self, session: Session, now: dt.datetime) -> PassResult:
+        result = PassResult()
+        rows = live_alerts_for_update(session)
+        for row in rows:
+            transition = tick(state_of(row), now, self.rules.rule_for(row.indicator))
+            if transition is not None:
+                apply_state(row, transition.after, now)
+                record_transition(session, row, transition, now, None)
+                result.transitions += 1
+        result.dispatch = self.notifier.dispatch(session, rows, now)
+        return result
+
+    def acknowledge(self, session: Session, row: Alert, *, by: str, comment: str | None, now: dt.datetime) -> None:
+        row.acked_at, row.acked_by, row.ack_comment, row.updated_at = now, by, comment, now
+        session.add(AlertTransition(alert_id=row.alert_id, at=now, from_state=row.state, to_state=row.state,
+                                    from_severity=row.severity, to_severity=row.severity,
+                                    reason=f"acknowledged by {by}"[:300], figure=None))
+
+    def _after_commit(self, result: PassResult, firing: dict[str, int]) -> None:
+        if result.dispatch.silenced:
+            self.metrics.notification("silenced", len(result.dispatch.silenced))
+        for severity in ("warning", "critical"):
+            self.metrics.firing.labels(severity).set(firing.get(severity, 0))
+
+
+def firing_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Alert.severity, func.count()).where(Alert.state == "firing")
+                           .group_by(Alert.severity))
+    return {severity: count for severity, count in rows if severity}
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "pending")) or 0

@@ -1,0 +1,71 @@
+"""Which webhook URLs a subscription may name."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.alerts.urlpolicy import UrlPolicyError, check_webhook_url
+
+DNS = {"hooks.example.org": ["93.184.216.34"], "mixed.example.org": ["93.184.216.34", "10.0.0.5"],
+       "internal.example.org": ["192.168.1.10"], "v6.example.org": ["2606:4700::6810:84e5"],
+       "mapped.example.org": ["::ffff:127.0.0.1"]}
+
+
+def fake_resolver(host: str, port: int) -> list[str]:
+    if host not in DNS:
+        raise OSError("no such host")
+    return DNS[host]
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.org/qw",
+    "http://hooks.example.org:8080/qw?x=1",
+    "https://93.184.216.34/hook",
+    "https://v6.example.org/hook",
+])
+def test_public_http_and_https_urls_are_accepted(url: str) -> None:
+    check_webhook_url(url, allow_private=False, resolver=fake_resolver)
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("ftp://hooks.example.org/x", "scheme"),
+    ("file:///etc/passwd", "scheme"),
+    ("hooks.example.org/x", "scheme"),
+    ("https://user:pw@hooks.example.org/x", "userinfo"),
+    ("https://user@hooks.example.org/x", "userinfo"),
+    ("https:///nohost", "no host"),
+    ("https://hooks.example.org:99999/x", "not a valid URL"),
+    ("https://hooks.example.org/x#frag", "fragment"),
+    ("http://127.0.0.1:8080/x", "non-public"),
+    ("http://localhost/x", "does not resolve"),
+    ("http://10.1.2.3/x", "non-public"),
+    ("http://172.16.0.1/x", "non-public"),
+    ("http://192.168.0.1/x", "non-public"),
+    ("http://169.254.169.254/latest/meta-data", "non-public"),
+    ("http://[::1]/x", "non-public"),
+    ("http://[fe80::1]/x", "non-public"),
+    ("http://[fd00::1]/x", "non-public"),
+    ("http://0.0.0.0/x", "non-public"),
+    ("http://100.64.0.1/x", "non-public"),
+    ("http://224.0.0.1/x", "non-public"),
+    ("https://internal.example.org/x", "non-public"),
+    ("https://mixed.example.org/x", "non-public"),
+    ("https://mapped.example.org/x", "non-public"),
+    ("https://nowhere.invalid/x", "does not resolve"),
+    ("https://hooks.example.org/" + "a" * 2100, "longer than"),
+])
+def test_unsafe_urls_are_refused_with_a_reason(url: str, reason: str) -> None:
+    with pytest.raises(UrlPolicyError, match=reason):
+        check_webhook_url(url, allow_private=False, resolver=fake_resolver)
+
+
+def test_private_targets_are_allowed_when_the_setting_says_so() -> None:
+    check_webhook_url("http://127.0.0.1:9000/hook", allow_private=True, resolver=fake_resolver)
+    check_webhook_url("http://localhost:9000/hook", allow_private=True, resolver=fake_resolver)
+
+
+def test_allow_private_still_refuses_credentials_and_other_schemes() -> None:
+    with pytest.raises(UrlPolicyError, match="userinfo"):
+        check_webhook_url("http://a:b@127.0.0.1/x", allow_private=True)
+    with pytest.raises(UrlPolicyError, match="scheme"):
+        check_webhook_url("gopher://127.0.0.1/x", allow_private=True)
