@@ -1,0 +1,356 @@
+"""Realistic Jiangsu lab activity for the demo feed, as a pure, seeded event generator.
+
+``generate_events(rng, start, end, catalogue=...)`` yields contract event dicts in ``occurred_at``
+order. Before ``live_from`` activity comes at realistic daily volumes (a backfill of history);
+from ``live_from`` on it is compressed to ``live_rate`` events per second so a demo moves. One
+city's agricultural pass rate drifts below the plan's 97 % (see ``Drift``); every other figure is
+kept on the right side of its target. Pass/fail verdicts are spread by error diffusion, so a
+city's realised pass rate follows its intended one closely instead of wandering by chance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.catalogue import Catalogue
+
+CST = dt.timezone(dt.timedelta(hours=8))
+AGRI = "agri-routine-monitoring"
+SPOT = "national-spot-check"
+PROVINCIAL_AGRI_LAB = "LAB-3280"  # 省农产品质量检验测试中心
+PROVINCIAL_PRODUCT_LAB = "LAB-3290"  # 省产品质量监督检验研究院 (also files figures, surveys, milestones)
+
+# Relative size of each city's activity (bigger cities sample more).
+CITY_WEIGHT: dict[str, float] = {
+    "320100": 1.4, "320200": 1.3, "320300": 1.3, "320400": 1.0, "320500": 1.6, "320600": 1.2,
+    "320700": 0.9, "320800": 1.0, "320900": 1.2, "321000": 1.0, "321100": 0.8, "321200": 1.0,
+    "321300": 0.9,
+}
+# A few real county-level codes per city (GB/T 2260); samples name the county about half the time.
+COUNTIES: dict[str, tuple[str, ...]] = {
+    "320100": ("320115", "320116", "320117", "320118"),
+    "320200": ("320205", "320206", "320281", "320282"),
+    "320300": ("320321", "320322", "320324", "320381", "320382"),
+    "320400": ("320412", "320413", "320481"),
+    "320500": ("320506", "320581", "320582", "320583", "320585"),
+    "320600": ("320612", "320623", "320681", "320682", "320685"),
+    "320700": ("320722", "320723", "320724"),
+    "320800": ("320803", "320826", "320830", "320831"),
+    "320900": ("320921", "320922", "320923", "320924", "320925", "320981"),
+    "321000": ("321023", "321081", "321084"),
+    "321100": ("321181", "321182", "321183"),
+    "321200": ("321281", "321282", "321283"),
+    "321300": ("321322", "321323", "321324"),
+}
+# Test items per category: (name, unit, limit). A failing inspection exceeds the first item's limit.
+AGRI_ITEMS: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "vegetables": (("chlorpyrifos", "mg/kg", 0.02), ("lead", "mg/kg", 0.3)),
+    "fruit": (("carbendazim", "mg/kg", 0.5), ("cypermethrin", "mg/kg", 2.0)),
+    "tea": (("bifenthrin", "mg/kg", 5.0), ("lead", "mg/kg", 5.0)),
+    "grain": (("cadmium", "mg/kg", 0.2), ("aflatoxin B1", "ug/kg", 20.0)),
+    "livestock": (("ractopamine", "ug/kg", 0.5), ("enrofloxacin", "ug/kg", 100.0)),
+    "poultry": (("enrofloxacin", "ug/kg", 100.0), ("doxycycline", "ug/kg", 100.0)),
+    "eggs": (("fipronil", "mg/kg", 0.02), ("florfenicol", "ug/kg", 1.0)),
+    "aquatic": (("malachite green", "ug/kg", 1.0), ("nitrofuran metabolites", "ug/kg", 1.0)),
+}
+SPOT_ITEMS = ("marking and instructions", "safety performance", "material composition", "durability")
+# Monthly reported figures per city and their ranges, all on the right side of the plan's target.
+REPORTED = ("green_building_share", "three_products_share", "metrology_coverage", "manufacturing_quality_index")
+SURVEY_RANGE = {"producer_services": (85.6, 93.0), "consumer_services": (80.8, 89.0)}
+MILESTONES = ("new_international_standards", "new_national_standards", "new_inspection_centres",
+              "consumer_brands", "china_quality_awards", "china_industry_awards", "luban_awards",
+              "zhan_tianyou_awards", "dayu_awards")
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One city whose pass rate slides: ``before`` until ``days`` before live, ``at_live`` at live, ``live`` after."""
+
+    city: str = "320300"  # Xuzhou
+    programme: str = AGRI
+    before: float = 0.985
+    at_live: float = 0.91
+    live: float = 0.85
+    days: float = 21.0
+
+
+NORMAL_PASS = {AGRI: 0.991, SPOT: 0.935}
+# Realistic volumes (per city of weight 1, per day) before live_from.
+AGRI_PER_DAY = 1200 / 365  # the catalogue's annual quota per city, spread over the year
+SPOT_PER_DAY = 600 / 365
+ACCEPTANCE_PER_DAY = 0.4
+SURVEY_PER_DAY = 2 / 7  # per sector
+MILESTONE_PER_DAY = 0.3  # province-wide
+LIVE_FIGURE_SHARE = 0.01  # share of live episodes that re-report a month-to-date figure
+REVISED_FAILURES = 0.25  # failures first reported as a pass, then revised (revision 2) to fail
+
+
+def lab_ids() -> tuple[str, ...]:
+    """Every lab the demo posts as: one per city (LAB-3201 … LAB-3213) and two provincial labs."""
+    return (*(f"LAB-{code[:4]}" for code in sorted(CITY_WEIGHT)), PROVINCIAL_AGRI_LAB, PROVINCIAL_PRODUCT_LAB)
+
+
+def wilson_interval(passes: int, total: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a pass rate (for checking the demo's design)."""
+    if total == 0:
+        return (0.0, 1.0)
+    p = passes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | None, *, catalogue: Catalogue,
+                    live_from: dt.datetime | None = None, live_rate: float = 20.0, drift: Drift | None = Drift(),
+                    run_tag: str | None = None) -> Iterator[dict[str, Any]]:
+    """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first."""
+    return _Generator(rng, start, end, catalogue, live_from, live_rate, drift, run_tag).events()
+
+
+class _Generator:
+    def __init__(self, rng: random.Random, start: dt.datetime, end: dt.datetime | None, catalogue: Catalogue,
+                 live_from: dt.datetime | None, live_rate: float, drift: Drift | None, run_tag: str | None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start must be an aware datetime")
+        self.rng, self.start, self.end, self.catalogue = rng, start, end, catalogue
+        self.live_from = live_from if live_from is not None else end
+        self.drift = drift
+        self.tag = run_tag or start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M")
+        self.cities = [c for c in sorted(CITY_WEIGHT) if c in catalogue.regions.cities]
+        self.categories = {name: catalogue.programmes[name].categories for name in (AGRI, SPOT)}
+        self.heap: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+        self.order = itertools.count()
+        self.ids = itertools.count(1)
+        self.debt: dict[tuple[str, str], tuple[float, float]] = {}
+        self.decks: dict[tuple[str, str], list[str]] = {}
+        self.mix = self._mix()
+        per_day = sum(weight for _, weight in self.mix)
+        self.backfill_rate = per_day / 86400.0  # episodes per second
+        events_per_episode = 1 + sum(w for (kind, _), w in self.mix if kind in (AGRI, SPOT)) / per_day
+        self.live_episode_rate = live_rate / events_per_episode
+
+    def _mix(self) -> list[tuple[tuple[str, str], float]]:
+        mix: list[tuple[tuple[str, str], float]] = []
+        for city in self.cities:
+            w = CITY_WEIGHT[city]
+            ahead = 1.05 + 0.5 * (w - 0.8)  # every city a little ahead of its quota pace, bigger ones more
+            mix += [((AGRI, city), AGRI_PER_DAY * ahead), ((SPOT, city), SPOT_PER_DAY * ahead),
+                    (("acceptance", city), ACCEPTANCE_PER_DAY * w),
+                    (("survey", city), 2 * SURVEY_PER_DAY)]
+        mix.append((("milestone", self.catalogue.province_code), MILESTONE_PER_DAY))
+        return mix
+
+    # ---- the event stream -------------------------------------------------------------------
+    def events(self) -> Iterator[dict[str, Any]]:
+        self._schedule_catch_up_reports()
+        kinds = [k for k, _ in self.mix]
+        weights = list(itertools.accumulate(w for _, w in self.mix))
+        t = self.start
+        report_month = _month_start(self.start.astimezone(CST))
+        while True:
+            t = self._next_time(t)
+            while report_month <= t.astimezone(CST):  # monthly reports fall due on the 5th
+                self._schedule_monthly_reports(report_month)
+                report_month = _add_month(report_month)
+            yield from self._due(t)
+            if self.end is not None and t >= self.end:
+                return
+            live = self.live_from is not None and t >= self.live_from
+            if live and self.rng.random() < LIVE_FIGURE_SHARE:
+                self._figure_report(t, self.rng.choice(self.cities), self.rng.choice(REPORTED),
+                                    t.astimezone(CST).strftime("%Y-%m"))
+                continue
+            kind, region = self.rng.choices(kinds, cum_weights=weights)[0]
+            self._episode(kind, region, t, live)
+
+    def _next_time(self, t: dt.datetime) -> dt.datetime:
+        if self.live_from is None or t < self.live_from:
+            nxt = t + dt.timedelta(seconds=self.rng.expovariate(self.backfill_rate))
+            if self.live_from is None or nxt < self.live_from:
+                return nxt
+            t = self.live_from
+        return t + dt.timedelta(seconds=self.rng.expovariate(self.live_episode_rate))
+
+    def _due(self, t: dt.datetime) -> Iterator[dict[str, Any]]:
+        while self.heap and self.heap[0][0] <= t:
+            at, _, event = heapq.heappop(self.heap)
+            if self.end is not None and at >= self.end:
+                self.heap.clear()
+                return
+            if at >= self.start:
+                yield event
+
+    def _emit(self, at: dt.datetime, type_: str, lab: str, data: dict[str, Any]) -> None:
+        at = at.replace(microsecond=0)
+        event = {"event_id": f"{lab.lower()}-{self.tag}-{next(self.ids):07d}", "type": type_,
+                 "occurred_at": at.astimezone(CST).isoformat(), "lab_id": lab, "data": data}
+        heapq.heappush(self.heap, (at, next(self.order), event))
+
+    # ---- episodes ---------------------------------------------------------------------------
+    def _episode(self, kind: str, city: str, t: dt.datetime, live: bool) -> None:
+        match kind:
+            case "acceptance":
+                self._acceptance(city, t)
+            case "survey":
+                self._survey(city, t)
+            case "milestone":
+                self._emit(t, "milestone.reported", PROVINCIAL_PRODUCT_LAB,
+                           {"indicator": self.rng.choice(MILESTONES), "region": city,
+                            "count": self.rng.choice((1, 1, 1, 2, 3))})
+            case _:
+                self._sample(kind, city, t, live)
+
+    def _sample(self, programme: str, city: str, t: dt.datetime, live: bool) -> None:
+        rng = self.rng
+        lab = f"LAB-{city[:4]}"
+        if programme == AGRI and rng.random() < 0.15:
+            lab = PROVINCIAL_AGRI_LAB
+        elif programme == SPOT and rng.random() < 0.5:
+            lab = PROVINCIAL_PRODUCT_LAB
+        region = rng.choice(COUNTIES[city]) if rng.random() < 0.5 and city in COUNTIES else city
+        delay = rng.uniform(30, 150) if live else rng.uniform(2 * 3600, 86400)
+        inspected = t + dt.timedelta(seconds=delay)
+        verdict = self._verdict(programme, city, inspected)
+        category = self._category(programme, "fail" if verdict == "fail" else "pass")
+        sample_id = f"S{city[:4]}{'A' if programme == AGRI else 'N'}-{self.tag}-{next(self.ids):07d}"
+        base = {"sample_id": sample_id, "programme": programme, "category": category, "region": region}
+        collected = dict(base)
+        if programme == SPOT:
+            collected["enterprise_id"] = f"E{city[:4]}-{rng.randrange(1, 5000):05d}"
+        self._emit(t, "sample.collected", lab, collected)
+        if verdict == "fail" and rng.random() < REVISED_FAILURES:
+            # A preliminary pass, overturned by a confirmatory test. (Only this direction: a premature
+            # fail would dip a healthy figure below target until the revision lands.)
+            self._emit(inspected, "inspection.completed", lab,
+                       {**base, "verdict": "pass", "items": self._items(programme, category, "pass")})
+            later = rng.uniform(60, 300) if live else rng.uniform(2 * 3600, 24 * 3600)
+            self._emit(inspected + dt.timedelta(seconds=later), "inspection.completed", lab,
+                       {**base, "verdict": verdict, "items": self._items(programme, category, verdict),
+                        "revision": 2})
+        else:
+            self._emit(inspected, "inspection.completed", lab,
+                       {**base, "verdict": verdict, "items": self._items(programme, category, verdict)})
+
+    def pass_rate(self, programme: str, city: str, at: dt.datetime) -> float:
+        drift = self.drift
+        if drift is None or drift.city != city or drift.programme != programme:
+            return NORMAL_PASS[programme]
+        live_from = self.live_from or self.end or at
+        if at >= live_from:
+            return drift.live
+        begins = live_from - dt.timedelta(days=drift.days)
+        if at <= begins:
+            return drift.before
+        share = (at - begins) / (live_from - begins)
+        return drift.before + (drift.at_live - drift.before) * share
+
+    def _verdict(self, programme: str, city: str, at: dt.datetime) -> str:
+        """Error diffusion: failures accumulate as debt and fall due at a jittered threshold near 1."""
+        debt, threshold = self.debt.get((programme, city), (0.0, self.rng.uniform(0.5, 1.0)))
+        debt += 1 - self.pass_rate(programme, city, at)
+        verdict = "pass"
+        if debt >= threshold:
+            verdict, debt, threshold = "fail", debt - 1, self.rng.uniform(0.75, 1.0)
+        self.debt[(programme, city)] = (debt, threshold)
+        return verdict
+
+    def _category(self, programme: str, verdict: str) -> str:
+        """Categories are dealt from a shuffled deck, passes and failures separately, so that no
+        category's province-wide figure dips by chance alone."""
+        deck = self.decks.setdefault((programme, verdict), [])
+        if not deck:
+            deck.extend(self.rng.sample(self.categories[programme], len(self.categories[programme])))
+        return deck.pop()
+
+    def _items(self, programme: str, category: str, verdict: str) -> list[dict[str, Any]]:
+        rng = self.rng
+        if programme != AGRI:
+            names = rng.sample(SPOT_ITEMS, 2)
+            return [{"name": name, "value": "non-compliant" if verdict == "fail" and i == 0 else "compliant",
+                     "verdict": "fail" if verdict == "fail" and i == 0 else "pass"} for i, name in enumerate(names)]
+        items = []
+        for i, (name, unit, limit) in enumerate(AGRI_ITEMS.get(category, AGRI_ITEMS["vegetables"])):
+            failing = verdict == "fail" and i == 0
+            value = limit * (rng.uniform(1.2, 4.0) if failing else rng.uniform(0.0, 0.6))
+            items.append({"name": name, "value": round(value, 4), "unit": unit, "limit": limit,
+                          "verdict": "fail" if failing else "pass"})
+        return items
+
+    def _acceptance(self, city: str, t: dt.datetime) -> None:
+        size = self.rng.choices(("large", "medium", "small"), weights=(15, 35, 50))[0]
+        # Large and medium projects (the plan's 100 % target) pass first time; a few small ones do not.
+        first_time = size != "small" or self.rng.random() < 0.97
+        region = self.rng.choice(COUNTIES[city]) if self.rng.random() < 0.4 else city
+        self._emit(t, "acceptance.completed", f"LAB-{city[:4]}",
+                   {"project_id": f"P{city[:4]}-{self.tag}-{next(self.ids):07d}", "size": size,
+                    "region": region, "first_time_pass": first_time})
+
+    def _survey(self, city: str, t: dt.datetime) -> None:
+        sector = self.rng.choice(tuple(SURVEY_RANGE))
+        low, high = SURVEY_RANGE[sector]
+        self._emit(t, "survey.scored", PROVINCIAL_PRODUCT_LAB,
+                   {"sector": sector, "region": city, "score": round(self.rng.uniform(low, high), 1),
+                    "respondents": self.rng.randrange(40, 400)})
+
+    # ---- periodic reports -------------------------------------------------------------------
+    def _figure_report(self, at: dt.datetime, city: str, indicator: str, period: str) -> None:
+        rng = self.rng
+        w = CITY_WEIGHT[city]
+        data: dict[str, Any] = {"indicator": indicator, "region": city, "period": period}
+        match indicator:
+            case "green_building_share":
+                total = int(rng.uniform(40, 160) * w)
+                data |= {"numerator": total, "denominator": total}
+            case "three_products_share":
+                total = int(rng.uniform(40_000, 120_000) * w)
+                data |= {"numerator": int(total * rng.uniform(0.57, 0.66)), "denominator": total}
+            case "metrology_coverage":
+                total = int(rng.uniform(300, 700) * w)
+                data |= {"numerator": math.ceil(total * rng.uniform(0.987, 0.998)), "denominator": total}
+            case _:
+                data["value"] = round(rng.uniform(88.8, 92.5), 1)
+        self._emit(at, "figure.reported", PROVINCIAL_PRODUCT_LAB, data)
+
+    def _schedule_monthly_reports(self, month: dt.datetime) -> None:
+        """Each city files last month's figures on the 5th, between 09:00 and 17:00."""
+        due = month.replace(day=5, hour=9)
+        period = (month - dt.timedelta(days=1)).strftime("%Y-%m")
+        for city in self.cities:
+            for indicator in REPORTED:
+                at = due + dt.timedelta(seconds=self.rng.uniform(0, 8 * 3600))
+                self._figure_report(max(at, self.start + dt.timedelta(minutes=1)), city, indicator, period)
+
+    def _schedule_catch_up_reports(self) -> None:
+        """On the first day: this year's earlier monthly figures and the plan's milestone tallies."""
+        local = self.start.astimezone(CST)
+        month = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        offset = itertools.count(1)
+        while _add_month(month) < _month_start(local):  # last month's figures come from the monthly schedule
+            for city in self.cities:
+                for indicator in REPORTED:
+                    self._figure_report(self.start + dt.timedelta(seconds=next(offset)), city, indicator,
+                                        month.strftime("%Y-%m"))
+            month = _add_month(month)
+        for indicator in MILESTONES:
+            spec = self.catalogue.indicator(indicator)
+            if spec is not None:
+                count = math.ceil(spec.target.value * self.rng.uniform(1.0, 1.15))
+                self._emit(self.start + dt.timedelta(seconds=next(offset)), "milestone.reported",
+                           PROVINCIAL_PRODUCT_LAB, {"indicator": indicator, "region": self.catalogue.province_code,
+                                                    "count": count, "reference": "cumulative tally since plan start"})
+
+
+def _month_start(at: dt.datetime) -> dt.datetime:
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _add_month(month: dt.datetime, n: int = 1) -> dt.datetime:
+    index = month.year * 12 + month.month - 1 + n
+    return month.replace(year=index // 12, month=index % 12 + 1)
