@@ -29,7 +29,7 @@ def parse_catalogue(text: str, *, source: str = "<catalogue>") -> Catalogue:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise CatalogueError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
