@@ -1,1 +1,137 @@
-"""Tables owned by the indicators service."""
+"""Tables owned by the indicators service.
+
+- ``applied_event``: every event applied once (exactly-once effect across redeliveries).
+- ``inspection`` / ``acceptance`` / ``sample``: the current state of each subject.
+- ``daily_tally``: per indicator, region (every roll-up level), category and CST day, the sums a
+  figure needs; maintained incrementally (a replaced verdict subtracts its old contribution).
+- ``reported_figure``: the latest report per indicator, region and period.
+- ``dead_letter``: messages that could not be applied, for an operator to list and replay.
+- ``published_figure``: the last figure published on ``qw.figures`` per figure key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Date, Float, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+ID = String(100)
+# Category value used where a figure has no category (acceptances, surveys, milestones).
+NO_CATEGORY = ""
+
+
+class AppliedEvent(Base):
+    __tablename__ = "applied_event"
+
+    event_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    applied_at: Mapped[dt.datetime]
+
+
+class Inspection(Base):
+    __tablename__ = "inspection"
+
+    sample_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    programme: Mapped[str] = mapped_column(ID)
+    indicator: Mapped[str] = mapped_column(ID)
+    category: Mapped[str] = mapped_column(ID)
+    region: Mapped[str] = mapped_column(String(6))
+    verdict: Mapped[str] = mapped_column(String(8))
+    revision: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[dt.datetime]
+    event_id: Mapped[str] = mapped_column(ID)
+
+
+class Acceptance(Base):
+    __tablename__ = "acceptance"
+
+    project_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    size: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(6))
+    first_time_pass: Mapped[bool]
+    revision: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[dt.datetime]
+    event_id: Mapped[str] = mapped_column(ID)
+
+
+class Sample(Base):
+    __tablename__ = "sample"
+
+    sample_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    programme: Mapped[str] = mapped_column(ID)
+    category: Mapped[str] = mapped_column(ID)
+    region: Mapped[str] = mapped_column(String(6))
+    collected_at: Mapped[dt.datetime]
+    event_id: Mapped[str] = mapped_column(ID)
+
+
+class DailyTally(Base):
+    """Sums per (indicator, region, day, category). Column use by kind:
+
+    pass_rate: numerator = passes, denominator = results. mean_score: denominator = respondents,
+    score_sum = Σ score·respondents, score_sq_sum = Σ score²·respondents. milestone: numerator =
+    Σ count, denominator = reports. quota_coverage: numerator = denominator = samples collected.
+    completion_share (by collection day): denominator = collected, extra = inspected at all,
+    numerator = inspected within completion_days.
+    """
+
+    __tablename__ = "daily_tally"
+
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(ID, primary_key=True)
+    numerator: Mapped[int] = mapped_column(BigInteger, default=0)
+    denominator: Mapped[int] = mapped_column(BigInteger, default=0)
+    extra: Mapped[int] = mapped_column(BigInteger, default=0)
+    score_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    score_sq_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    # Latest occurred_at of an event that touched the row (not lowered when one is replaced).
+    last_event_at: Mapped[dt.datetime | None]
+
+
+class ReportedFigure(Base):
+    __tablename__ = "reported_figure"
+
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    numerator: Mapped[int | None] = mapped_column(BigInteger)
+    denominator: Mapped[int | None] = mapped_column(BigInteger)
+    value: Mapped[float | None] = mapped_column(Float)
+    occurred_at: Mapped[dt.datetime]
+    reported_at: Mapped[dt.datetime]
+    event_id: Mapped[str] = mapped_column(ID)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letter"
+    __table_args__ = (UniqueConstraint("source_topic", "source_partition", "source_offset",
+                                       name="uq_dead_letter_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(ID)
+    source_topic: Mapped[str] = mapped_column(String(255))
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    headers: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of [name, value-as-text]
+    received_at: Mapped[dt.datetime]
+    replayed_at: Mapped[dt.datetime | None]
+
+
+class PublishedFigure(Base):
+    __tablename__ = "published_figure"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24))
+    value: Mapped[float | None] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    published_at: Mapped[dt.datetime]

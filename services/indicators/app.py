@@ -1,0 +1,130 @@
+"""Wiring: ``create_app(settings)`` builds the catalogue, engine, reader, producer, consumer thread,
+periodic recompute thread and metrics. Nothing connects at import; background work starts in the
+lifespan (``background=False`` serves the API alone, for tests that need no broker)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from services.indicators import api, dashboard
+from services.indicators.consumer import EventsConsumer
+from services.indicators.deadletters import KafkaDeadLetterSink
+from services.indicators.metrics import IndicatorsMetrics
+from services.indicators.processor import BatchProcessor
+from services.indicators.publisher import FigurePublisher
+from services.indicators.reader import FigureReader
+from shared.auth import Authenticator
+from shared.catalogue import load_catalogue
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, make_sessionmaker, ping
+from shared.kafka import kafka_ping, make_consumer, make_producer
+from shared.settings import Settings
+from shared.web import CachedCheck, install_common_routes
+
+logger = logging.getLogger(__name__)
+
+
+class PeriodicRecompute:
+    """Recomputes every evaluated figure every ``interval`` seconds (rolling windows move)."""
+
+    def __init__(self, publisher: FigurePublisher, interval: float) -> None:
+        self.publisher = publisher
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="indicators-recompute", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                published = self.publisher.periodic()
+                logger.debug("periodic recompute", extra={"published": published})
+            except Exception:  # noqa: BLE001 - try again next interval
+                logger.warning("periodic recompute failed", exc_info=True)
+            self._stop.wait(self.interval)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, registry: CollectorRegistry | None = None,
+               background: bool = True) -> FastAPI:
+    clock = clock or SystemClock()
+    registry = registry if registry is not None else CollectorRegistry()
+    catalogue = load_catalogue(settings.catalogue_path)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+    metrics = IndicatorsMetrics(registry)
+    reader = FigureReader(catalogue, sessions, clock)
+    producer_lock = threading.Lock()
+    holder: dict[str, object] = {}
+
+    def get_producer() -> object:
+        with producer_lock:
+            if "producer" not in holder:
+                holder["producer"] = make_producer(settings.kafka_bootstrap, client_id="qw-indicators")
+            return holder["producer"]
+
+    def build_publisher() -> FigurePublisher:
+        return FigurePublisher(catalogue, sessions, reader, get_producer(), settings.figures_topic, metrics, clock,
+                               timeout=settings.publish_timeout_seconds)
+
+    def build_consumer(publisher: FigurePublisher) -> EventsConsumer:
+        processor = BatchProcessor(catalogue, sessions, KafkaDeadLetterSink(
+            get_producer(), settings.dead_letter_topic, settings.publish_timeout_seconds), metrics, clock)
+        return EventsConsumer(
+            lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.indicators_group,
+                                  client_id="qw-indicators", max_poll_records=settings.consumer_max_records,
+                                  # a topic created or grown after we joined is noticed within seconds
+                                  metadata_max_age_ms=10_000),
+            settings.events_topic, processor, publisher, metrics, max_records=settings.consumer_max_records)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers: list[EventsConsumer | PeriodicRecompute] = []
+        if background:
+            publisher = build_publisher()
+            consumer = build_consumer(publisher)
+            periodic = PeriodicRecompute(publisher, settings.recompute_interval_seconds)
+            app.state.consumer = consumer
+            consumer.start()
+            periodic.start()
+            workers = [consumer, periodic]
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.stop()
+            producer = holder.pop("producer", None)
+            if producer is not None:
+                producer.close(timeout=5)  # type: ignore[attr-defined]
+            engine.dispose()
+
+    app = FastAPI(title="QualityWatch indicators", version="1.0", lifespan=lifespan,
+                  description="Live figures against the plan's targets: value, sample size, 95 % interval, status.")
+    app.state.settings = settings
+    app.state.catalogue = catalogue
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.metrics = metrics
+    app.state.reader = reader
+    app.state.get_producer = get_producer
+    app.state.consumer = None
+    app.state.authenticator = Authenticator(sessions, settings.admin_token)
+    install_common_routes(app, service="indicators", registry=registry, checks={
+        "kafka": CachedCheck(lambda: kafka_ping(settings.kafka_bootstrap)),
+        "database": CachedCheck(lambda: ping(engine)),
+    })
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    return app

@@ -1,0 +1,146 @@
+"""The events consumer: poll a batch, apply it in one transaction, then commit offsets.
+
+Offsets are committed only after the database commit, so a crash in between redelivers the batch,
+and ``applied_event`` makes the second application a no-op. When the transaction fails (database
+restarting, a deadlock), nothing is committed: the consumer seeks back to the batch's first offsets
+and retries with backoff, so nothing is lost and nothing counted twice. A rebalance needs no hook:
+nothing uncommitted survives a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+
+from services.indicators.decode import Message
+from services.indicators.metrics import IndicatorsMetrics
+from services.indicators.processor import BatchProcessor, BatchResult
+from services.indicators.publisher import FigurePublisher
+from shared.kafka import CoordinatorWatch
+
+logger = logging.getLogger(__name__)
+
+ConsumerFactory = Callable[[], object]
+
+
+class EventsConsumer:
+    def __init__(self, make_consumer: ConsumerFactory, topic: str, processor: BatchProcessor,
+                 publisher: FigurePublisher | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
+                 poll_timeout_ms: int = 200, max_backoff: float = 10.0,
+                 after_commit: Callable[[BatchResult], None] | None = None) -> None:
+        self._make_consumer = make_consumer
+        self.topic = topic
+        self.processor = processor
+        self.publisher = publisher
+        self.metrics = metrics
+        self.max_records = max_records
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_backoff = max_backoff
+        self.after_commit = after_commit
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: object | None = None
+        self._last_lag = 0.0
+        self.batches = 0
+        self.ready = threading.Event()  # set once the consumer has an assignment
+        self.watch = CoordinatorWatch()
+        self.assigned: frozenset[TopicPartition] = frozenset()  # as of the last poll
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="indicators-consumer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if self._consumer is None:
+                    self._consumer = self._make_consumer()
+                    self._consumer.subscribe([self.topic])  # type: ignore[attr-defined]
+                self.step()
+                backoff = 0.5
+                if self.watch.stalled(self._consumer):  # type: ignore[arg-type]
+                    logger.warning("consumer has not found its group coordinator for a while; rebuilding it",
+                                   extra={"seconds": self.watch.after})
+                    self._close()
+            except Exception:  # noqa: BLE001 - keep consuming; the batch was not committed
+                logger.exception("batch failed; retrying", extra={"backoff_seconds": backoff})
+                self._stop.wait(backoff)
+                backoff = min(self.max_backoff, backoff * 2)
+        self._close()
+
+    def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close(autocommit=False)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001
+                logger.warning("consumer close failed", exc_info=True)
+
+    # ---- one poll ---------------------------------------------------------------------------
+    def step(self) -> BatchResult | None:
+        consumer = self._consumer
+        assert consumer is not None
+        polled = consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)  # type: ignore[attr-defined]
+        self.assigned = frozenset(consumer.assignment())  # type: ignore[attr-defined]
+        if self.assigned:
+            self.ready.set()
+        self._update_lag(consumer)
+        if not polled:
+            return None
+        messages = [Message.from_record(r) for records in polled.values() for r in records]
+        first = {tp: records[0].offset for tp, records in polled.items() if records}
+        try:
+            result = self.processor.process(messages)
+        except Exception:
+            # Not applied: rewind so that the next poll returns the same records.
+            for tp, offset in first.items():
+                consumer.seek(tp, offset)  # type: ignore[attr-defined]
+            raise
+        try:
+            consumer.commit()  # type: ignore[attr-defined]
+        except (CommitFailedError, KafkaError):
+            # A rebalance took the partitions: the new owner re-reads the batch and skips it as applied.
+            logger.warning("offset commit failed after a committed batch; redelivery will be deduplicated",
+                           exc_info=True)
+        self.batches += 1
+        if self.after_commit is not None:
+            self.after_commit(result)
+        if self.publisher is not None and result.touched:
+            try:
+                self.publisher.on_batch(result.touched)
+            except Exception:  # noqa: BLE001 - the periodic pass republishes
+                logger.warning("figure publish failed; the periodic pass will retry", exc_info=True)
+        return result
+
+    def _update_lag(self, consumer: object, every: float = 1.0) -> None:
+        now = time.monotonic()
+        if now - self._last_lag < every:
+            return
+        self._last_lag = now
+        for tp in consumer.assignment():  # type: ignore[attr-defined]
+            assert isinstance(tp, TopicPartition)
+            high = consumer.highwater(tp)  # type: ignore[attr-defined]
+            if high is None:
+                continue
+            try:
+                position = consumer.position(tp, timeout_ms=100)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001
+                continue
+            if position is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))

@@ -1,0 +1,40 @@
+"""Prometheus metrics of the indicator service (names fixed: dashboards and rules use them)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.indicators.decode import DEAD_LETTER_REASONS
+from shared.events import EVENT_TYPES
+
+STATUSES = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind")
+
+
+class IndicatorsMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events_applied = Counter("qw_indicators_events_applied_total", "Events applied to the figures",
+                                      ["type"], registry=registry)
+        self.consumer_lag = Gauge("qw_indicators_consumer_lag", "End offset minus position, per partition",
+                                  ["topic", "partition"], registry=registry)
+        self.processing_seconds = Histogram(
+            "qw_indicators_processing_seconds", "Time to apply one consumed batch (one transaction)",
+            registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.event_latency_seconds = Histogram(
+            "qw_indicators_event_latency_seconds", "From acceptance by intake (qw-received-at) to applied",
+            registry=registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.dead_letters = Counter("qw_indicators_dead_letters_total", "Messages sent to the dead-letter topic",
+                                    ["reason"], registry=registry)
+        self.figures = Gauge("qw_indicators_figures", "Evaluated figures by status (periodic pass)",
+                             ["status"], registry=registry)
+        self.revisions_ignored = Counter("qw_indicators_revisions_ignored_total",
+                                         "Events ignored: a revision not above the current one, or a later "
+                                         "sample.collected / an earlier figure.reported for the same subject",
+                                         registry=registry)
+        self.duplicates = Counter("qw_indicators_duplicates_total", "Events already applied (skipped)",
+                                  registry=registry)
+        for event_type in EVENT_TYPES:
+            self.events_applied.labels(event_type)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason)
+        for status in STATUSES:
+            self.figures.labels(status)

@@ -1,0 +1,177 @@
+"""Reading figures from the daily tallies and reports: a few grouped queries per call, O(days).
+
+``figures(...)`` computes many figures at once (the scorecard, the publisher's passes): one query per
+distinct window range over ``daily_tally`` grouped by indicator, region and category, and one query
+for the reported figures. ``trend(...)`` loads one per-day series and slides the window over it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.indicators.figures import Sums, build_figure, completion_cutoff, pick_report
+from services.indicators.models import DailyTally, ReportedFigure
+from services.indicators.state import ReportState
+from services.indicators.windows import Window, day_start, local_day, resolve_window
+from shared.catalogue import Catalogue, IndicatorSpec
+from shared.clock import Clock
+from shared.figures import Figure
+
+TALLY_KINDS = ("pass_rate", "completion_share", "mean_score", "quota_coverage", "milestone")
+
+
+@dataclass(frozen=True, slots=True)
+class FigureRequest:
+    spec: IndicatorSpec
+    window: str
+    regions: tuple[str, ...]
+    categories: tuple[str | None, ...] = (None,)
+
+
+def inspection_categories(catalogue: Catalogue, spec: IndicatorSpec) -> tuple[str, ...]:
+    """Categories a figure can be narrowed to: those of the programmes counting toward it."""
+    if spec.source != "inspection":
+        return ()
+    found: list[str] = []
+    for name in catalogue.programme_for_indicator(spec.id):
+        found.extend(catalogue.programmes[name].categories)
+    return tuple(dict.fromkeys(found))
+
+
+class FigureReader:
+    def __init__(self, catalogue: Catalogue, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.catalogue = catalogue
+        self.sessions = sessions
+        self.clock = clock
+
+    def window(self, name: str, now: dt.datetime) -> Window:
+        return resolve_window(name, now, self.catalogue.tz, self.catalogue.plan.start)
+
+    def figure(self, spec: IndicatorSpec, region: str, category: str | None, window: str) -> Figure:
+        return self.figures([FigureRequest(spec, window, (region,), (category,))])[0]
+
+    def figures(self, requests: Sequence[FigureRequest], now: dt.datetime | None = None) -> list[Figure]:
+        now = now or self.clock.now()
+        today = local_day(now, self.catalogue.tz)
+        resolved = [(r, self.window(r.window, now)) for r in requests]
+        # One tally query per (first day, last day, cut-off day).
+        groups: dict[tuple[dt.date, dt.date, dt.date], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        for request, window in resolved:
+            if request.spec.kind in TALLY_KINDS:
+                cutoff = self._cutoff(request.spec, today, window)
+                indicators, regions = groups[(window.first_day, window.last_day, cutoff)]
+                indicators.add(request.spec.id)
+                regions.update(request.regions)
+        reported_ids = {r.spec.id for r, _ in resolved if r.spec.kind not in TALLY_KINDS}
+        with self.sessions() as session:
+            sums = {key: self._tally_sums(session, key, *group) for key, group in groups.items()}
+            reports = self._reports(session, reported_ids) if reported_ids else []
+        out: list[Figure] = []
+        for request, window in resolved:
+            spec = request.spec
+            for region in request.regions:
+                for category in request.categories:
+                    if spec.kind in TALLY_KINDS:
+                        key = (window.first_day, window.last_day, self._cutoff(spec, today, window))
+                        by_cat = sums[key].get((spec.id, region), {})
+                        total = _total(by_cat.values()) if category is None else by_cat.get(category, Sums())
+                        out.append(build_figure(self.catalogue, spec, region, category, window, now, sums=total))
+                    else:
+                        picked = pick_report(self.catalogue, spec, region, window, reports)
+                        out.append(build_figure(self.catalogue, spec, region, category, window, now,
+                                                reported=picked))
+        return out
+
+    @staticmethod
+    def _cutoff(spec: IndicatorSpec, today: dt.date, window: Window) -> dt.date:
+        return completion_cutoff(spec, today) if spec.kind == "completion_share" else window.last_day
+
+    def _tally_sums(self, session: Session, key: tuple[dt.date, dt.date, dt.date], indicators: set[str],
+                    regions: set[str]) -> dict[tuple[str, str], dict[str, Sums]]:
+        first, last, cutoff = key
+        t = DailyTally
+        query = (select(t.indicator, t.region, t.category, func.sum(t.numerator), func.sum(t.denominator),
+                        func.sum(t.extra), func.sum(t.score_sum), func.sum(t.score_sq_sum),
+                        func.max(t.last_event_at),
+                        func.sum(case((t.day <= cutoff, t.denominator), else_=0)),
+                        func.sum(case((t.day > cutoff, t.extra), else_=0)))
+                 .where(t.indicator.in_(sorted(indicators)), t.region.in_(sorted(regions)),
+                        t.day >= first, t.day <= last)
+                 .group_by(t.indicator, t.region, t.category))
+        out: dict[tuple[str, str], dict[str, Sums]] = defaultdict(dict)
+        for ind, region, cat, num, den, extra, ssum, ssq, latest, settled, recent in session.execute(query):
+            out[(ind, region)][cat] = Sums(int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0),
+                                           float(ssq or 0.0), int(settled or 0), int(recent or 0), _aware(latest))
+        return out
+
+    @staticmethod
+    def _reports(session: Session, indicators: Iterable[str]) -> list[ReportState]:
+        rows = session.scalars(select(ReportedFigure).where(ReportedFigure.indicator.in_(sorted(indicators))))
+        return [ReportState(r.indicator, r.region, r.period, r.numerator, r.denominator, r.value, r.occurred_at,
+                            r.event_id) for r in rows]
+
+    # ---- trend ------------------------------------------------------------------------------
+    def trend(self, spec: IndicatorSpec, region: str, category: str | None, window: str,
+              days: int) -> list[Figure]:
+        """The figure as it stood at the end of each of the last ``days`` CST days (today: now)."""
+        now = self.clock.now()
+        tz = self.catalogue.tz
+        today = local_day(now, tz)
+        points = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
+        as_of = [min(now, day_start(d + dt.timedelta(days=1), tz) - dt.timedelta(microseconds=1)) for d in points]
+        windows = [self.window(window, t) for t in as_of]
+        first = min(w.first_day for w in windows)
+        if spec.kind not in TALLY_KINDS:
+            with self.sessions() as session:
+                reports = self._reports(session, [spec.id])
+            return [build_figure(self.catalogue, spec, region, category, w, t,
+                                 reported=pick_report(self.catalogue, spec, region, w, reports))
+                    for w, t in zip(windows, as_of, strict=True)]
+        series = self._series(spec, region, category, first, today)
+        out = []
+        for day, w, t in zip(points, windows, as_of, strict=True):
+            cutoff = completion_cutoff(spec, day) if spec.kind == "completion_share" else w.last_day
+            total = Sums()
+            for d, (num, den, extra, ssum, ssq, latest) in series.items():
+                if w.first_day <= d <= min(w.last_day, day):
+                    total = total + Sums(num, den, extra, ssum, ssq, den if d <= cutoff else 0,
+                                         extra if d > cutoff else 0, latest)
+            out.append(build_figure(self.catalogue, spec, region, category, w, t, sums=total))
+        return out
+
+    def _series(self, spec: IndicatorSpec, region: str, category: str | None, first: dt.date,
+                last: dt.date) -> dict[dt.date, tuple]:
+        t = DailyTally
+        query = (select(t.day, func.sum(t.numerator), func.sum(t.denominator), func.sum(t.extra),
+                        func.sum(t.score_sum), func.sum(t.score_sq_sum), func.max(t.last_event_at))
+                 .where(t.indicator == spec.id, t.region == region, t.day >= first, t.day <= last)
+                 .group_by(t.day))
+        if category is not None:
+            query = query.where(t.category == category)
+        with self.sessions() as session:
+            return {day: (int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0), float(ssq or 0.0),
+                          _aware(latest))
+                    for day, num, den, extra, ssum, ssq, latest in session.execute(query)}
+
+
+def _total(items: Iterable[Sums]) -> Sums:
+    total = Sums()
+    for item in items:
+        total = total + item
+    return total
+
+
+def _aware(value: object) -> dt.datetime | None:
+    """MAX() over a datetime column comes back as text on SQLite."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
