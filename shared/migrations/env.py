@@ -27,16 +27,23 @@ def run_migrations_online() -> None:
 
         engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # Two services starting together must not race to create the same tables.
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            # Services starting together must not race to create the same tables: hold a
+            # session-level lock until the migration is committed.
             connection.exec_driver_sql("SELECT pg_advisory_lock(73201)")
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          compare_type=True)
-        with context.begin_transaction():
-            context.run_migrations()
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SELECT pg_advisory_unlock(73201)")
             connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                              compare_type=True)
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        finally:
+            if postgres:
+                connection.rollback()
+                connection.exec_driver_sql("SELECT pg_advisory_unlock(73201)")
+                connection.commit()
     engine.dispose()
 
 

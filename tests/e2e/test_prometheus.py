@@ -45,9 +45,12 @@ def prometheus(stack: ServiceProcesses, tmp_path: Path) -> Iterator[str]:
 
 def query(base: str, promql: str) -> list[dict]:
     try:
-        body = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5).json()
+        response = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
     except httpx.HTTPError:
         return []
+    if response.status_code != 200:  # still starting
+        return []
+    body = response.json()
     return body.get("data", {}).get("result", []) if body.get("status") == "success" else []
 
 
