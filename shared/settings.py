@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 3600.0
     retry_give_up_seconds: float = 48 * 3600.0
     allow_private_webhooks: bool = False
-    # Alert rule defaults (seconds): how long a figure must stay bad before an alert fires, and
-    # how long it must stay ok before a firing alert resolves (anti-flapping).
-    alert_for_seconds: float = 0.0
+    # Alert rule defaults (seconds): how long a figure must stay bad before an alert fires (a dip
+    # while indicators catches up on a backlog does not page anyone), and how long it must stay ok
+    # before a firing alert resolves (anti-flapping).
+    alert_for_seconds: float = 60.0
     alert_resolve_for_seconds: float = 600.0
 
     # Dashboard and report (served by indicators). The browser calls the alert service directly at

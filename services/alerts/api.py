@@ -14,9 +14,11 @@ from services.alerts.payload import instant
 from services.alerts.routing import agencies_for_alert
 from services.alerts.schemas import (
     AckRequest,
+    DateTime,
     SilenceCreate,
     actor,
     alert_json,
+    error_responses,
     not_found,
     silence_json,
     transition_json,
@@ -28,7 +30,7 @@ from shared.auth import Operator, Principal, Reader, forbidden
 if TYPE_CHECKING:
     from services.alerts.app import AlertsRuntime
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses())
 
 
 def runtime_of(request: Request) -> AlertsRuntime:
@@ -49,7 +51,7 @@ def _visible(principal: Principal, agencies: tuple[str, ...]) -> bool:
 def list_alerts(request: Request, principal: Reader,
                 state: Literal["firing", "pending", "resolved", "all"] = "firing",
                 indicator: str | None = None, region: str | None = None, category: str | None = None,
-                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                since: DateTime | None = None, until: DateTime | None = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
     """Alerts by state; ``since``/``until`` keep alerts active at some time in that range."""
     rt = runtime_of(request)
@@ -89,7 +91,7 @@ def _get_visible_alert(request: Request, principal: Principal, alert_id: str, se
     return row
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", responses=error_responses(404))
 def get_alert(request: Request, principal: Reader, alert_id: str) -> dict[str, Any]:
     """The alert, its transition history and the deliveries that carried it."""
     rt = runtime_of(request)
@@ -113,7 +115,7 @@ def get_alert(request: Request, principal: Reader, alert_id: str) -> dict[str, A
     return body
 
 
-@router.post("/alerts/{alert_id}/ack")
+@router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409))
 def ack_alert(request: Request, principal: Reader, alert_id: str, body: AckRequest | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert: no more reminders this episode (escalation and resolve still notify)."""
     rt = runtime_of(request)
@@ -129,7 +131,7 @@ def ack_alert(request: Request, principal: Reader, alert_id: str, body: AckReque
 
 
 # ---- silences ----------------------------------------------------------------------------------------
-@router.post("/silences", status_code=201, tags=["silences"])
+@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
 def create_silence(request: Request, principal: Operator, body: SilenceCreate) -> dict[str, Any]:
     """Mute notifications for matching alerts (operators). At least one matcher is required."""
     rt = runtime_of(request)
@@ -165,7 +167,7 @@ def list_silences(request: Request, principal: Reader,
     return {"silences": [s for s in out if state == "all" or s["state"] == state]}
 
 
-@router.delete("/silences/{silence_id}", status_code=204, tags=["silences"])
+@router.delete("/silences/{silence_id}", status_code=204, tags=["silences"], responses=error_responses(404))
 def delete_silence(request: Request, principal: Operator, silence_id: str) -> Response:
     """Expire a silence now (it stays listed, as expired)."""
     rt = runtime_of(request)

@@ -15,6 +15,7 @@ from services.alerts.schemas import (
     actor,
     attempt_json,
     delivery_json,
+    error_responses,
     not_found,
     subscription_json,
     unprocessable,
@@ -22,7 +23,7 @@ from services.alerts.schemas import (
 from services.alerts.urlpolicy import UrlPolicyError, check_webhook_url
 from shared.auth import CurrentPrincipal, Operator, Principal, Reader, forbidden
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=error_responses())
 
 
 def _agency_scope(request: Request, principal: Principal, agency_id: str) -> None:
@@ -33,7 +34,8 @@ def _agency_scope(request: Request, principal: Principal, agency_id: str) -> Non
         raise not_found(f"agency {agency_id}")
 
 
-@router.post("/agencies/{agency_id}/subscriptions", status_code=201, tags=["subscriptions"])
+@router.post("/agencies/{agency_id}/subscriptions", status_code=201, tags=["subscriptions"],
+             responses=error_responses(400, 404))
 def create_subscription(request: Request, principal: CurrentPrincipal, agency_id: str,
                         body: SubscriptionCreate) -> dict[str, Any]:
     """Register a webhook. The secret keys the ``X-QW-Signature`` HMAC; it is never shown again."""
@@ -51,7 +53,8 @@ def create_subscription(request: Request, principal: CurrentPrincipal, agency_id
     return subscription_json(row)
 
 
-@router.get("/agencies/{agency_id}/subscriptions", tags=["subscriptions"])
+@router.get("/agencies/{agency_id}/subscriptions", tags=["subscriptions"],
+             responses=error_responses(404))
 def list_subscriptions(request: Request, principal: CurrentPrincipal, agency_id: str) -> dict[str, Any]:
     _agency_scope(request, principal, agency_id)
     rt = runtime_of(request)
@@ -62,7 +65,8 @@ def list_subscriptions(request: Request, principal: CurrentPrincipal, agency_id:
     return {"subscriptions": [subscription_json(r) for r in rows]}
 
 
-@router.delete("/agencies/{agency_id}/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
+@router.delete("/agencies/{agency_id}/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"],
+             responses=error_responses(404))
 def delete_subscription(request: Request, principal: CurrentPrincipal, agency_id: str,
                         subscription_id: str) -> Response:
     """Stop deliveries to this webhook (pending retries fail as 'subscription deleted')."""
@@ -123,7 +127,8 @@ def _visible_delivery(session: Any, principal: Principal, delivery_id: str) -> D
     return row
 
 
-@router.get("/deliveries/{delivery_id}", tags=["deliveries"])
+@router.get("/deliveries/{delivery_id}", tags=["deliveries"],
+             responses=error_responses(404))
 def get_delivery(request: Request, principal: Reader, delivery_id: str) -> dict[str, Any]:
     """One delivery with every attempt (status code, latency, error) and the exact body sent."""
     rt = runtime_of(request)
@@ -137,7 +142,8 @@ def get_delivery(request: Request, principal: Reader, delivery_id: str) -> dict[
     return body
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["deliveries"])
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["deliveries"],
+             responses=error_responses(404))
 def redeliver(request: Request, principal: Operator, delivery_id: str) -> dict[str, Any]:
     """Schedule another attempt now, same delivery_id and body; the retry window starts again."""
     rt = runtime_of(request)

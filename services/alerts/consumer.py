@@ -22,6 +22,7 @@ from services.alerts.metrics import AlertsMetrics
 from services.alerts.service import AlertService
 from shared.clock import Clock
 from shared.figures import FigureChanged
+from shared.kafka import CoordinatorWatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class FigureConsumer:
         self.clock = clock
         self.max_records = max_records
         self.retry_pause = retry_pause
+        self.watch = CoordinatorWatch()
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Poll, apply the batch in one transaction, then commit offsets; returns records handled."""
@@ -98,6 +100,10 @@ class FigureConsumer:
                 try:
                     self.open()
                     self.poll_once()
+                    if self.consumer is not None and self.watch.stalled(self.consumer):
+                        logger.warning("consumer has not found its group coordinator for a while; rebuilding it",
+                                       extra={"seconds": self.watch.after})
+                        self.close()
                 except Exception:  # noqa: BLE001 - logged; keep trying (broker or database down)
                     logger.warning("figure consumer not progressing; retrying", exc_info=True)
                     stop.wait(self.retry_pause)

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
 from services.alerts.payload import alert_fields, instant
 from shared.auth import Principal
 
 _Strict = ConfigDict(extra="forbid")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only an RFC 3339 string (or a datetime) is a date-time here: pydantic's lax mode would
+    otherwise take a number such as ``0.5`` as unix seconds, which the OpenAPI document does not allow."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 date-time such as 2026-11-28T10:00:00+08:00") from None
+
+
+DateTime = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
 
 
 class AckRequest(BaseModel):
@@ -26,8 +42,8 @@ class SilenceCreate(BaseModel):
     indicator: str | None = Field(None, max_length=64)
     region: str | None = Field(None, max_length=12)
     category: str | None = Field(None, max_length=64)
-    starts_at: dt.datetime | None = None
-    ends_at: dt.datetime | None = None
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
     duration_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -37,6 +53,18 @@ class SubscriptionCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2048)
     secret: str = Field(min_length=16, max_length=256)
     min_severity: Literal["warning", "critical"] = "warning"
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations for the error answers a route gives (401/403 on every route: auth)."""
+    text = {400: "the body is not valid JSON", 401: "missing or unknown token",
+            403: "the token's role or agency may not do this", 404: "no such resource",
+            409: "conflicts with the resource's state"}
+    return {code: {"model": ErrorBody, "description": text[code]} for code in (401, 403, *codes)}
 
 
 def unprocessable(field: str, message: str, *, kind: str = "value_error") -> HTTPException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from kafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
 from services.indicators.deadletters import list_dead_letters, replay_dead_letters
@@ -15,7 +16,20 @@ from shared.catalogue import Catalogue, IndicatorSpec
 from shared.db import transaction
 from shared.figures import Figure
 
-router = APIRouter(prefix="/v1", tags=["figures"])
+
+class ErrorBody(BaseModel):
+    detail: Any
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of a route's error answers (401/403 everywhere: credentials)."""
+    text = {400: "the body is not valid JSON", 401: "missing or unknown token",
+            403: "the token's role may not do this", 404: "unknown indicator",
+            503: "Kafka unavailable; retry after Retry-After seconds"}
+    return {code: {"model": ErrorBody, "description": text[code]} for code in (401, 403, *codes)}
+
+
+router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())
 
 
 def _unprocessable(param: str, message: str) -> HTTPException:
@@ -86,7 +100,7 @@ def list_indicators(request: Request, principal: Reader) -> dict[str, Any]:
     return {"plan": catalogue.plan.id, "catalogue_version": catalogue.catalogue_version, "indicators": items}
 
 
-@router.get("/indicators/{indicator}")
+@router.get("/indicators/{indicator}", responses=_errors(404))
 def get_figure(request: Request, principal: Reader, indicator: str, region: RegionQuery = None,
                category: CategoryQuery = None, window: WindowQuery = None) -> dict[str, Any]:
     """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures")."""
@@ -98,7 +112,7 @@ def get_figure(request: Request, principal: Reader, indicator: str, region: Regi
     return figure_json(_reader(request).figure(spec, region, category, window))
 
 
-@router.get("/indicators/{indicator}/trend")
+@router.get("/indicators/{indicator}/trend", responses=_errors(404))
 def get_trend(request: Request, principal: Reader, indicator: str, region: RegionQuery = None,
               category: CategoryQuery = None, window: WindowQuery = None,
               days: Annotated[int, Query(ge=1, le=400)] = 90) -> dict[str, Any]:
@@ -126,7 +140,7 @@ def scorecard(request: Request, principal: Reader,
     if not is_window(window):
         raise _unprocessable("window", f"unknown window {window!r}")
     regions = (catalogue.province_code, *catalogue.city_codes)
-    requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, regions)
+    requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, catalogue.judged_regions(spec))
                 for spec in catalogue.indicators]
     reader = _reader(request)
     now = reader.clock.now()
@@ -170,12 +184,16 @@ def get_dead_letters(request: Request, principal: Operator, include_replayed: bo
     } for r in rows]}
 
 
-@router.post("/dead-letters/replay", tags=["operations"])
+@router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 503))
 def replay(request: Request, principal: Operator, body: ReplayRequest | None = None) -> dict[str, Any]:
     """Re-publish stored dead letters to the events topic (after a catalogue fix they apply; events
     already applied stay deduplicated) and mark them replayed."""
     state = request.app.state
-    producer = state.get_producer()
+    try:
+        producer = state.get_producer()
+    except KafkaError as exc:
+        raise HTTPException(status_code=503, detail=f"Kafka unavailable, retry: {type(exc).__name__}",
+                            headers={"Retry-After": "5"}) from exc
     with transaction(state.sessions) as session:
         ids = replay_dead_letters(session, producer, state.settings.events_topic, body.ids if body else None,
                                   state.clock.now())

@@ -12,9 +12,11 @@ Per kind:
 - ``quota_coverage``: collected / expected to date, expected = Σ programme quotas per city × cities in
   scope (13 for the province, 1 for a city; none for a county: no figure) × the elapsed share of the
   year covered by the window ("linear pace"); ok ≥ target, at_risk below, breach below 0.9 × target.
-  n is the expected count: insufficient_data while fewer than ``min_sample`` samples are due.
+  n is the expected count: insufficient_data while fewer than ``min_sample`` samples are due, or
+  while no collection at all has been reported for the region in the window.
 - ``milestone``: cumulative count in the window (``plan``: since the plan's start); on_track when
-  count ≥ target × the elapsed share of [plan start, deadline] covered by the window (capped at 1).
+  count ≥ target × the elapsed share of [plan start, deadline] covered by the window (capped at 1);
+  insufficient_data while nothing has been reported.
 
 Reported figures: for ``ytd`` and calendar-year windows the year's report; otherwise (or when the
 year has none) the overlapping report with the latest period start (ties: the shortest period). The
@@ -109,12 +111,16 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
             denominator = round(expected, 2) if expected is not None else None
             value = numerator / expected if expected else None
             n = expected
-            status = "insufficient_data" if expected is None or expected < min_sample else judge_pace(value,
-                                                                                                   spec.target)
+            # No collection reported at all: the programme is not reporting through QualityWatch
+            # here yet; that is "no data", not fourteen breaches.
+            no_data = expected is None or expected < min_sample or not numerator
+            status = "insufficient_data" if no_data else judge_pace(value, spec.target)
         case "milestone":
             numerator, denominator = sums.numerator, None
             value, n = sums.numerator, None
-            status = judge_milestone(sums.numerator, spec.target.value * plan_elapsed_share(catalogue, window, now))
+            pace = spec.target.value * plan_elapsed_share(catalogue, window, now)
+            # Nothing reported yet is "no data" (no one reports through QualityWatch), not "behind".
+            status = judge_milestone(sums.numerator, pace) if sums.numerator else "insufficient_data"
         case _:  # pragma: no cover - the catalogue model allows no other kind
             raise ValueError(f"unknown indicator kind {spec.kind!r}")
     tz = catalogue.tz

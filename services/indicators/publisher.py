@@ -24,7 +24,7 @@ from services.indicators.metrics import STATUSES, IndicatorsMetrics
 from services.indicators.models import PublishedFigure
 from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
 from services.indicators.store import _insert
-from shared.catalogue import Catalogue
+from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
 from shared.db import transaction
 from shared.figures import Figure, FigureChanged
@@ -45,24 +45,29 @@ class FigurePublisher:
         self.clock = clock
         self.timeout = timeout
         self._lock = threading.Lock()
-        self.regions = (catalogue.province_code, *catalogue.city_codes)
+
+    def _categories(self, spec: IndicatorSpec) -> tuple[str | None, ...]:
+        if self.catalogue.alert_categories(spec):
+            return (None, *inspection_categories(self.catalogue, spec))
+        return (None,)
 
     def all_requests(self) -> list[FigureRequest]:
         requests = []
         for spec in self.catalogue.indicators:
-            categories = (None, *inspection_categories(self.catalogue, spec))
+            regions = self.catalogue.judged_regions(spec)
             for window in self.catalogue.windows(spec):
-                requests.append(FigureRequest(spec, window, self.regions, categories))
+                requests.append(FigureRequest(spec, window, regions, self._categories(spec)))
         return requests
 
     def touched_requests(self, touched: Iterable[Touched]) -> list[FigureRequest]:
-        published = set(self.regions)
         regions: dict[str, set[str]] = defaultdict(set)
         categories: dict[str, set[str | None]] = defaultdict(lambda: {None})
         for indicator, region, category in touched:
-            if region in published and self.catalogue.indicator(indicator) is not None:
+            spec = self.catalogue.indicator(indicator)
+            if spec is not None and region in self.catalogue.judged_regions(spec):
                 regions[indicator].add(region)
-                categories[indicator].add(category)
+                if category in self._categories(spec):
+                    categories[indicator].add(category)
         requests = []
         for indicator, found in regions.items():
             spec = self.catalogue.indicator(indicator)

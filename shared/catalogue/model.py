@@ -63,6 +63,8 @@ class Defaults(BaseModel):
     model_config = _Frozen
     min_sample: int = Field(30, ge=1)
     windows: tuple[str, ...] = ("30d",)
+    # Alert on each category's figure too, not only on all categories together.
+    alert_categories: bool = False
 
 
 class AgencySpec(BaseModel):
@@ -120,6 +122,9 @@ class IndicatorSpec(BaseModel):
     acceptance_sizes: tuple[Literal["large", "medium", "small"], ...] = ()
     survey_sector: Literal["producer_services", "consumer_services"] | None = None
     completion_days: int | None = Field(None, ge=1)
+    # "province": judged for the province only (plan-wide milestones); "all": province and cities.
+    scope: Literal["all", "province"] = "all"
+    alert_categories: bool | None = None
 
     @model_validator(mode="after")
     def _windows_known(self) -> IndicatorSpec:
@@ -192,6 +197,15 @@ class Catalogue(BaseModel):
 
     def windows(self, spec: IndicatorSpec) -> tuple[str, ...]:
         return spec.windows or self.defaults.windows
+
+    def alert_categories(self, spec: IndicatorSpec) -> bool:
+        return self.defaults.alert_categories if spec.alert_categories is None else spec.alert_categories
+
+    def judged_regions(self, spec: IndicatorSpec) -> tuple[str, ...]:
+        """The regions whose figures are judged against the target (and may alert)."""
+        if spec.scope == "province":
+            return (self.province_code,)
+        return (self.province_code, *self.city_codes)
 
     @property
     def tz(self) -> dt.timezone:

@@ -40,7 +40,8 @@ def test_figures_published_to_the_topic_reach_the_agency_as_exactly_one_signed_w
     settings = Settings(database_url=db_url, data_dir=tmp_path, kafka_bootstrap=kafka_broker.bootstrap,
                         topic_prefix=kafka_topic_prefix, alerts_group=f"{kafka_topic_prefix}alerts",
                         admin_token="admin-token", allow_private_webhooks=True, evaluation_interval_seconds=0.2,
-                        delivery_poll_seconds=0.1, alert_resolve_for_seconds=0, dashboard_origins="")
+                        delivery_poll_seconds=0.1, alert_for_seconds=0, alert_resolve_for_seconds=0,
+                        dashboard_origins="")
     topic = settings.figures_topic
     kafka_broker.create_topics({topic: 3})
     registry = CollectorRegistry()

@@ -59,6 +59,7 @@ class ServiceProcesses:
             "QW_ADMIN_TOKEN": self.admin_token,
             "QW_ALLOW_PRIVATE_WEBHOOKS": "true",
             "QW_EVALUATION_INTERVAL_SECONDS": "1",
+            "QW_ALERT_FOR_SECONDS": "1",
             "QW_RECOMPUTE_INTERVAL_SECONDS": "2",
             "QW_DELIVERY_POLL_SECONDS": "0.2",
             "QW_RETRY_INITIAL_SECONDS": "0.5",
