@@ -135,7 +135,9 @@ class Stack:
             return
         logs = self.settings.data_dir / "logs"
         self.processes["demo"] = subprocess.Popen(
-            [sys.executable, "-m", "shared.demo", "--intake-url", self.url("intake"), "--token", self.token],
+            [sys.executable, "-m", "shared.demo", "--intake-url", self.url("intake"), "--token", self.token,
+             # The year so far, so that year-to-date figures (sampling against quota) have their history.
+             "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")],
             env=self.service_env(), stdout=(logs / "demo.log").open("ab"), stderr=subprocess.STDOUT)
         say(f"demo lab feed started (log: {logs / 'demo.log'})")
 
