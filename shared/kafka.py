@@ -55,36 +55,44 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides:
 
 
 class CoordinatorWatch:
-    """Tells when a group consumer has not known its group coordinator for ``after`` seconds.
+    """Tells when a group consumer has been stuck for ``after`` seconds: no group coordinator, or
+    no partitions assigned.
 
-    kafka-python can get stuck after a broker outage: the consumer keeps polling but its
-    find-coordinator request never completes, so it never rejoins the group and never consumes
-    again (seen in the broker-restart fault drill, tests/drills). Throwing the consumer away and
-    building a new one recovers; it is safe because offsets are committed only after each batch's
-    transaction (a rebuilt consumer re-reads at most an uncommitted batch, which dedup absorbs).
+    kafka-python can get stuck in two ways, both seen in the fault drills (tests/drills): after a
+    broker outage its find-coordinator request may never complete, so it never rejoins the group;
+    and a consumer that joins while a just-created topic has no partition metadata yet may keep an
+    empty assignment for good. Throwing the consumer away and building a new one recovers; it is safe
+    because offsets are committed only after each batch's transaction (a rebuilt consumer re-reads at
+    most an uncommitted batch, which de-duplication absorbs). Run no more instances in a group than
+    the topic has partitions: a surplus member, idle by design, would rejoin every ``after`` seconds.
     """
 
     def __init__(self, after: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.after = after
         self.clock = clock
-        self._unknown_since: float | None = None
+        self._stuck_since: float | None = None
 
     def stalled(self, consumer: KafkaConsumer) -> bool:
-        coordinator = getattr(consumer, "_coordinator", None)
-        try:
-            unknown = bool(coordinator.coordinator_unknown()) if coordinator is not None else False
-        except Exception:  # noqa: BLE001 - a private API; if it changes, never claim a stall
-            unknown = False
         now = self.clock()
-        if not unknown:
-            self._unknown_since = None
+        if not self._stuck(consumer):
+            self._stuck_since = None
             return False
-        if self._unknown_since is None:
-            self._unknown_since = now
-        if now - self._unknown_since < self.after:
+        if self._stuck_since is None:
+            self._stuck_since = now
+        if now - self._stuck_since < self.after:
             return False
-        self._unknown_since = None
+        self._stuck_since = None
         return True
+
+    @staticmethod
+    def _stuck(consumer: KafkaConsumer) -> bool:
+        try:
+            if not consumer.assignment():
+                return True
+            coordinator = getattr(consumer, "_coordinator", None)  # private API: if it changes, skip this part
+            return bool(coordinator.coordinator_unknown()) if coordinator is not None else False
+        except Exception:  # noqa: BLE001 - never let the watch break the consumer loop
+            return False
 
 
 def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, replication: int = 1, timeout: float = 30) -> None:

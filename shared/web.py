@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,18 @@ class HttpMetrics:
 def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegistry,
                           checks: Mapping[str, ReadinessCheck]) -> HttpMetrics:
     metrics = HttpMetrics(registry, service)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost connection (database restarting, failover) is a retryable outage, not a server bug:
+        # 503 + Retry-After like a broker outage (found by the PostgreSQL-restart drill, which saw 500s
+        # from the API-key look-up). Other database errors stay 500.
+        if not exc.connection_invalidated and not isinstance(exc.orig, _operational_errors()):
+            raise exc
+        logger.warning("database unavailable; answering 503", extra={"path": request.url.path,
+                                                                      "error": str(exc.orig)[:300]})
+        return JSONResponse({"detail": "database unavailable, retry"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -64,6 +77,20 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+def _operational_errors() -> tuple[type[BaseException], ...]:
+    """The DB-API errors that mean "the database is not reachable right now"."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.OperationalError)
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    return tuple(errors)
 
 
 class CachedCheck:

@@ -101,7 +101,7 @@ class FigureConsumer:
                     self.open()
                     self.poll_once()
                     if self.consumer is not None and self.watch.stalled(self.consumer):
-                        logger.warning("consumer has not found its group coordinator for a while; rebuilding it",
+                        logger.warning("consumer stuck without coordinator or partitions; rebuilding it",
                                        extra={"seconds": self.watch.after})
                         self.close()
                 except Exception:  # noqa: BLE001 - logged; keep trying (broker or database down)

@@ -75,7 +75,7 @@ class EventsConsumer:
                 self.step()
                 backoff = 0.5
                 if self.watch.stalled(self._consumer):  # type: ignore[arg-type]
-                    logger.warning("consumer has not found its group coordinator for a while; rebuilding it",
+                    logger.warning("consumer stuck without coordinator or partitions; rebuilding it",
                                    extra={"seconds": self.watch.after})
                     self._close()
             except Exception:  # noqa: BLE001 - keep consuming; the batch was not committed

@@ -67,7 +67,7 @@ def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
     indicators = [
         {"id": spec.id, "name_zh": spec.name_zh, "name_en": spec.name_en, "kind": spec.kind,
          "unit": report.unit_of(spec), "target": spec.target.model_dump(), "clause": spec.clause,
-         "min_sample": catalogue.min_sample(spec)}
+         "min_sample": catalogue.min_sample(spec), "scope": spec.scope}
         for spec in catalogue.indicators
     ]
     plan = catalogue.plan

@@ -178,7 +178,8 @@
       if (!f) {
         td.className = `cell missing${sel ? " selected" : ""}`;
         td.dataset.status = "";
-        button.replaceChildren(el("div", { class: "value", text: "—" }), el("div", { class: "n", text: "no figure" }));
+        const note = ind.scope === "province" && region !== state.config.regions[0].code ? "全省指标 province-wide" : "no figure";
+        button.replaceChildren(el("div", { class: "value", text: "—" }), el("div", { class: "n", text: note }));
         continue;
       }
       const n = sampleSize(f);
