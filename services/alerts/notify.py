@@ -8,6 +8,7 @@ sent), recorded once per owed notice rather than once per pass.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from services.alerts.rules import RuleBook
 from services.alerts.silences import active_silences, is_silenced
 from services.alerts.store import apply_state, state_of
 from shared.catalogue import Catalogue
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,6 +87,9 @@ class Notifier:
         for alert, notice in group.items:
             session.add(DeliveryAlert(delivery_id=delivery_id, alert_id=alert.alert_id, notice=notice,
                                       created_at=now))
+        logger.info("notification queued", extra={
+            "delivery_id": delivery_id, "agency_id": subscription.agency_id, "status": status,
+            "alert_ids": [a.alert_id for a, _ in group.items], "notices": [n for _, n in group.items]})
         return delivery_id
 
 

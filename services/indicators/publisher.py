@@ -112,6 +112,9 @@ class FigurePublisher:
             ids = touched.get((figure.indicator, figure.region, figure.category), [])
             message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:5]),  # type: ignore[arg-type]
                                     changed_at=now)
+            if ids or previous != figure.status:
+                logger.info("figure changed", extra={"figure_key": figure.key, "status": figure.status,
+                                                     "previous_status": previous, "event_ids": list(ids[:5])})
             futures.append(self.producer.send(self.topic, key=figure.key.encode(),  # type: ignore[attr-defined]
                                               value=message.model_dump_json().encode()))
         for future in futures:

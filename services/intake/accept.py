@@ -151,6 +151,8 @@ class EventIntake:
                  "lab_id": p.event.lab_id, "occurred_at": p.event.occurred_at, "accepted_at": now,
                  "kafka_partition": d.partition, "kafka_offset": d.offset}
                 for p, d in zip(new, deliveries, strict=True)]
+        logger.info("events accepted", extra={"event_ids": [p.event.event_id for p in new],
+                                              "lab_ids": sorted({p.event.lab_id for p in new})})
         try:
             self._ledger.record(rows)
         except SQLAlchemyError as exc:

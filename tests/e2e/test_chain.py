@@ -6,6 +6,7 @@ Three services run as separate processes against the real Kafka broker and Postg
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -100,12 +101,36 @@ def test_a_lab_result_becomes_a_figure_and_one_signed_webhook(stack: ServiceProc
     assert (alert["severity"], alert["state"]) == ("critical", "firing")
     assert (alert["numerator"], alert["denominator"], alert["value"]) == (90, 100, 0.9)
 
+    assert_traceable(stack, alert["alert_id"], payload["delivery_id"])
+
     with stack.client("alerts", agency_key) as agency:
         firing = agency.get("/v1/alerts", params={"state": "firing"}).json()
     alerts = firing if isinstance(firing, list) else firing["alerts"]
     assert [(a["indicator"], a["region"], a["window"]) for a in alerts] == [
         ("agri_sampling_pass_rate", "320500", "30d")]
     assert "city-3205" in alerts[0]["agencies"] and "agri" in alerts[0]["agencies"]
+
+
+def json_logs(stack: ServiceProcesses, service: str) -> list[dict[str, Any]]:
+    lines = (stack.data_dir / f"{service}.log").read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def assert_traceable(stack: ServiceProcesses, alert_id: str, delivery_id: str) -> None:
+    """An event that moved the figure can be followed in the JSON logs from intake to the webhook."""
+    key = "agri_sampling_pass_rate|320500|*|30d"
+    changed = [r for r in json_logs(stack, "indicators")
+               if r["msg"] == "figure changed" and r["figure_key"] == key and r["status"] == "breach"]
+    event_id = changed[0]["event_ids"][0]
+    intake = [r for r in json_logs(stack, "intake") if event_id in r.get("event_ids", [])]
+    assert [r["msg"] for r in intake] == ["events accepted"]
+    alerts = json_logs(stack, "alerts")
+    transitions = [r for r in alerts if r["msg"] == "alert transition" and r["alert_id"] == alert_id]
+    assert any(event_id in r.get("event_ids", []) for r in transitions), transitions
+    queued = [r for r in alerts if r["msg"] == "notification queued" and alert_id in r["alert_ids"]]
+    assert [r["delivery_id"] for r in queued] == [delivery_id]
+    delivered = [r for r in alerts if r["msg"] == "webhook attempt" and r["delivery_id"] == delivery_id]
+    assert [r["outcome"] for r in delivered] == ["delivered"]
 
 
 def test_every_service_reports_health_readiness_and_metrics(stack: ServiceProcesses) -> None:
