@@ -1,13 +1,11 @@
-"""A webhook receiver as an agency would run one: verifies X-QW-Signature, records deliveries.
+"""A webhook receiver as an agency would run one: checks X-QW-Signature, records deliveries.
 
 Used by the local run (``make run`` subscribes demo agencies to it and prints what arrives) and by
-end-to-end tests. ``verify_signature`` is the reference check an agency can copy.
+end-to-end tests. ``shared.signing.verify_signature`` is the reference check an agency can copy.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -16,33 +14,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from shared.signing import SIGNATURE_HEADER, verify_signature
+
 logger = logging.getLogger(__name__)
-
-
-class SignatureError(ValueError):
-    pass
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify_signature(secret: str, body: bytes, header: str, *, tolerance: float = 300.0,
-                     now: float | None = None) -> int:
-    """Check ``t=<unix>,v1=<hex>``; returns t. Raises SignatureError when it does not hold."""
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    try:
-        timestamp = int(parts["t"])
-        given = parts["v1"]
-    except (KeyError, ValueError) as exc:
-        raise SignatureError(f"malformed signature header {header!r}") from exc
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given):
-        raise SignatureError("signature does not match the body")
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
-        raise SignatureError("signature timestamp outside tolerance (replay?)")
-    return timestamp
 
 
 @dataclass
@@ -85,11 +59,7 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                try:
-                    verify_signature(receiver.secret, body, self.headers.get("X-QW-Signature", ""))
-                    valid = True
-                except SignatureError:
-                    valid = False
+                valid = verify_signature(self.headers.get(SIGNATURE_HEADER, ""), body, receiver.secret)
                 hook = ReceivedWebhook(self.path, {k.lower(): v for k, v in self.headers.items()}, body, valid,
                                        time.time())
                 with receiver._lock:

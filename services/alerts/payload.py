@@ -2,23 +2,20 @@
 
 The body is serialized once, when the notification is created, and stored; every attempt sends
 those same bytes (``sent_at`` is the creation time) and signs ``"<t>.<body>"`` with the
-subscription's secret and a fresh ``t`` (unix seconds of the attempt). :func:`verify_signature` is
-what a receiving agency does.
+subscription's secret and a fresh ``t`` (unix seconds of the attempt); ``shared.signing`` holds the
+signature itself and the check a receiving agency makes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from services.alerts.models import Alert
-
-SIGNATURE_HEADER = "X-QW-Signature"
+from shared.signing import SIGNATURE_HEADER, sign
 
 
 def instant(value: dt.datetime | None) -> str | None:
@@ -66,27 +63,6 @@ def build_body(*, delivery_id: str, agency_id: str, alerts: Sequence[dict[str, A
     return orjson.dumps(payload).decode()
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
 def request_headers(*, delivery_id: str, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", "Idempotency-Key": delivery_id,
             SIGNATURE_HEADER: sign(secret, timestamp, body)}
-
-
-def verify_signature(header: str, body: bytes, secret: str, *, now: dt.datetime, tolerance_seconds: int = 300) -> bool:
-    """A receiver's check: a v1 signature over ``"<t>.<body>"`` matches and ``t`` is recent."""
-    fields: dict[str, list[str]] = {}
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        fields.setdefault(key, []).append(value)
-    try:
-        timestamp = int(fields["t"][0])
-    except (KeyError, ValueError):
-        return False
-    if abs(now.timestamp() - timestamp) > tolerance_seconds:
-        return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return any(hmac.compare_digest(expected, v) for v in fields.get("v1", []))

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from services.alerts.app import AlertsRuntime, build_runtime
 from services.alerts.evaluate import Rule
 from services.alerts.models import Delivery, Subscription
-from services.alerts.payload import verify_signature
 from services.alerts.rules import RuleBook
 from services.alerts.service import PassResult
 from shared.catalogue import Target
@@ -27,6 +26,7 @@ from shared.clock import FixedClock
 from shared.db import migrate
 from shared.figures import Figure, FigureChanged
 from shared.settings import Settings
+from shared.signing import verify_signature
 
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 SECRET = "s3cret-signing-key-0001"

@@ -7,7 +7,8 @@ import hashlib
 import hmac
 import json
 
-from services.alerts.payload import build_body, request_headers, sign, verify_signature
+from services.alerts.payload import build_body, request_headers
+from shared.signing import sign, verify_signature
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.webhook_receiver import WebhookReceiver, verify_signature
+from shared.signing import verify_signature
+from shared.webhook_receiver import WebhookReceiver
 from tests.e2e.services import ServiceProcesses, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -90,7 +91,7 @@ def test_a_lab_result_becomes_a_figure_and_one_signed_webhook(stack: ServiceProc
     assert len(hooks) == 1, [[(a["region"], a["window"], a["category"], a["state"], a["severity"])
                               for a in h.payload["alerts"]] for h in hooks]
     hook = hooks[0]
-    verify_signature(SECRET, hook.body, hook.headers["x-qw-signature"])
+    assert verify_signature(hook.headers["x-qw-signature"], hook.body, SECRET)
     payload = hook.payload
     assert hook.headers["idempotency-key"] == payload["delivery_id"]
     assert hook.headers["content-type"].startswith("application/json")
