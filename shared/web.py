@@ -33,17 +33,21 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
                           checks: Mapping[str, ReadinessCheck]) -> HttpMetrics:
     metrics = HttpMetrics(registry, service)
 
-    @app.exception_handler(DBAPIError)
-    async def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A lost connection (database restarting, failover) is a retryable outage, not a server bug:
         # 503 + Retry-After like a broker outage (found by the PostgreSQL-restart drill, which saw 500s
         # from the API-key look-up). Other database errors stay 500.
-        if not exc.connection_invalidated and not isinstance(exc.orig, _operational_errors()):
+        if (isinstance(exc, DBAPIError) and not exc.connection_invalidated
+                and not isinstance(exc.orig, _operational_errors())):
             raise exc
         logger.warning("database unavailable; answering 503", extra={"path": request.url.path,
-                                                                      "error": str(exc.orig)[:300]})
+                                                                      "error": str(exc)[:300]})
         return JSONResponse({"detail": "database unavailable, retry"}, status_code=503,
                             headers={"Retry-After": "5"})
+
+    # SQLAlchemy wraps most driver errors; a reconnect in the pool can raise the driver's own.
+    for error in (DBAPIError, *_operational_errors()):
+        app.add_exception_handler(error, _database_unavailable)
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]

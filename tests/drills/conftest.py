@@ -1,0 +1,55 @@
+"""Fixtures for fault drills: a stack with fast timings, a webhook receiver, infrastructure restored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.localinfra import LocalKafka, LocalPostgres
+from shared.webhook_receiver import WebhookReceiver
+from tests.drills.support import FAST_ENV, SECRET
+from tests.e2e.services import ServiceProcesses
+
+StackFactory = Callable[..., ServiceProcesses]
+
+
+@pytest.fixture
+def infra_guard(kafka_broker: LocalKafka, postgres_server: LocalPostgres) -> Iterator[None]:
+    """The broker and PostgreSQL are shared by the session: whatever a drill did, they run afterwards.
+
+    (Drills restore them in try/finally themselves; this is the safety net, torn down before pg_url
+    drops the test's database.)"""
+    yield
+    for server in (kafka_broker, postgres_server):
+        if not server.running():
+            server.start()
+
+
+@pytest.fixture
+def make_stack(kafka_broker: LocalKafka, pg_url: str, kafka_topic_prefix: str, tmp_path: Path,
+               infra_guard: None) -> Iterator[StackFactory]:
+    """``make_stack(**env)``: the three services, not started, with FAST_ENV plus ``env``; all stopped at the end."""
+    made: list[ServiceProcesses] = []
+
+    def factory(data_dir: Path | None = None, **env: str) -> ServiceProcesses:
+        folder = data_dir or tmp_path / f"stack{len(made)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        stack = ServiceProcesses(bootstrap=kafka_broker.bootstrap, database_url=pg_url,
+                                 topic_prefix=kafka_topic_prefix, data_dir=folder, extra_env={**FAST_ENV, **env})
+        made.append(stack)
+        return stack
+
+    try:
+        yield factory
+    finally:
+        for stack in reversed(made):
+            stack.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    hooks = WebhookReceiver(secret=SECRET).start()
+    yield hooks
+    hooks.stop()

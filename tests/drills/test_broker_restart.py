@@ -1,0 +1,52 @@
+"""Drill: the Kafka broker stops mid-ingest and comes back; nothing is lost or counted twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from shared.localinfra import LocalKafka
+from shared.webhook_receiver import WebhookReceiver
+from tests.drills.conftest import StackFactory
+from tests.drills.support import (
+    Chain,
+    Feeder,
+    FigureWatch,
+    assert_exact_figures,
+    assert_lab_accounting,
+    assert_one_notification_per_change,
+    assert_single_firing_notice_each,
+    batches,
+    inspections,
+    wait_all_notified,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
+
+
+def test_a_broker_outage_mid_ingest_loses_nothing_and_counts_nothing_twice(
+        make_stack: StackFactory, kafka_broker: LocalKafka, receiver: WebhookReceiver) -> None:
+    stack = make_stack()
+    chain = Chain.start(stack, receiver.url)
+    events = inspections("brk", 3000)
+    lab = chain.lab()
+    watch = FigureWatch(chain).start()
+    feeder = Feeder(lab, batches(events, 100), pause=0.05).start()
+    try:
+        wait_for(lambda: feeder.done_batches >= 5, timeout=30, what="the first batches to be accepted")
+        kafka_broker.stop()
+        refused = lab.statuses["503"]
+        time.sleep(3)  # the outage: the lab keeps posting and is told to retry
+        assert lab.statuses["503"] > refused, f"intake did not answer 503 while the broker was down: {lab.statuses}"
+    finally:
+        kafka_broker.start()
+    feeder.join(timeout=120)
+    assert feeder.done_batches == 30
+
+    assert_lab_accounting(lab, events)
+    assert_exact_figures(chain, events, watch=watch, timeout=90)
+    notices = assert_one_notification_per_change(stack, wait_all_notified(stack, [receiver]))
+    assert_single_firing_notice_each(stack, notices)
+    assert all(p.poll() is None for p in stack.processes.values()), "a service died during the outage"

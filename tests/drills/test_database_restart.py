@@ -1,0 +1,52 @@
+"""Drill: PostgreSQL restarts while events flow; the services recover by themselves, counts stay exact."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.localinfra import LocalPostgres
+from shared.webhook_receiver import WebhookReceiver
+from tests.drills.conftest import StackFactory
+from tests.drills.support import (
+    Chain,
+    Feeder,
+    FigureWatch,
+    assert_exact_figures,
+    assert_lab_accounting,
+    assert_one_notification_per_change,
+    assert_single_firing_notice_each,
+    batches,
+    inspections,
+    wait_all_notified,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
+
+
+def test_a_database_restart_mid_ingest_needs_no_service_restart_and_counts_exactly(
+        make_stack: StackFactory, postgres_server: LocalPostgres, receiver: WebhookReceiver) -> None:
+    stack = make_stack()
+    chain = Chain.start(stack, receiver.url)
+    pids = {name: process.pid for name, process in stack.processes.items()}
+    events = inspections("pgr", 3000)
+    lab = chain.lab()
+    watch = FigureWatch(chain).start()
+    feeder = Feeder(lab, batches(events, 100), pause=0.05).start()
+    try:
+        wait_for(lambda: feeder.done_batches >= 5, timeout=30, what="the first batches to be accepted")
+        postgres_server.restart()  # fast shutdown: every open connection is cut
+    finally:
+        if not postgres_server.running():
+            postgres_server.start()
+    feeder.join(timeout=120)
+
+    assert_lab_accounting(lab, events)
+    assert "500" not in lab.statuses, f"a database outage is a 503 with Retry-After, not a 500: {lab.statuses}"
+    assert_exact_figures(chain, events, watch=watch, timeout=90)
+    notices = assert_one_notification_per_change(stack, wait_all_notified(stack, [receiver]))
+    assert_single_firing_notice_each(stack, notices)
+    assert {name: p.pid for name, p in stack.processes.items() if p.poll() is None} == pids, "a service had to restart"
+    for name in pids:
+        with stack.client(name) as client:
+            assert client.get("/readyz").status_code == 200
