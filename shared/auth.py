@@ -104,6 +104,19 @@ class Authenticator:
             self._cache[digest] = (now + self._ttl, principal)
         return principal
 
+    def resolve_cached(self, token: str) -> tuple[bool, Principal | None]:
+        """``(True, principal or None)`` if answerable without the database, else ``(False, None)``.
+
+        For async callers: on a miss they run ``resolve`` in a worker thread (it queries the database).
+        """
+        if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            return True, Principal(role="operator", key_id="admin-token")
+        with self._lock:
+            hit = self._cache.get(hash_key(token))
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()

@@ -13,7 +13,8 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,13 +23,15 @@ from services.indicators.state import (
     InspectionState,
     ReportState,
     SampleState,
+    Signature,
     Tallies,
     TallyKey,
-    acceptance_contributions,
+    acceptance_signature,
     catalogue_index,
-    inspection_contributions,
+    inspection_signature,
     milestone_contributions,
-    sample_contributions,
+    sample_signature,
+    signature_items,
     survey_contributions,
 )
 from shared.catalogue import Catalogue
@@ -84,7 +87,7 @@ class Applier:
         self.touched_reports: set[ReportKey] = set()
         self.event_ids: dict[Touched, list[str]] = {}
         self._additive_touched: dict[TallyKey, str] = {}
-        self._subject_events: dict[str, list[str]] = {}
+        self._subject_events: dict[tuple[str, str], list[str]] = {}
         self._inspection_indicators = catalogue_index(catalogue).inspection_indicators
 
     # ---- events -----------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class Applier:
             sample_id=d.sample_id, programme=d.programme, indicator=programme.indicator, category=d.category,
             region=d.region, verdict=d.verdict, revision=d.revision, occurred_at=event.occurred_at,
             event_id=event.event_id)
-        self._subject_events.setdefault(f"sample:{d.sample_id}", []).append(event.event_id)
+        self._subject_events.setdefault(("sample", d.sample_id), []).append(event.event_id)
         return "applied"
 
     def _sample(self, event: SampleCollectedEvent) -> Outcome:
@@ -130,7 +133,7 @@ class Applier:
         self.current.samples[d.sample_id] = SampleState(
             sample_id=d.sample_id, programme=d.programme, category=d.category, region=d.region,
             collected_at=event.occurred_at, event_id=event.event_id)
-        self._subject_events.setdefault(f"sample:{d.sample_id}", []).append(event.event_id)
+        self._subject_events.setdefault(("sample", d.sample_id), []).append(event.event_id)
         return "applied"
 
     def _acceptance(self, event: AcceptanceCompletedEvent) -> Outcome:
@@ -141,7 +144,7 @@ class Applier:
         self.current.acceptances[d.project_id] = AcceptanceState(
             project_id=d.project_id, size=d.size, region=d.region, first_time_pass=d.first_time_pass,
             revision=d.revision, occurred_at=event.occurred_at, event_id=event.event_id)
-        self._subject_events.setdefault(f"project:{d.project_id}", []).append(event.event_id)
+        self._subject_events.setdefault(("project", d.project_id), []).append(event.event_id)
         return "applied"
 
     def _report(self, event: FigureReportedEvent) -> Outcome:
@@ -180,47 +183,63 @@ class Applier:
 
     def tally_deltas(self) -> Tallies:
         tallies = Tallies()
+        sums, last = tallies.sums, tallies.last_event_at
         for key, row in self.additive.sums.items():
-            tallies.sums[key] = list(row)
-        tallies.last_event_at.update(self.additive.last_event_at)
-        for key, event_id in self._additive_touched.items():
-            self._note_tally(key, event_id)
+            sums[key] = list(row)
+        last.update(self.additive.last_event_at)
+        # Up to five event ids per tally key the batch moved; mapped to figures once at the end.
+        key_ids: dict[TallyKey, list[str]] = {key: [event_id] for key, event_id in self._additive_touched.items()}
+        # Subjects are counted per signature (old state −1, new state +1), then each signature is
+        # expanded into its tally items once: the per-subject work is a few dict operations.
+        groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
         cat = self.catalogue
-        sample_ids = {s.sample_id for s in self.changed_samples()} | {i.sample_id for i in self.changed_inspections()}
+        initial, current, events = self.initial, self.current, self._subject_events
+        sample_ids = ({s.sample_id for s in self.changed_samples()}
+                      | {i.sample_id for i in self.changed_inspections()})
         for sample_id in sample_ids:
-            old_i, new_i = self.initial.inspections.get(sample_id), self.current.inspections.get(sample_id)
-            old_s, new_s = self.initial.samples.get(sample_id), self.current.samples.get(sample_id)
-            ids = self._subject_events.get(f"sample:{sample_id}", [])
-            self._diff(tallies, inspection_contributions(cat, old_i), inspection_contributions(cat, new_i), ids)
-            self._diff(tallies, sample_contributions(cat, old_s, old_i), sample_contributions(cat, new_s, new_i), ids)
+            old_i, new_i = initial.inspections.get(sample_id), current.inspections.get(sample_id)
+            old_s, new_s = initial.samples.get(sample_id), current.samples.get(sample_id)
+            ids = events.get(("sample", sample_id), ())
+            if old_i is not None:
+                _count(groups, inspection_signature(cat, old_i), -1, None, ids)
+            if old_s is not None:
+                _count(groups, sample_signature(cat, old_s, old_i), -1, None, ids)
+            if new_i is not None:
+                _count(groups, inspection_signature(cat, new_i), 1, new_i.occurred_at, ids)
+            if new_s is not None:
+                _count(groups, sample_signature(cat, new_s, new_i), 1, new_s.collected_at, ids)
         for project in self.changed_acceptances():
-            old = self.initial.acceptances.get(project.project_id)
-            ids = self._subject_events.get(f"project:{project.project_id}", [])
-            self._diff(tallies, acceptance_contributions(cat, old), acceptance_contributions(cat, project), ids)
+            old = initial.acceptances.get(project.project_id)
+            ids = events.get(("project", project.project_id), ())
+            if old is not None:
+                _count(groups, acceptance_signature(cat, old), -1, None, ids)
+            _count(groups, acceptance_signature(cat, project), 1, project.occurred_at, ids)
+        for signature, (count, at, ids) in groups.items():
+            for key, v in signature_items(cat, signature):
+                row = sums.get(key)
+                if row is None:
+                    row = sums[key] = [0, 0, 0, 0.0, 0.0]
+                row[0] += count * v.numerator
+                row[1] += count * v.denominator
+                row[2] += count * v.extra
+                row[3] += count * v.score_sum
+                row[4] += count * v.score_sq_sum
+                if at is not None:
+                    previous = last.get(key)
+                    if previous is None or at > previous:
+                        last[key] = at
+                _note_key(key_ids, key, ids)
+        for key, ids in key_ids.items():
+            for figure in self._figures_of(key):
+                for event_id in ids:
+                    self._note(figure, event_id)
         return tallies
-
-    def _diff(self, tallies: Tallies, old: Iterable, new: Iterable, event_ids: list[str]) -> None:
-        figures: set[Touched] = set()
-        for key, vector, _at in old:
-            tallies.add(key, vector, -1)
-            figures.update(self._figures_of(key))
-        for key, vector, at in new:
-            tallies.add(key, vector, 1, at)
-            figures.update(self._figures_of(key))
-        for figure in figures:
-            for event_id in event_ids:
-                self._note(figure, event_id)
 
     def _figures_of(self, key: TallyKey) -> tuple[Touched, ...]:
         indicator, region, _day, category = key
         if category and indicator in self._inspection_indicators:
             return (indicator, region, None), (indicator, region, category)
         return ((indicator, region, None),)
-
-    def _note_tally(self, key: TallyKey, *event_ids: str) -> None:
-        for figure in self._figures_of(key):
-            for event_id in event_ids:
-                self._note(figure, event_id)
 
     def _note(self, touched: Touched, event_id: str) -> None:
         ids = self.event_ids.setdefault(touched, [])
@@ -232,5 +251,35 @@ class Applier:
         return set(self.event_ids)
 
 
+def _note_key(key_ids: dict[TallyKey, list[str]], key: TallyKey, event_ids: Sequence[str]) -> None:
+    ids = key_ids.get(key)
+    if ids is None:
+        key_ids[key] = list(event_ids[:5])
+    elif len(ids) < 5:
+        for event_id in event_ids:
+            if len(ids) < 5 and event_id not in ids:
+                ids.append(event_id)
+
+
+def _count(groups: dict[Signature, list], signature: Signature | None, sign: int, at: dt.datetime | None,
+           event_ids: Sequence[str]) -> None:
+    if signature is None:
+        return
+    group = groups.get(signature)
+    if group is None:
+        groups[signature] = [sign, at, list(event_ids[:5])]
+        return
+    group[0] += sign
+    if at is not None and (group[1] is None or at > group[1]):
+        group[1] = at
+    ids = group[2]
+    if len(ids) < 5:
+        for event_id in event_ids:
+            if len(ids) < 5 and event_id not in ids:
+                ids.append(event_id)
+
+
 def _changed(initial: dict, current: dict) -> list:
-    return [state for key, state in current.items() if state is not None and initial.get(key) != state]
+    get = initial.get
+    return [state for key, state in current.items()
+            if state is not None and ((old := get(key)) is None or old != state)]

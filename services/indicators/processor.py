@@ -73,10 +73,10 @@ class BatchProcessor:
         unique = self._unique(decoded, result)
         if not unique:
             return
-        events = [d.event for d in unique]
-        samples, projects, reports = subjects_of(events)
-        store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
-                            + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
+        if store.is_postgres(session):  # SQLite has one writer: nothing to lock
+            samples, projects, reports = subjects_of(d.event for d in unique)
+            store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
+                                + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
         claimed, existing = store.claim_events(session, {d.event.event_id: d.content_hash for d in unique}, now)
         fresh: list[Decoded] = []
         for item in unique:

@@ -15,6 +15,7 @@ re-send after a 202 is never published again.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -27,9 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.intake.body import parse_json
 from services.intake.errors import Rejection
+from services.intake.group_commit import LedgerWorker
 from services.intake.metrics import IntakeMetrics
-from services.intake.publisher import OutgoingMessage, Publisher, PublishUnavailable
-from services.intake.store import EventLedger
+from services.intake.publisher import OutgoingMessage, Publisher, PublishUnavailable, async_publish
 from services.intake.validation import batch_events, check_scope, single_event, validate_all
 from shared.auth import Principal
 from shared.catalogue import Catalogue
@@ -39,6 +40,9 @@ from shared.events import Event, EventContext, canonical_json, subject_key
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = {"Retry-After": "5"}
+# A batch body larger than this is parsed and validated in a worker thread, so that the event loop
+# keeps answering (and completing acknowledged requests) meanwhile.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,44 +62,53 @@ class IntakeLimits:
 
 
 class EventIntake:
-    def __init__(self, *, catalogue: Catalogue, clock: Clock, ledger: EventLedger, publisher: Publisher,
+    def __init__(self, *, catalogue: Catalogue, clock: Clock, ledger: LedgerWorker, publisher: Publisher,
                  metrics: IntakeMetrics, topic: str, limits: IntakeLimits) -> None:
         self._catalogue = catalogue
         self._clock = clock
         self._ledger = ledger
-        self._publisher = publisher
+        self._publish = async_publish(publisher)
         self._metrics = metrics
         self._topic = topic
         self._limits = limits
 
-    def handle(self, principal: Principal, body: bytes, *, batch: bool) -> dict[str, Any]:
+    async def handle(self, principal: Principal, body: bytes, *, batch: bool) -> dict[str, Any]:
         """The 202 answer for a request body, or a Rejection saying why nothing was accepted."""
+        if batch and len(body) > OFF_LOOP_BYTES:  # big batches validate in a worker thread, not on the loop
+            events, now = await asyncio.to_thread(self.validate, principal, body, batch=batch)
+        else:
+            events, now = self.validate(principal, body, batch=batch)
+        return await self.accept(events, now)
+
+    def validate(self, principal: Principal, body: bytes, *, batch: bool) -> tuple[list[Prepared], dt.datetime]:
         payload = parse_json(body)
         objects = batch_events(payload, self._limits.max_batch_events) if batch else single_event(payload)
         self._metrics.batch_size.observe(len(objects))
         check_scope(principal, objects)
         now = self._clock.now()
         context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
-        events = validate_all(objects, context)
-        return self.accept(events, now)
+        # Canonical bytes and their hash are computed once, here: they are both published and recorded.
+        return [_prepare(i, e) for i, e in enumerate(validate_all(objects, context))], now
 
-    def accept(self, events: list[Event], now: dt.datetime) -> dict[str, Any]:
-        prepared = [_prepare(i, e) for i, e in enumerate(events)]
+    async def accept(self, prepared: list[Prepared], now: dt.datetime) -> dict[str, Any]:
         first, duplicates = self._within_request(prepared)
-        known = self._lookup(list(first))
+        known = await self._lookup(list(first))
         conflicts = [(p.index, p.event.event_id) for p in first.values()
                      if p.event.event_id in known and known[p.event.event_id] != p.content_hash]
         if conflicts:
-            raise self._conflict(conflicts, len(events))
+            raise self._conflict(conflicts, len(prepared))
         new = [p for p in first.values() if p.event.event_id not in known]
         duplicates += len(first) - len(new)
         if new:
-            self._publish_and_record(new, now)
-        for event_type, count in Counter(p.event.type for p in new).items():
-            self._metrics.accepted.labels(event_type).inc(count)
+            await self._publish_and_record(new, now)
+        if len(new) == 1:
+            self._metrics.accepted.labels(new[0].event.type).inc()
+        else:
+            for event_type, count in Counter(p.event.type for p in new).items():
+                self._metrics.accepted.labels(event_type).inc(count)
         if duplicates:
             self._metrics.duplicates.inc(duplicates)
-        return {"accepted": len(new), "duplicates": duplicates, "event_ids": [e.event_id for e in events]}
+        return {"accepted": len(new), "duplicates": duplicates, "event_ids": [p.event.event_id for p in prepared]}
 
     def _within_request(self, prepared: list[Prepared]) -> tuple[dict[str, Prepared], int]:
         """First occurrence of each event_id; a later same-content copy is a duplicate, other content a 409."""
@@ -122,15 +135,15 @@ class EventIntake:
                          f"event_id re-used with different content ({where}): {shown}; nothing was accepted",
                          events=events, conflicts=[{"index": i, "event_id": e} for i, e in conflicts])
 
-    def _lookup(self, event_ids: list[str]) -> dict[str, str]:
+    async def _lookup(self, event_ids: list[str]) -> dict[str, str]:
         try:
-            return self._ledger.known_hashes(event_ids)
+            return await self._ledger.known_hashes(event_ids)
         except SQLAlchemyError as exc:
             logger.error("intake ledger look-up failed", exc_info=exc)
             raise Rejection(503, "unavailable", "database unavailable, retry", events=len(event_ids),
                             headers=RETRY_AFTER) from exc
 
-    def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
+    async def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
         received_at = now.astimezone(dt.UTC).isoformat().encode()
         messages = [OutgoingMessage(key=subject_key(p.event).encode(), value=p.value,
                                     headers=[("qw-content-hash", p.content_hash.encode()),
@@ -139,7 +152,7 @@ class EventIntake:
                     for p in new]
         started = time.perf_counter()
         try:
-            deliveries = self._publisher.publish(self._topic, messages, timeout=self._limits.publish_timeout)
+            deliveries = await self._publish(self._topic, messages, timeout=self._limits.publish_timeout)
         except PublishUnavailable as exc:
             self._metrics.publish_failures.inc()
             logger.warning("publish failed; answering 503", extra={"events": len(new), "error": str(exc)})
@@ -154,7 +167,7 @@ class EventIntake:
         logger.info("events accepted", extra={"event_ids": [p.event.event_id for p in new],
                                               "lab_ids": sorted({p.event.lab_id for p in new})})
         try:
-            self._ledger.record(rows)
+            await self._ledger.record(rows)
         except SQLAlchemyError as exc:
             # Published but not recorded: the retry publishes again and downstream dedup counts it once.
             logger.error("intake ledger write failed after publish", exc_info=exc)

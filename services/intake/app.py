@@ -17,6 +17,7 @@ from starlette.routing import Match
 from services.intake.accept import EventIntake, IntakeLimits
 from services.intake.errors import Rejection
 from services.intake.events_api import event_router
+from services.intake.group_commit import LedgerWorker
 from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
 from services.intake.openapi import install_openapi
@@ -51,8 +52,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
         state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
         state.authenticator = Authenticator(state.sessions, settings.admin_token)
+        ledger = LedgerWorker(EventLedger(engine))
         state.intake = EventIntake(
-            catalogue=catalogue, clock=clock, ledger=EventLedger(engine), publisher=active, metrics=metrics,
+            catalogue=catalogue, clock=clock, ledger=ledger, publisher=active, metrics=metrics,
             topic=settings.events_topic,
             limits=IntakeLimits(max_batch_events=settings.max_batch_events,
                                 grace_period=dt.timedelta(days=settings.grace_period_days),
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         try:
             yield
         finally:
+            ledger.close()
             if owned:
                 active.close()
             engine.dispose()

@@ -2,19 +2,25 @@
 
 ``KafkaPublisher`` builds its producer lazily and throws it away after a failure, so intake starts
 and answers 503 while the broker is down and recovers on its own once the broker is back.
+
+``publish_async`` is the request path: it hands the records to the producer and awaits one asyncio
+future that the producer's sender thread completes (``loop.call_soon_threadsafe``) once the *last*
+record of the request is acknowledged, so no thread is held per waiting request and concurrent
+requests share the producer's batches (group commit through ``linger_ms``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from shared.kafka import kafka_ping, make_producer
 
@@ -48,6 +54,61 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+class AsyncPublisher(Publisher, Protocol):
+    async def publish_async(self, topic: str, messages: Sequence[OutgoingMessage], *,
+                            timeout: float) -> list[Delivery]:
+        """Like ``publish``, awaited on the event loop without holding a thread while waiting for acks."""
+        ...
+
+
+def async_publish(publisher: Publisher) -> Callable[..., Awaitable[list[Delivery]]]:
+    """The publisher's ``publish_async``, or its blocking ``publish`` run in a worker thread."""
+    native = getattr(publisher, "publish_async", None)
+    if native is not None:
+        return native  # type: ignore[no-any-return]
+
+    async def in_thread(topic: str, messages: Sequence[OutgoingMessage], *, timeout: float) -> list[Delivery]:
+        return await asyncio.to_thread(publisher.publish, topic, messages, timeout=timeout)
+
+    return in_thread
+
+
+class _Acks:
+    """Counts a request's acknowledgements in the sender thread; wakes the event loop once, at the end."""
+
+    __slots__ = ("_loop", "future", "_left", "_offsets", "_lock", "_failed")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self._loop = loop
+        self.future: asyncio.Future[list[Delivery]] = loop.create_future()
+        self._left = count
+        self._offsets: list[Delivery | None] = [None] * count
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def acked(self, index: int, metadata: object) -> None:
+        self._offsets[index] = Delivery(metadata.partition, metadata.offset)  # type: ignore[attr-defined]
+        with self._lock:
+            self._left -= 1
+            done = self._left == 0 and not self._failed
+        if done:
+            self._loop.call_soon_threadsafe(self._resolve, self._offsets)
+
+    def failed(self, index: int, exc: BaseException) -> None:
+        with self._lock:
+            first, self._failed = not self._failed, True
+        if first:
+            self._loop.call_soon_threadsafe(self._reject, exc)
+
+    def _resolve(self, offsets: list[Delivery]) -> None:
+        if not self.future.done():
+            self.future.set_result(offsets)
+
+    def _reject(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
 class KafkaPublisher:
     """A reconnect-capable idempotent producer (acks=all, lz4) shared by all request threads."""
 
@@ -59,6 +120,8 @@ class KafkaPublisher:
         self._retry_backoff = retry_backoff
         self._linger_ms = linger_ms
         self._producer: KafkaProducer | None = None
+        # Topics whose partitions this producer knows: ``send`` to them does not block on metadata.
+        self._topics_known: set[str] = set()
         self._lock = threading.Lock()
         self._next_attempt = 0.0
         # Records a request gave up on expire soon after, so a discarded producer can close cleanly.
@@ -83,6 +146,7 @@ class KafkaPublisher:
             except KafkaError as exc:
                 self._next_attempt = time.monotonic() + self._retry_backoff
                 raise PublishUnavailable(f"broker unreachable: {exc}") from exc
+            self._topics_known = set()
             logger.info("kafka producer connected", extra={"bootstrap": self._bootstrap})
             return self._producer
 
@@ -99,6 +163,36 @@ class KafkaPublisher:
         except KafkaError as exc:
             self._discard(producer)
             raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def publish_async(self, topic: str, messages: Sequence[OutgoingMessage], *,
+                            timeout: float) -> list[Delivery]:
+        loop = asyncio.get_running_loop()
+        producer = self._producer
+        if producer is None:  # building one connects to the broker: not on the event loop
+            producer = await asyncio.to_thread(self._get)
+        acks = _Acks(loop, len(messages))
+        try:
+            if topic in self._topics_known and len(messages) <= 64:
+                self._send(producer, topic, messages, acks)
+            else:  # send() may wait for topic metadata (up to max_block_ms); many records take a while
+                await asyncio.to_thread(self._send, producer, topic, messages, acks)
+                self._topics_known.add(topic)
+            expiry = loop.call_later(timeout, acks.failed, -1, KafkaTimeoutError(f"no ack within {timeout} s"))
+            try:
+                return await acks.future
+            finally:
+                expiry.cancel()
+        except KafkaError as exc:
+            self._discard(producer)
+            raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _send(producer: KafkaProducer, topic: str, messages: Sequence[OutgoingMessage], acks: _Acks) -> None:
+        send = producer.send
+        for index, m in enumerate(messages):
+            future = send(topic, key=m.key, value=m.value, headers=m.headers)
+            future.add_callback(acks.acked, index)  # called as acked(index, metadata)
+            future.add_errback(acks.failed, index)
 
     def _discard(self, producer: KafkaProducer) -> None:
         """Drop a producer that failed; the next request builds a fresh one (after a short backoff)."""
