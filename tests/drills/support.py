@@ -425,3 +425,13 @@ def acked_hooks(receivers: Iterable[WebhookReceiver], skip: int = 0) -> list[Rec
     """Webhooks the receivers answered 200 (drills that answer 500 for a while pass ``skip``)."""
     hooks = [h for r in receivers for h in r.snapshot()]
     return hooks[skip:]
+
+
+def assert_ends_exact(chain: Chain, stack: ServiceProcesses, events: list[dict[str, Any]], *, watch: FigureWatch,
+                      receiver: WebhookReceiver) -> Any:
+    """How every drill ends: figures count each accepted event exactly once (and never went above
+    that while the fault lasted), and each alert state change reached the agency exactly once."""
+    assert_exact_figures(chain, events, watch=watch, timeout=90)
+    notices = assert_one_notification_per_change(stack, wait_all_notified(stack, [receiver]))
+    assert_single_firing_notice_each(stack, notices)
+    return notices

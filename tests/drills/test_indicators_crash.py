@@ -15,6 +15,7 @@ from tests.drills.support import (
     Chain,
     Feeder,
     FigureWatch,
+    assert_ends_exact,
     assert_exact_figures,
     assert_lab_accounting,
     assert_one_notification_per_change,
@@ -80,9 +81,7 @@ def test_a_second_indicators_instance_joining_and_the_first_leaving_keeps_totals
     feeder.join(timeout=120)
 
     assert_lab_accounting(lab, events)
-    assert_exact_figures(chain, events, watch=watch, timeout=90)
-    notices = assert_one_notification_per_change(stack, wait_all_notified(stack, [receiver]))
-    assert_single_firing_notice_each(stack, notices)
+    assert_ends_exact(chain, stack, events, watch=watch, receiver=receiver)
     # Shared work: the first applied some before leaving, the second applied the rest, none twice.
     second_applied = metric_total(second.url("indicators"), applied)
     assert 0 < second_applied < len(events) and first_applied + second_applied <= len(events)
