@@ -1,0 +1,160 @@
+"""One thread does all ledger work for the event loop, and does it in groups.
+
+Requests put their look-ups and their inserts on a queue and await an asyncio future. The worker
+takes everything that queued up while it was busy (no added wait when idle): all inserts go into
+one transaction (one commit, the cost SQLite serialises on), all look-ups into one ``IN (...)``
+query, and the waiting requests are woken with a single ``call_soon_threadsafe``. A request's rows
+are committed before its future completes, so "202" still means "recorded". If a group's commit
+fails, each request's rows are retried in a transaction of their own, so one bad request cannot
+fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.intake.store import EventLedger
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP_ROWS = 5_000
+LOOKUP_CHUNK = 900
+
+
+@dataclass(slots=True)
+class _Job:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    ids: Sequence[str] = ()
+    rows: Sequence[dict[str, Any]] = ()
+    writes: bool = False
+    outcome: Any = field(default=None)
+    error: BaseException | None = None
+
+
+class LedgerWorker:
+    def __init__(self, ledger: EventLedger, *, max_group_rows: int = MAX_GROUP_ROWS) -> None:
+        self._ledger = ledger
+        self._max_rows = max_group_rows
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def known_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
+        if not event_ids:
+            return {}
+        return await self._submit(ids=event_ids)  # type: ignore[no-any-return]
+
+    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self._submit(rows=rows, writes=True)
+
+    async def _submit(self, **work: Any) -> Any:
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        job = _Job(loop, loop.create_future(), **work)
+        self._queue.put(job)
+        return await job.future
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="intake-ledger", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(10)
+
+    # ---- worker thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            rows = len(first.rows)
+            stop = False
+            while rows < self._max_rows:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                group.append(job)
+                rows += len(job.rows)
+            self._work(group)
+            if stop:
+                return
+
+    def _work(self, group: list[_Job]) -> None:
+        writes = [job for job in group if job.writes]
+        reads = [job for job in group if not job.writes]
+        if writes:
+            self._write(writes)
+        if reads:
+            self._read(reads)
+        _wake(group)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        try:
+            self._ledger.record([row for job in jobs for row in job.rows])
+            return
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            if len(jobs) == 1:
+                jobs[0].error = exc
+                return
+        for job in jobs:  # the group failed: each request on its own, so only a bad one fails
+            try:
+                self._ledger.record(job.rows)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                job.error = exc
+
+    def _read(self, jobs: list[_Job]) -> None:
+        ids = list(dict.fromkeys(event_id for job in jobs for event_id in job.ids))
+        try:
+            found: dict[str, str] = {}
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                found.update(self._ledger.known_hashes(ids[start:start + LOOKUP_CHUNK]))
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            for job in jobs:
+                job.error = exc
+            return
+        for job in jobs:
+            job.outcome = {event_id: found[event_id] for event_id in job.ids if event_id in found}
+
+
+def _wake(group: list[_Job]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in group:
+        by_loop.setdefault(job.loop, []).append(job)
+    for loop, jobs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_complete, jobs)
+        except RuntimeError:  # the loop closed while its requests waited
+            logger.debug("ledger result for a closed event loop dropped")
+
+
+def _complete(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.outcome)
