@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tooling import missing_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -106,7 +108,7 @@ def promql_metric_names(expr: str) -> set[str]:
 def _promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool is not installed (Debian package: prometheus)")
+        missing_tool("promtool is not installed (Debian package: prometheus)")
     return path
 
 
@@ -125,7 +127,7 @@ def compose() -> dict:
 
 @pytest.fixture(scope="module")
 def compose_validator():
-    jsonschema = pytest.importorskip("jsonschema", reason="the jsonschema package is not installed")
+    import jsonschema
     schema = json.loads(COMPOSE_SCHEMA.read_text())
     # The schema declares draft 2019-09 (with a non-canonical $schema URI, so name it explicitly).
     assert "draft/2019-09" in schema["$schema"]
@@ -158,7 +160,7 @@ def _compose_command() -> list[str]:
     standalone = shutil.which("docker-compose")
     if standalone is not None and _run([standalone, "version"]).returncode == 0:
         return [standalone]
-    pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    missing_tool("neither `docker compose` nor `docker-compose` is installed")
 
 
 def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:

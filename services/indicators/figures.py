@@ -15,8 +15,8 @@ Per kind:
   n is the expected count: insufficient_data while fewer than ``min_sample`` samples are due, or
   while no collection at all has been reported for the region in the window.
 - ``milestone``: cumulative count in the window (``plan``: since the plan's start); on_track when
-  count ≥ target × the elapsed share of [plan start, deadline] covered by the window (capped at 1);
-  insufficient_data while nothing has been reported.
+  count ≥ target × the elapsed share of [plan start, deadline] covered by the window (capped at 1),
+  else behind (the contract's two milestone statuses).
 
 Reported figures: for ``ytd`` and calendar-year windows the year's report; otherwise (or when the
 year has none) the overlapping report with the latest period start (ties: the shortest period). The
@@ -118,9 +118,8 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
         case "milestone":
             numerator, denominator = sums.numerator, None
             value, n = sums.numerator, None
-            pace = spec.target.value * plan_elapsed_share(catalogue, window, now)
-            # Nothing reported yet is "no data" (no one reports through QualityWatch), not "behind".
-            status = judge_milestone(sums.numerator, pace) if sums.numerator else "insufficient_data"
+            # The contract knows two milestone statuses: nothing reported yet is "behind" once pace > 0.
+            status = judge_milestone(sums.numerator, spec.target.value * plan_elapsed_share(catalogue, window, now))
         case _:  # pragma: no cover - the catalogue model allows no other kind
             raise ValueError(f"unknown indicator kind {spec.kind!r}")
     tz = catalogue.tz

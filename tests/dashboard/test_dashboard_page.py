@@ -15,6 +15,7 @@ from shared.catalogue import load_catalogue
 from shared.settings import DEFAULT_CATALOGUE
 from tests.dashboard.cdp import Browser, Page, find_chromium
 from tests.dashboard.conftest import ARTIFACTS, Seeded
+from tests.tooling import missing_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 CATALOGUE = load_catalogue(DEFAULT_CATALOGUE)
@@ -25,7 +26,7 @@ SUZHOU_AGRI = "td.cell[data-indicator='agri_sampling_pass_rate'][data-region='32
 def browser() -> Iterator[Browser]:
     executable = find_chromium()
     if executable is None:
-        pytest.skip("no Chromium found (install the Debian package 'chromium', or set QW_CHROMIUM)")
+        missing_tool("no Chromium found (install the Debian package 'chromium', or set QW_CHROMIUM)")
     chromium = Browser(executable, width=1600, height=1000)
     try:
         yield chromium

@@ -119,6 +119,8 @@ class Lab:
                 assert "retry-after" in response.headers, f"503 without Retry-After: {response.text}"
                 time.sleep(min(float(response.headers["retry-after"]), self.max_wait))
                 continue
+            if response.status_code == 500:
+                raise AssertionError(f"intake answered 500 (a fault is a 503 + Retry-After): {response.text[:500]}")
             if response.status_code >= 500:
                 time.sleep(0.2)
                 continue

@@ -106,7 +106,9 @@ def test_a_lab_result_becomes_a_figure_and_one_signed_webhook(stack: ServiceProc
 
     with stack.client("alerts", agency_key) as agency:
         firing = agency.get("/v1/alerts", params={"state": "firing"}).json()
-    alerts = firing if isinstance(firing, list) else firing["alerts"]
+    alerts = firing["alerts"]
+    assert set(alerts[0]) >= {"alert_id", "indicator", "region", "category", "window", "severity", "state", "value",
+                              "ci95", "numerator", "denominator", "target", "started_at", "resolved_at", "agencies"}
     assert [(a["indicator"], a["region"], a["window"]) for a in alerts] == [
         ("agri_sampling_pass_rate", "320500", "30d")]
     assert "city-3205" in alerts[0]["agencies"] and "agri" in alerts[0]["agencies"]

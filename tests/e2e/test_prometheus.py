@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.e2e.services import ServiceProcesses, free_port, poll
+from tests.tooling import missing_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "rules" / "qualitywatch.yml"
@@ -21,7 +22,7 @@ RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "rules" / "quality
 def prometheus(stack: ServiceProcesses, tmp_path: Path) -> Iterator[str]:
     binary = shutil.which("prometheus")
     if binary is None:
-        pytest.skip("the prometheus binary is not installed (Debian package 'prometheus'; .ci/run installs it)")
+        missing_tool("the prometheus binary is not installed (Debian package 'prometheus'; .ci/run installs it)")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
