@@ -54,6 +54,19 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides:
     return KafkaConsumer(**options)
 
 
+def subscribe_when_known(consumer: KafkaConsumer, topic: str, *, timeout: float = 10.0) -> None:
+    """Subscribe once the consumer's own metadata knows the topic's partitions.
+
+    A consumer that joins its group while its metadata still lacks a just-created topic gets an
+    empty assignment ("No partition metadata for topic") and waits for its next metadata refresh
+    before it rejoins; fetching the topic's partitions first avoids that wait.
+    """
+    deadline = time.monotonic() + timeout
+    while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    consumer.subscribe([topic])
+
+
 class CoordinatorWatch:
     """Tells when a group consumer has been stuck for ``after`` seconds: no group coordinator, or
     no partitions assigned.

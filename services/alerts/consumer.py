@@ -22,7 +22,7 @@ from services.alerts.metrics import AlertsMetrics
 from services.alerts.service import AlertService
 from shared.clock import Clock
 from shared.figures import FigureChanged
-from shared.kafka import CoordinatorWatch
+from shared.kafka import CoordinatorWatch, subscribe_when_known
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class FigureConsumer:
         """Create the consumer and subscribe (raises while the broker is unreachable)."""
         if self.consumer is None:
             consumer = self.factory()
-            consumer.subscribe([self.topic])
+            subscribe_when_known(consumer, self.topic)
             self.consumer = consumer
         return self.consumer
 

@@ -33,7 +33,7 @@ from services.indicators.decode import Message
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor, BatchResult
 from services.indicators.publisher import FigurePublisher
-from shared.kafka import CoordinatorWatch
+from shared.kafka import CoordinatorWatch, subscribe_when_known
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class EventsConsumer:
             try:
                 if self._consumer is None:
                     self._consumer = self._make_consumer()
-                    self._consumer.subscribe([self.topic])  # type: ignore[attr-defined]
+                    subscribe_when_known(self._consumer, self.topic)  # type: ignore[arg-type]
                 self.step()
                 backoff = 0.5
                 if self.watch.stalled(self._consumer):  # type: ignore[arg-type]

@@ -74,8 +74,8 @@ def test_a_second_indicators_instance_joining_and_the_first_leaving_keeps_totals
     applied = "qw_indicators_events_applied_total"
     wait_for(lambda: metric_total(second.url("indicators"), applied) > 0, timeout=30,
              what="the second instance to be given partitions and apply events")
-    first_applied = metric_total(stack.url("indicators"), applied)
-    assert first_applied > 0
+    first_applied = wait_for(lambda: metric_total(stack.url("indicators"), applied), timeout=30,
+                             what="the first instance to have applied events too")
     stack.stop("indicators")
     chain.indicators_url = lambda: second.url("indicators")
     feeder.join(timeout=120)
