@@ -83,9 +83,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             get_producer(), settings.dead_letter_topic, settings.publish_timeout_seconds), metrics, clock)
         return EventsConsumer(
             lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.indicators_group,
-                                  client_id="qw-indicators", max_poll_records=settings.consumer_max_records,
-                                  # a topic created or grown after we joined is noticed within seconds
-                                  metadata_max_age_ms=10_000),
+                                  client_id="qw-indicators", max_poll_records=settings.consumer_max_records),
             settings.events_topic, processor, publisher, metrics, max_records=settings.consumer_max_records)
 
     @asynccontextmanager

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from shared.kafka import ensure_topics
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,7 +37,6 @@ DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka"
 POM_FILE = DEPLOY_DIR / "pom.xml"
 LOG4J_FILE = DEPLOY_DIR / "log4j2.yaml"
 MARKER_NAME = ".complete"
-TOPIC_ALREADY_EXISTS = 36
 
 
 class KafkaInfraError(RuntimeError):
@@ -424,18 +425,8 @@ class LocalKafka:
 
     def create_topics(self, topics: dict[str, int], timeout: float = 30) -> None:
         """Create topics (name -> partitions, replication 1); existing ones are left as they are."""
-        if not topics:
-            return
-        spec = {name: {"num_partitions": n, "replication_factor": 1} for name, n in topics.items()}
-        with self.admin() as admin:
-            response = admin.create_topics(spec, timeout_ms=int(timeout * 1000), raise_errors=False)
-            failed = [
-                t for t in response["topics"] if t["error_code"] not in (0, TOPIC_ALREADY_EXISTS)
-            ]
-            if failed:
-                raise KafkaInfraError(f"create_topics failed: {failed}")
-            admin.wait_for_topics(list(topics), timeout_ms=int(timeout * 1000))
-        _log(logging.INFO, "kafka topics ensured", {"topics": topics})
+        if topics:
+            ensure_topics(self.bootstrap, topics, timeout=timeout)
 
     # -- context manager -------------------------------------------------------
 

@@ -80,8 +80,7 @@ class Pipeline:
         client_id = f"test-indicators-{next(_clients)}"
         consumer = EventsConsumer(
             lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.indicators_group, client_id=client_id,
-                                  session_timeout_ms=6_000, heartbeat_interval_ms=500,
-                                  metadata_max_age_ms=5_000),
+                                  session_timeout_ms=6_000, heartbeat_interval_ms=500),
             settings.events_topic, processor, publisher, metrics, max_records=500, max_backoff=1.0)
         consumer.start()
         self.consumers.append(consumer)
