@@ -181,7 +181,9 @@ def main() -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Both explicitly: a shell that starts us in the background hands us SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         stack.start_kafka()
         ensure_topics(settings.kafka_bootstrap, {settings.topic(n): p for n, p in topic_partitions().items()})
