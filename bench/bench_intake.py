@@ -6,7 +6,7 @@ Measures in one run, on this machine:
   (c) intake's single-event path and (d) its batch path (500-event batches), intake as a subprocess
       (``python -m services.intake``) with the real broker and SQLite or PostgreSQL.
 Prints the rates and the ratios batch/raw-producer (goal >= 0.60) and single/bare (goal >= 0.50), and
-writes bench/results/intake-<timestamp>.json. Load comes from an async httpx client in this process.
+writes bench/results/intake-<timestamp>.json. Load comes from bench/httpload.py (raw asyncio streams) in this process.
 Uses QW_KAFKA_BOOTSTRAP (or --bootstrap) if given, else starts a LocalKafka broker for the run.
 """
 
@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI, Request, Response
+
+from bench.httpload import drive_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -164,35 +166,6 @@ def raw_producer(bootstrap: str, topic: str, count: int) -> dict[str, float]:
             "bytes_per_message": sum(len(v) for _, v in messages) / count}
 
 
-async def drive(base: str, path: str, bodies: Callable[[], bytes], *, concurrency: int, seconds: float,
-                per_request: int, headers: dict[str, str]) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60,
-                                 headers={**headers, "Content-Type": "application/json"}) as client:
-        # Warm-up (connections, producer, caches), not measured.
-        await asyncio.gather(*(client.post(path, content=bodies()) for _ in range(concurrency)))
-        stop_at = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            while time.perf_counter() < stop_at:
-                body = bodies()
-                t0 = time.perf_counter()
-                response = await client.post(path, content=body)
-                latencies.append(time.perf_counter() - t0)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    ok = sum(n for code, n in statuses.items() if code == 202)
-    latencies.sort()
-    return {"requests": sum(statuses.values()), "ok": ok, "seconds": elapsed, "request_rate": ok / elapsed,
-            "event_rate": ok * per_request / elapsed, "statuses": statuses,
-            "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
-
-
 def single_bodies(prefix: str) -> Callable[[], bytes]:
     events = make_events(prefix)
     return lambda: orjson.dumps(next(events))
@@ -231,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         port = free_port()
         with serve([sys.executable, "-m", "uvicorn", "bench.bench_intake:bare_app", "--factory", "--port", str(port),
                     "--log-level", "warning", "--no-access-log"], port, {}, work / "bare.log") as base:
-            bare = asyncio.run(drive(base, "/v1/events", single_bodies("bare"), concurrency=args.concurrency,
+            bare = asyncio.run(drive_raw(base, "/v1/events", single_bodies("bare"), concurrency=args.concurrency,
                                      seconds=args.seconds, per_request=1, headers={}))
         print(f"(b) bare FastAPI        {bare['request_rate']:>10,.0f} req/s  p50 {bare['p50_ms']:.1f} ms "
               f"p99 {bare['p99_ms']:.1f} ms  statuses {bare['statuses']}", flush=True)
@@ -242,11 +215,11 @@ def main(argv: list[str] | None = None) -> None:
                "QW_LOG_LEVEL": "WARNING"}
         with serve([sys.executable, "-m", "services.intake"], port, env, work / "intake.log") as base:
             auth = {"Authorization": f"Bearer {ADMIN}"}
-            single = asyncio.run(drive(base, "/v1/events", single_bodies("single"), concurrency=args.concurrency,
+            single = asyncio.run(drive_raw(base, "/v1/events", single_bodies("single"), concurrency=args.concurrency,
                                        seconds=args.seconds, per_request=1, headers=auth))
             print(f"(c) intake single       {single['request_rate']:>10,.0f} req/s  p50 {single['p50_ms']:.1f} ms "
                   f"p99 {single['p99_ms']:.1f} ms  statuses {single['statuses']}", flush=True)
-            batch = asyncio.run(drive(base, "/v1/events/batch", batch_bodies("batch", 500),
+            batch = asyncio.run(drive_raw(base, "/v1/events/batch", batch_bodies("batch", 500),
                                       concurrency=args.batch_concurrency, seconds=args.seconds, per_request=500,
                                       headers=auth))
             print(f"(d) intake batch of 500 {batch['event_rate']:>10,.0f} events/s  p50 {batch['p50_ms']:.1f} ms "

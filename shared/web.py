@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -28,6 +29,14 @@ class HttpMetrics:
                                  ["service", "route"], registry=registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.ready = Gauge("qw_ready", "1 when Kafka and the database answer", registry=registry)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTemplate:
+    """What a handler that bypasses the router puts in ``scope["route"]``, so its requests are measured
+    under their route template like any routed request."""
+
+    path: str
 
 
 class _MeasureRequests:
@@ -67,16 +76,10 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
     metrics = HttpMetrics(registry, service)
 
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # A lost connection (database restarting, failover) is a retryable outage, not a server bug:
-        # 503 + Retry-After like a broker outage (found by the PostgreSQL-restart drill, which saw 500s
-        # from the API-key look-up). Other database errors stay 500.
-        if (isinstance(exc, DBAPIError) and not exc.connection_invalidated
-                and not isinstance(exc.orig, _operational_errors())):
+        response = database_unavailable(request, exc)
+        if response is None:
             raise exc
-        logger.warning("database unavailable; answering 503", extra={"path": request.url.path,
-                                                                      "error": str(exc)[:300]})
-        return JSONResponse({"detail": "database unavailable, retry"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return response
 
     # SQLAlchemy wraps most driver errors; a reconnect in the pool can raise the driver's own.
     for error in (DBAPIError, *_operational_errors()):
@@ -106,6 +109,22 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+def database_unavailable(request: Request, exc: BaseException) -> JSONResponse | None:
+    """503 + Retry-After when ``exc`` means the database is unreachable right now, else None.
+
+    A lost connection (database restarting, failover) is a retryable outage, not a server bug: 503 like a
+    broker outage (found by the PostgreSQL-restart drill, which saw 500s from the API-key look-up). Other
+    database errors stay 500."""
+    if isinstance(exc, DBAPIError):
+        if not exc.connection_invalidated and not isinstance(exc.orig, _operational_errors()):
+            return None
+    elif not isinstance(exc, _operational_errors()):
+        return None
+    logger.warning("database unavailable; answering 503", extra={"path": request.url.path,
+                                                                  "error": str(exc)[:300]})
+    return JSONResponse({"detail": "database unavailable, retry"}, status_code=503, headers={"Retry-After": "5"})
 
 
 def _operational_errors() -> tuple[type[BaseException], ...]:

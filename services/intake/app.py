@@ -16,7 +16,7 @@ from starlette.routing import Match
 
 from services.intake.accept import EventIntake, IntakeLimits
 from services.intake.errors import Rejection
-from services.intake.events_api import event_router
+from services.intake.events_api import EventEndpoints, event_router, rejection_response
 from services.intake.group_commit import LedgerWorker
 from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
@@ -47,7 +47,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         engine = make_engine(url)
         migrate(url)
         owned = publisher is None
-        active = publisher or KafkaPublisher(settings.kafka_bootstrap, timeout=settings.publish_timeout_seconds)
+        active = publisher or KafkaPublisher(settings.kafka_bootstrap, timeout=settings.publish_timeout_seconds,
+                                           linger_ms=settings.publish_linger_ms)
         state = app.state
         state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
         state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
@@ -64,12 +65,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         try:
             yield
         finally:
+            state.intake.close()
             ledger.close()
             if owned:
                 active.close()
             engine.dispose()
 
+    # FastAPI's own OpenTelemetry hooks are off: unconfigured, they still cost a provider look-up per request.
     app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="Labs post inspection and sampling events; operators manage API keys.")
 
     def kafka_check() -> None:
@@ -78,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     def database_check() -> None:
         ping(app.state.engine)
 
+    app.add_middleware(EventEndpoints)  # added before the request metrics, so they measure it too
     install_common_routes(app, service="intake", registry=registry,
                           checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
     app.include_router(keys_router)
@@ -89,8 +94,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
 
 async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
-    request.app.state.metrics.reject(exc.reason, exc.events)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    return rejection_response(request, exc)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -238,3 +238,15 @@ def test_nesting_depth_counts_containers_not_scalars():
     assert nesting_depth({"a": [1, {"b": []}]}, 32) == 4
     assert nesting_depth([[[[[]]]]], 2) == 3, "counting stops once past the limit"
 
+
+
+def test_event_requests_are_measured_under_their_route_templates_with_their_status(client, lab_key, registry):
+    client.post("/v1/events", json=inspection("route-metric-1"), headers=auth(lab_key))
+    client.post("/v1/events/batch", json={"events": [inspection("route-metric-2")]}, headers=auth(lab_key))
+    client.post("/v1/events", json=inspection("route-metric-3"), headers=auth("not-a-key"))
+    assert client.get("/v1/events", headers=auth(lab_key)).status_code == 405
+    labels = {"service": "intake", "method": "POST"}
+    assert _metric(registry, "qw_http_requests_total", route="/v1/events", status="202", **labels) == 1
+    assert _metric(registry, "qw_http_requests_total", route="/v1/events/batch", status="202", **labels) == 1
+    assert _metric(registry, "qw_http_requests_total", route="/v1/events", status="401", **labels) == 1
+    assert _metric(registry, "qw_http_request_seconds_count", service="intake", route="/v1/events") == 3
