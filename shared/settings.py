@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     grace_period_days: int = 400
     future_skew_seconds: int = 300
     publish_timeout_seconds: float = 10.0
+    # How long intake's producer waits to fill a batch: concurrent requests share batches (and acks).
+    publish_linger_ms: int = 5
 
     # Indicators.
     consumer_max_records: int = 2000

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,6 +124,9 @@ class KafkaPublisher:
         # Topics whose partitions this producer knows: ``send`` to them does not block on metadata.
         self._topics_known: set[str] = set()
         self._lock = threading.Lock()
+        # Big requests (and the first to a topic) are handed to the producer on this one thread: appends from
+        # several threads at once contend for the producer's partition locks under the GIL.
+        self._send_thread = ThreadPoolExecutor(1, thread_name_prefix="intake-send")
         self._next_attempt = 0.0
         # Records a request gave up on expire soon after, so a discarded producer can close cleanly.
         self._request_timeout_ms = int(min(max(timeout, 1.0), 10.0) * 1000)
@@ -175,7 +179,7 @@ class KafkaPublisher:
             if topic in self._topics_known and len(messages) <= 64:
                 self._send(producer, topic, messages, acks)
             else:  # send() may wait for topic metadata (up to max_block_ms); many records take a while
-                await asyncio.to_thread(self._send, producer, topic, messages, acks)
+                await loop.run_in_executor(self._send_thread, self._send, producer, topic, messages, acks)
                 self._topics_known.add(topic)
             expiry = loop.call_later(timeout, acks.failed, -1, KafkaTimeoutError(f"no ack within {timeout} s"))
             try:
@@ -214,6 +218,7 @@ class KafkaPublisher:
         kafka_ping(self._bootstrap, timeout_ms=2_000)
 
     def close(self) -> None:
+        self._send_thread.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             producer, self._producer = self._producer, None
         if producer is None:
