@@ -31,6 +31,9 @@ from shared.catalogue import Catalogue
 EVENTS_TOPIC = "qw.events"
 DEAD_LETTER_TOPIC = "qw.events.dlq"
 FIGURES_TOPIC = "qw.figures"
+# Headers intake puts on every event record: the SHA-256 of the canonical event bytes, and when intake received it.
+CONTENT_HASH_HEADER = "qw-content-hash"
+RECEIVED_AT_HEADER = "qw-received-at"
 
 _ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_ID_PATTERN, strict=True)]

@@ -33,11 +33,19 @@ from services.intake.errors import Rejection
 from services.intake.group_commit import LedgerWorker
 from services.intake.metrics import IntakeMetrics
 from services.intake.publisher import OutgoingMessage, Publisher, PublishUnavailable, async_publish
+from services.intake.store import LedgerRow
 from services.intake.validation import batch_events, check_scope, single_event, validate_all
 from shared.auth import Principal
 from shared.catalogue import Catalogue
 from shared.clock import Clock
-from shared.events import Event, EventContext, canonical_json, subject_key
+from shared.events import (
+    CONTENT_HASH_HEADER,
+    RECEIVED_AT_HEADER,
+    Event,
+    EventContext,
+    canonical_json,
+    subject_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +58,12 @@ OFF_LOOP_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
+    """A validated event with what is published (the Kafka record) and recorded (its content hash)."""
+
     index: int
     event: Event
-    value: bytes
     content_hash: str
+    message: OutgoingMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +109,10 @@ class EventIntake:
             events = validate_all(objects, context)
         except Rejection as rejection:
             raise too_deep(payload) or rejection from None  # nesting too deep: 400, whatever else is wrong
-        # Canonical bytes and their hash are computed once, here: they are both published and recorded.
-        return [_prepare(i, e) for i, e in enumerate(events)], now
+        # The Kafka records are built here (for big batches, off the event loop): canonical bytes and their hash
+        # are computed once, and both published and recorded.
+        received_at = now.astimezone(dt.UTC).isoformat().encode()
+        return [_prepare(i, e, received_at) for i, e in enumerate(events)], now
 
     async def accept(self, prepared: list[Prepared], now: dt.datetime) -> dict[str, Any]:
         first, duplicates = self._within_request(prepared)
@@ -156,12 +168,7 @@ class EventIntake:
                             headers=RETRY_AFTER) from exc
 
     async def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
-        received_at = now.astimezone(dt.UTC).isoformat().encode()
-        messages = [OutgoingMessage(key=subject_key(p.event).encode(), value=p.value,
-                                    headers=[("qw-content-hash", p.content_hash.encode()),
-                                             ("qw-received-at", received_at),
-                                             ("qw-lab-id", p.event.lab_id.encode())])
-                    for p in new]
+        messages = [p.message for p in new]
         started = time.perf_counter()
         try:
             deliveries = await self._publish(self._topic, messages, timeout=self._limits.publish_timeout)
@@ -172,12 +179,12 @@ class EventIntake:
                             headers=RETRY_AFTER) from exc
         finally:
             self._metrics.publish_seconds.observe(time.perf_counter() - started)
-        rows = [{"event_id": p.event.event_id, "content_hash": p.content_hash, "type": p.event.type,
-                 "lab_id": p.event.lab_id, "occurred_at": p.event.occurred_at, "accepted_at": now,
-                 "kafka_partition": d.partition, "kafka_offset": d.offset}
+        rows = [LedgerRow(p.event.event_id, p.content_hash, p.event.type, p.event.lab_id, p.event.occurred_at, now,
+                          d.partition, d.offset)
                 for p, d in zip(new, deliveries, strict=True)]
-        logger.info("events accepted", extra={"event_ids": [p.event.event_id for p in new],
-                                              "lab_ids": sorted({p.event.lab_id for p in new})})
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("events accepted", extra={"event_ids": [p.event.event_id for p in new],
+                                                  "lab_ids": sorted({p.event.lab_id for p in new})})
         try:
             await self._ledger.record(rows)
         except SQLAlchemyError as exc:
@@ -187,6 +194,9 @@ class EventIntake:
                             headers=RETRY_AFTER) from exc
 
 
-def _prepare(index: int, event: Event) -> Prepared:
+def _prepare(index: int, event: Event, received_at: bytes) -> Prepared:
     value = canonical_json(event)
-    return Prepared(index, event, value, hashlib.sha256(value).hexdigest())
+    content_hash = hashlib.sha256(value).hexdigest()
+    message = OutgoingMessage(subject_key(event).encode(), value,
+                              [(CONTENT_HASH_HEADER, content_hash.encode()), (RECEIVED_AT_HEADER, received_at)])
+    return Prepared(index, event, content_hash, message)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake.store import EventLedger
+from services.intake.store import EventLedger, LedgerRow
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     ids: Sequence[str] = ()
-    rows: Sequence[dict[str, Any]] = ()
+    rows: Sequence[LedgerRow] = ()
     writes: bool = False
     outcome: Any = field(default=None)
     error: BaseException | None = None
@@ -51,7 +51,7 @@ class LedgerWorker:
             return {}
         return await self._submit(ids=event_ids)  # type: ignore[no-any-return]
 
-    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def record(self, rows: Sequence[LedgerRow]) -> None:
         if rows:
             await self._submit(rows=rows, writes=True)
 

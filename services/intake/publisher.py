@@ -22,6 +22,7 @@ from typing import Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.producer.future import FutureRecordMetadata
 
 from shared.kafka import kafka_ping, make_producer
 
@@ -75,35 +76,37 @@ def async_publish(publisher: Publisher) -> Callable[..., Awaitable[list[Delivery
 
 
 class _Acks:
-    """Counts a request's acknowledgements in the sender thread; wakes the event loop once, at the end."""
+    """Counts a request's acknowledgements in the sender thread; wakes the event loop once, at the end.
 
-    __slots__ = ("_loop", "future", "_left", "_offsets", "_lock", "_failed")
+    The same two bound methods serve every record (no per-record partial); the offsets are read from the
+    records' futures once all of them are done."""
+
+    __slots__ = ("_loop", "future", "_left", "_lock", "_failed", "records")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
         self._loop = loop
         self.future: asyncio.Future[list[Delivery]] = loop.create_future()
         self._left = count
-        self._offsets: list[Delivery | None] = [None] * count
         self._lock = threading.Lock()
         self._failed = False
+        self.records: list[FutureRecordMetadata] = []
 
-    def acked(self, index: int, metadata: object) -> None:
-        self._offsets[index] = Delivery(metadata.partition, metadata.offset)  # type: ignore[attr-defined]
+    def acked(self, _metadata: object) -> None:
         with self._lock:
             self._left -= 1
             done = self._left == 0 and not self._failed
         if done:
-            self._loop.call_soon_threadsafe(self._resolve, self._offsets)
+            self._loop.call_soon_threadsafe(self._resolve)
 
-    def failed(self, index: int, exc: BaseException) -> None:
+    def failed(self, exc: BaseException) -> None:
         with self._lock:
             first, self._failed = not self._failed, True
         if first:
             self._loop.call_soon_threadsafe(self._reject, exc)
 
-    def _resolve(self, offsets: list[Delivery]) -> None:
+    def _resolve(self) -> None:
         if not self.future.done():
-            self.future.set_result(offsets)
+            self.future.set_result([Delivery(r.value.partition, r.value.offset) for r in self.records])
 
     def _reject(self, exc: BaseException) -> None:
         if not self.future.done():
@@ -181,7 +184,7 @@ class KafkaPublisher:
             else:  # send() may wait for topic metadata (up to max_block_ms); many records take a while
                 await loop.run_in_executor(self._send_thread, self._send, producer, topic, messages, acks)
                 self._topics_known.add(topic)
-            expiry = loop.call_later(timeout, acks.failed, -1, KafkaTimeoutError(f"no ack within {timeout} s"))
+            expiry = loop.call_later(timeout, acks.failed, KafkaTimeoutError(f"no ack within {timeout} s"))
             try:
                 return await acks.future
             finally:
@@ -192,11 +195,13 @@ class KafkaPublisher:
 
     @staticmethod
     def _send(producer: KafkaProducer, topic: str, messages: Sequence[OutgoingMessage], acks: _Acks) -> None:
-        send = producer.send
-        for index, m in enumerate(messages):
+        send, record = producer.send, acks.records.append
+        acked, failed = acks.acked, acks.failed
+        for m in messages:
             future = send(topic, key=m.key, value=m.value, headers=m.headers)
-            future.add_callback(acks.acked, index)  # called as acked(index, metadata)
-            future.add_errback(acks.failed, index)
+            record(future)
+            future.add_callback(acked)
+            future.add_errback(failed)
 
     def _discard(self, producer: KafkaProducer) -> None:
         """Drop a producer that failed; the next request builds a fresh one (after a short backoff)."""

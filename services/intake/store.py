@@ -10,18 +10,33 @@ the ORM exactly as if the ORM had written them.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, select
 
 from services.intake.models import IntakeEvent
 
 TABLE = IntakeEvent.__table__
-COLUMNS = ("event_id", "content_hash", "type", "lab_id", "occurred_at", "accepted_at", "kafka_partition",
-           "kafka_offset")
+
+
+class LedgerRow(NamedTuple):
+    """One accepted event, in the column order of the INSERT."""
+
+    event_id: str
+    content_hash: str
+    type: str
+    lab_id: str
+    occurred_at: dt.datetime
+    accepted_at: dt.datetime
+    kafka_partition: int
+    kafka_offset: int
+
+
+COLUMNS = LedgerRow._fields
 
 
 class EventLedger:
@@ -32,7 +47,11 @@ class EventLedger:
         marks = ", ".join([self._mark] * len(COLUMNS))
         self._insert_sql = (f"INSERT INTO {TABLE.name} ({', '.join(COLUMNS)}) VALUES ({marks}) "
                             f"ON CONFLICT (event_id) DO NOTHING")
-        self._processors = [TABLE.c[name].type.bind_processor(dialect) for name in COLUMNS]
+        # Only the two instants have a bind processor (aware datetime -> UTC, the column type's own); the
+        # other values go to the driver as they are.
+        processors = {name: TABLE.c[name].type.bind_processor(dialect) for name in COLUMNS}
+        assert {name for name, p in processors.items() if p} <= {"occurred_at", "accepted_at"}, processors
+        self._convert = processors["occurred_at"] or _unchanged
         self._select_sql = lru_cache(maxsize=64)(self._select_for)
         # SQLite has one writer: threads that queue on a lock here wait microseconds, where SQLite's own
         # busy handler would put them to sleep for up to 100 ms each time the file is locked.
@@ -57,11 +76,12 @@ class EventLedger:
         finally:
             connection.close()
 
-    def record(self, rows: Sequence[dict[str, Any]]) -> None:
+    def record(self, rows: Sequence[LedgerRow]) -> None:
         """Remember accepted events; a row that another instance wrote first is left as it is."""
         if not rows:
             return
-        values = [tuple(p(row[c]) if p else row[c] for c, p in zip(COLUMNS, self._processors, strict=True))
+        convert = self._convert
+        values = [row._replace(occurred_at=convert(row.occurred_at), accepted_at=convert(row.accepted_at))
                   for row in rows]
         with self._write_lock:
             connection = self._engine.raw_connection()
@@ -79,3 +99,7 @@ class EventLedger:
     def count(self) -> int:
         with self._engine.connect() as connection:
             return int(connection.scalar(select(func.count()).select_from(TABLE)) or 0)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
