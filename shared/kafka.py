@@ -9,8 +9,35 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
+from kafka.partitioner import DefaultPartitioner
+from kafka.partitioner.abc import Partitioner
+from kafka.partitioner.default import murmur2
 
 logger = logging.getLogger(__name__)
+
+
+class KeyHashPartitioner(Partitioner):
+    """Places keyed records exactly as kafka-python's ``DefaultPartitioner`` (and the Java client) do:
+    murmur2 of the key over the topic's sorted partitions. The default builds two sets, a sorted list and
+    a list of available partitions for every record (a tenth of intake's CPU per event); here the sorted
+    partitions are kept per topic and rebuilt when the topic's partition count changes. Keyless records go
+    to the default partitioner."""
+
+    def __init__(self) -> None:
+        self._sorted: dict[str, tuple[int, ...]] = {}
+        self._default = DefaultPartitioner()
+
+    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
+                  serialized_value: bytes | None, cluster: Any) -> int:
+        if serialized_key is None:
+            return int(self._default.partition(topic, key, serialized_key, value, serialized_value, cluster))
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions is None:
+            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
+        ordered = self._sorted.get(topic)
+        if ordered is None or len(ordered) != len(partitions):
+            ordered = self._sorted[topic] = tuple(sorted(partitions))
+        return ordered[(murmur2(serialized_key) & 0x7FFFFFFF) % len(ordered)]
 
 
 def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overrides: Any) -> KafkaProducer:
@@ -23,6 +50,7 @@ def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overr
         "linger_ms": linger_ms,
         "batch_size": 256 * 1024,
         "compression_type": "lz4",
+        "partitioner": KeyHashPartitioner(),
         "retries": 5,
         "request_timeout_ms": 10_000,
         "max_block_ms": 5_000,
