@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from services.intake.errors import Rejection
 from shared.auth import Principal
-from shared.events import EVENT_TYPES, Event, EventContext, error_path, parse_event
+from shared.events import EVENT_TYPES, Event, EventContext, error_path, parse_events
 
 
 def problem(index: int | None, path: str, message: str) -> dict[str, Any]:
@@ -68,34 +68,30 @@ def check_scope(principal: Principal, objects: Sequence[Any]) -> None:
                         f"names lab {str(first)[:100]!r}", events=len(objects), indexes=foreign)
 
 
-def validate_all(objects: Sequence[Any], context: EventContext) -> list[Event]:
+def validate_all(objects: list[Any], context: EventContext) -> list[Event]:
     """Every event validated; if any is invalid, a 422 listing every problem of every event."""
-    events: list[Event] = []
-    problems: list[dict[str, Any]] = []
-    for index, obj in enumerate(objects):
-        try:
-            events.append(parse_event(obj, context=context))
-        except ValidationError as exc:
-            problems.extend(_problems(index, exc))
-    if problems:
-        raise invalid(problems, len(objects))
-    return events
+    try:
+        return parse_events(objects, context=context)
+    except ValidationError as exc:
+        raise invalid(_problems(exc), len(objects)) from None
 
 
 _TAGS = ", ".join(EVENT_TYPES)
 
 
-def _problems(index: int, exc: ValidationError) -> list[dict[str, Any]]:
+def _problems(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors for a list of events (each located under its index) as problems."""
     found = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        index, loc = int(err["loc"][0]), err["loc"][1:]
         kind = err["type"]
         if kind == "union_tag_not_found":
             found.append(problem(index, "$.type", f"missing; one of {_TAGS}"))
         elif kind == "union_tag_invalid":
             found.append(problem(index, "$.type", f"unknown event type; one of {_TAGS}"))
-        elif kind == "model_type" and not err["loc"]:
+        elif kind == "model_type" and not loc:
             found.append(problem(index, "$", "must be a JSON object (an event)"))
         else:
             message = err["msg"].removeprefix("Value error, ")
-            found.append(problem(index, error_path(err["loc"]), message))
+            found.append(problem(index, error_path(loc), message))
     return found
