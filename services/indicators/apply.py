@@ -14,12 +14,13 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from services.indicators.state import (
     AcceptanceState,
+    Contribution,
     InspectionState,
     ReportState,
     SampleState,
@@ -67,9 +68,16 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
     projects: set[str] = set()
     reports: set[ReportKey] = set()
     for event in events:
-        data = event.data
-        if isinstance(event, SampleCollectedEvent | InspectionCompletedEvent):
-            samples.add(data.sample_id)  # type: ignore[union-attr]
+        kind = type(event)
+        if kind is InspectionCompletedEvent or kind is SampleCollectedEvent:
+            samples.add(event.data.sample_id)  # type: ignore[union-attr]
+        elif kind is AcceptanceCompletedEvent:
+            projects.add(event.data.project_id)  # type: ignore[union-attr]
+        elif kind is FigureReportedEvent:
+            d = event.data
+            reports.add((d.indicator, d.region, d.period))  # type: ignore[union-attr]
+        elif isinstance(event, SampleCollectedEvent | InspectionCompletedEvent):  # a subclass
+            samples.add(event.data.sample_id)
         elif isinstance(event, AcceptanceCompletedEvent):
             projects.add(event.data.project_id)
         elif isinstance(event, FigureReportedEvent):
@@ -87,42 +95,43 @@ class Applier:
         self.touched_reports: set[ReportKey] = set()
         self.event_ids: dict[Touched, list[str]] = {}
         self._additive_touched: dict[TallyKey, str] = {}
-        self._subject_events: dict[tuple[str, str], list[str]] = {}
-        self._inspection_indicators = catalogue_index(catalogue).inspection_indicators
+        self._sample_events: dict[str, list[str]] = {}  # sample id → ids of the events that changed it
+        self._project_events: dict[str, list[str]] = {}
+        index = catalogue_index(catalogue)
+        self._inspection_indicators = index.inspection_indicators
+        self._programme_indicator = index.programme_indicator
+        self._handlers: dict[type, Callable[[Any], Outcome]] = {
+            InspectionCompletedEvent: self._inspection, SampleCollectedEvent: self._sample,
+            AcceptanceCompletedEvent: self._acceptance, FigureReportedEvent: self._report,
+            SurveyScoredEvent: self._survey, MilestoneReportedEvent: self._milestone}
 
     # ---- events -----------------------------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
-        match event:
-            case InspectionCompletedEvent():
-                return self._inspection(event)
-            case SampleCollectedEvent():
-                return self._sample(event)
-            case AcceptanceCompletedEvent():
-                return self._acceptance(event)
-            case FigureReportedEvent():
-                return self._report(event)
-            case SurveyScoredEvent():
-                d = event.data
-                items = survey_contributions(self.catalogue, d.sector, d.region, d.score, d.respondents,
-                                             event.occurred_at)
-                return self._add(items, event.event_id)
-            case MilestoneReportedEvent():
-                d = event.data
-                items = milestone_contributions(self.catalogue, d.indicator, d.region, d.count, event.occurred_at)
-                return self._add(items, event.event_id)
-        raise TypeError(f"unknown event type {type(event).__name__}")
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"unknown event type {type(event).__name__}")
+        return handler(event)
+
+    def _survey(self, event: SurveyScoredEvent) -> Outcome:
+        d = event.data
+        return self._add(survey_contributions(self.catalogue, d.sector, d.region, d.score, d.respondents,
+                                              event.occurred_at), event.event_id)
+
+    def _milestone(self, event: MilestoneReportedEvent) -> Outcome:
+        d = event.data
+        return self._add(milestone_contributions(self.catalogue, d.indicator, d.region, d.count, event.occurred_at),
+                         event.event_id)
 
     def _inspection(self, event: InspectionCompletedEvent) -> Outcome:
         d = event.data
-        current = self.current.inspections.get(d.sample_id)
+        sample_id, inspections = d.sample_id, self.current.inspections
+        current = inspections.get(sample_id)
         if current is not None and d.revision <= current.revision:
             return "ignored"
-        programme = self.catalogue.programmes[d.programme]
-        self.current.inspections[d.sample_id] = InspectionState(
-            sample_id=d.sample_id, programme=d.programme, indicator=programme.indicator, category=d.category,
-            region=d.region, verdict=d.verdict, revision=d.revision, occurred_at=event.occurred_at,
-            event_id=event.event_id)
-        self._subject_events.setdefault(("sample", d.sample_id), []).append(event.event_id)
+        inspections[sample_id] = InspectionState(  # positional: sample_id, programme, indicator, category,
+            sample_id, d.programme, self._programme_indicator[d.programme], d.category,  # region, verdict,
+            d.region, d.verdict, d.revision, event.occurred_at, event.event_id)  # revision, occurred_at, event_id
+        _append(self._sample_events, sample_id, event.event_id)
         return "applied"
 
     def _sample(self, event: SampleCollectedEvent) -> Outcome:
@@ -130,10 +139,9 @@ class Applier:
         current = self.current.samples.get(d.sample_id)
         if current is not None and (current.collected_at, current.event_id) <= (event.occurred_at, event.event_id):
             return "ignored"
-        self.current.samples[d.sample_id] = SampleState(
-            sample_id=d.sample_id, programme=d.programme, category=d.category, region=d.region,
-            collected_at=event.occurred_at, event_id=event.event_id)
-        self._subject_events.setdefault(("sample", d.sample_id), []).append(event.event_id)
+        self.current.samples[d.sample_id] = SampleState(  # sample_id, programme, category, region, collected_at,
+            d.sample_id, d.programme, d.category, d.region, event.occurred_at, event.event_id)  # event_id
+        _append(self._sample_events, d.sample_id, event.event_id)
         return "applied"
 
     def _acceptance(self, event: AcceptanceCompletedEvent) -> Outcome:
@@ -144,7 +152,7 @@ class Applier:
         self.current.acceptances[d.project_id] = AcceptanceState(
             project_id=d.project_id, size=d.size, region=d.region, first_time_pass=d.first_time_pass,
             revision=d.revision, occurred_at=event.occurred_at, event_id=event.event_id)
-        self._subject_events.setdefault(("project", d.project_id), []).append(event.event_id)
+        _append(self._project_events, d.project_id, event.event_id)
         return "applied"
 
     def _report(self, event: FigureReportedEvent) -> Outcome:
@@ -162,10 +170,21 @@ class Applier:
             self._note((d.indicator, level, None), event.event_id)
         return "applied"
 
-    def _add(self, items: Iterable, event_id: str) -> Outcome:
-        for key, vector, at in items:
-            self.additive.add(key, vector, 1, at)
-            self._additive_touched[key] = event_id
+    def _add(self, items: Iterable[Contribution], event_id: str) -> Outcome:
+        sums, last, touched = self.additive.sums, self.additive.last_event_at, self._additive_touched
+        for key, v, at in items:
+            row = sums.get(key)
+            if row is None:
+                row = sums[key] = [0, 0, 0, 0.0, 0.0]
+            row[0] += v.numerator
+            row[1] += v.denominator
+            row[2] += v.extra
+            row[3] += v.score_sum
+            row[4] += v.score_sq_sum
+            previous = last.get(key)
+            if previous is None or at > previous:
+                last[key] = at
+            touched[key] = event_id
         return "applied"
 
     # ---- results ----------------------------------------------------------------------------
@@ -193,13 +212,14 @@ class Applier:
         # expanded into its tally items once: the per-subject work is a few dict operations.
         groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
         cat = self.catalogue
-        initial, current, events = self.initial, self.current, self._subject_events
+        initial, current = self.initial, self.current
+        sample_events, project_events = self._sample_events, self._project_events
         sample_ids = ({s.sample_id for s in self.changed_samples()}
                       | {i.sample_id for i in self.changed_inspections()})
         for sample_id in sample_ids:
             old_i, new_i = initial.inspections.get(sample_id), current.inspections.get(sample_id)
             old_s, new_s = initial.samples.get(sample_id), current.samples.get(sample_id)
-            ids = events.get(("sample", sample_id), ())
+            ids = sample_events.get(sample_id, ())
             if old_i is not None:
                 _count(groups, inspection_signature(cat, old_i), -1, None, ids)
             if old_s is not None:
@@ -210,7 +230,7 @@ class Applier:
                 _count(groups, sample_signature(cat, new_s, new_i), 1, new_s.collected_at, ids)
         for project in self.changed_acceptances():
             old = initial.acceptances.get(project.project_id)
-            ids = events.get(("project", project.project_id), ())
+            ids = project_events.get(project.project_id, ())
             if old is not None:
                 _count(groups, acceptance_signature(cat, old), -1, None, ids)
             _count(groups, acceptance_signature(cat, project), 1, project.occurred_at, ids)
@@ -249,6 +269,14 @@ class Applier:
     @property
     def touched(self) -> set[Touched]:
         return set(self.event_ids)
+
+
+def _append(events: dict[str, list[str]], subject: str, event_id: str) -> None:
+    ids = events.get(subject)
+    if ids is None:
+        events[subject] = [event_id]
+    else:
+        ids.append(event_id)
 
 
 def _note_key(key_ids: dict[TallyKey, list[str]], key: TallyKey, event_ids: Sequence[str]) -> None:

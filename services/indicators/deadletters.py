@@ -38,7 +38,7 @@ class KafkaDeadLetterSink:
 
 def dead_letter_headers(rejected: Rejected) -> list[tuple[str, bytes]]:
     m = rejected.message
-    original = [(k, v) for k, v in m.headers if not k.startswith("qw-dlq-") and not k.startswith("qw-source-")]
+    original = [(k, v) for k, v in m.headers or () if not k.startswith("qw-dlq-") and not k.startswith("qw-source-")]
     return [*original,
             ("qw-dlq-reason", rejected.reason.encode()),
             ("qw-dlq-error", rejected.error[:2000].encode()),
@@ -56,7 +56,7 @@ def store_dead_letters(session: Session, rejected: Sequence[Rejected], now: dt.d
     rows = [{"reason": r.reason, "error": r.error[:4000], "event_id": r.event_id,
              "source_topic": r.message.topic, "source_partition": r.message.partition,
              "source_offset": r.message.offset, "key": r.message.key, "raw_value": r.message.value,
-             "headers": orjson.dumps([[k, v.decode(errors="replace")] for k, v in r.message.headers]).decode(),
+             "headers": orjson.dumps([[k, v.decode(errors="replace")] for k, v in r.message.headers or ()]).decode(),
              "received_at": now, "replayed_at": None} for r in rejected]
     stmt = _insert(session, DeadLetter.__table__).on_conflict_do_nothing(
         index_elements=["source_topic", "source_partition", "source_offset"])

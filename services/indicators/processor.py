@@ -1,9 +1,11 @@
 """One consumed batch → one database transaction (exactly-once effect through ``applied_event``).
 
-Steps, all in one transaction: decode; drop in-batch repeats; lock the batch's subjects (PostgreSQL);
-claim event ids (already applied → duplicate, same id with another hash → conflict); load subject
-state; apply in memory; save state and tally deltas; store dead letters and publish them (acked)
-before the commit. The caller commits offsets only after this returns.
+Two phases, so that the consumer can decode the next batch while this one is in the database:
+``decode`` (pure: JSON, validation, catalogue checks) and ``apply`` (one transaction: drop in-batch
+repeats; lock the batch's subjects (PostgreSQL); claim event ids (already applied → duplicate, same id
+with another hash → conflict); load subject state; apply in memory; save state and tally deltas;
+store dead letters and publish them (acked) before the commit). ``process`` does both. The caller
+commits offsets only after ``apply`` returns.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.indicators import store
 from services.indicators.apply import Applier, Touched, subjects_of
 from services.indicators.deadletters import DeadLetterSink, store_dead_letters
-from services.indicators.decode import Decoded, Message, Rejected, decode
-from services.indicators.metrics import IndicatorsMetrics
+from services.indicators.decode import Decoded, Decoder, Record, Rejected
+from services.indicators.metrics import IndicatorsMetrics, observe_many
 from shared.catalogue import Catalogue
 from shared.clock import Clock
 from shared.db import transaction
@@ -41,6 +44,16 @@ class BatchResult:
     seconds: float = 0.0
 
 
+@dataclass(slots=True)
+class DecodedBatch:
+    """A batch after ``BatchProcessor.decode``, before its transaction."""
+
+    messages: int
+    decoded: list[Decoded]
+    rejected: list[Rejected]
+    started: float  # perf_counter when decoding began
+
+
 class BatchProcessor:
     def __init__(self, catalogue: Catalogue, sessions: sessionmaker[Session], sink: DeadLetterSink,
                  metrics: IndicatorsMetrics, clock: Clock) -> None:
@@ -50,21 +63,35 @@ class BatchProcessor:
         self.metrics = metrics
         self.clock = clock
 
-    def process(self, messages: Sequence[Message]) -> BatchResult:
+    def process(self, messages: Sequence[Record]) -> BatchResult:
+        """Decode and apply ``messages`` in one transaction."""
+        return self.apply(self.decode(messages))
+
+    def decode(self, messages: Sequence[Record]) -> DecodedBatch:
+        """Phase one (no I/O): each message to an event or to the reason it cannot be applied."""
         started = time.perf_counter()
-        result = BatchResult(messages=len(messages))
         decoded: list[Decoded] = []
+        rejected: list[Rejected] = []
+        decode = Decoder(self.catalogue).decode
         for message in messages:
-            item = decode(message, self.catalogue)
-            (decoded if isinstance(item, Decoded) else result.dead_letters).append(item)  # type: ignore[arg-type]
+            item = decode(message)
+            if type(item) is Decoded:
+                decoded.append(item)
+            else:
+                rejected.append(item)  # type: ignore[arg-type]
+        return DecodedBatch(len(messages), decoded, rejected, started)
+
+    def apply(self, batch: DecodedBatch) -> BatchResult:
+        """Phase two: apply a decoded batch in one transaction (raises if it was not committed)."""
+        result = BatchResult(messages=batch.messages, dead_letters=list(batch.rejected))
         with transaction(self.sessions) as session:
-            self._apply(session, decoded, result)
+            self._apply(session, batch.decoded, result)
             store_dead_letters(session, result.dead_letters, self.clock.now())
             if result.dead_letters:
                 self.sink.send(result.dead_letters)
         # Wall time, not the injected clock: latency is measured against intake's real stamp.
         result.committed_at = dt.datetime.now(dt.UTC)
-        result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - batch.started
         self._observe(result)
         return result
 
@@ -74,48 +101,57 @@ class BatchProcessor:
         if not unique:
             return
         if store.is_postgres(session):  # SQLite has one writer: nothing to lock
-            samples, projects, reports = subjects_of(d.event for d in unique)
+            samples, projects, reports = subjects_of(d.event for d in unique.values())
             store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
                                 + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
-        claimed, existing = store.claim_events(session, {d.event.event_id: d.content_hash for d in unique}, now)
-        fresh: list[Decoded] = []
-        for item in unique:
-            eid = item.event.event_id
-            if eid in claimed:
-                fresh.append(item)
-            elif existing.get(eid, item.content_hash) == item.content_hash:
-                result.duplicates += 1
-            else:
-                result.dead_letters.append(Rejected(item.message, "conflict",
-                                                    f"event_id {eid!r} was applied with different content", eid))
+        claimed, existing = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now)
+        if len(claimed) == len(unique):  # the usual case: nothing in the batch was applied before
+            fresh = list(unique.values())
+        else:
+            fresh = []
+            for eid, item in unique.items():
+                if eid in claimed:
+                    fresh.append(item)
+                elif existing.get(eid, item.content_hash) == item.content_hash:
+                    result.duplicates += 1
+                else:
+                    result.dead_letters.append(Rejected(
+                        item.message, "conflict", f"event_id {eid!r} was applied with different content", eid))
         if not fresh:
             return
         state = store.load_state(session, *subjects_of(d.event for d in fresh))
         applier = Applier(self.catalogue, state)
+        apply = applier.apply
         failed: list[str] = []
+        applied: dict[str, int] = {}
+        received_at = result.received_at
+        ignored = 0
         for item in fresh:
+            event = item.event
             try:
-                outcome = applier.apply(item.event)
+                outcome = apply(event)
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the partition
-                logger.exception("event could not be applied", extra={"event_id": item.event.event_id})
+                logger.exception("event could not be applied", extra={"event_id": event.event_id})
                 result.dead_letters.append(Rejected(item.message, "apply", f"{type(exc).__name__}: {exc}",
-                                                    item.event.event_id))
-                failed.append(item.event.event_id)
+                                                    event.event_id))
+                failed.append(event.event_id)
                 continue
             if outcome == "ignored":
-                result.ignored += 1
+                ignored += 1
             else:
-                result.applied[item.event.type] = result.applied.get(item.event.type, 0) + 1
+                applied[event.type] = applied.get(event.type, 0) + 1
             if item.received_at is not None:
-                result.received_at.append((item.event.event_id, item.received_at))
+                received_at.append((event.event_id, item.received_at))
+        result.ignored += ignored
+        result.applied = applied
         store.unclaim_events(session, failed)
         tallies = applier.tally_deltas()
         store.save_state(session, applier, tallies, now)
         result.touched = applier.event_ids
 
     @staticmethod
-    def _unique(decoded: list[Decoded], result: BatchResult) -> list[Decoded]:
-        """The first of each event id in the batch; repeats are duplicates or conflicts."""
+    def _unique(decoded: list[Decoded], result: BatchResult) -> dict[str, Decoded]:
+        """The first of each event id in the batch, by id; repeats are duplicates or conflicts."""
         first: dict[str, Decoded] = {}
         for item in decoded:
             eid = item.event.event_id
@@ -127,7 +163,7 @@ class BatchProcessor:
             else:
                 result.dead_letters.append(Rejected(item.message, "conflict",
                                                     f"event_id {eid!r} appears with different content", eid))
-        return list(first.values())
+        return first
 
     def _observe(self, result: BatchResult) -> None:
         m = self.metrics
@@ -144,6 +180,7 @@ class BatchProcessor:
                                                  "error": rejected.error[:500],
                                                  "partition": rejected.message.partition,
                                                  "offset": rejected.message.offset})
-        if result.committed_at is not None:
-            for _eid, received in result.received_at:
-                m.event_latency_seconds.observe(max(0.0, (result.committed_at - received).total_seconds()))
+        if result.committed_at is not None and result.received_at:
+            committed_at = result.committed_at
+            for received, count in Counter(received for _eid, received in result.received_at).items():
+                observe_many(m.event_latency_seconds, max(0.0, (committed_at - received).total_seconds()), count)

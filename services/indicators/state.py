@@ -129,6 +129,11 @@ class CatalogueIndex:
                                       if s.kind == "mean_score" and s.survey_sector == sector]
                              for sector in ("producer_services", "consumer_services")}
         self.inspection_indicators = {s.id for s in catalogue.indicators if s.source == "inspection"}
+        # Completion windows of the sample specs that are not quota coverage, in ``sample_specs`` order.
+        self.completion_days = tuple(days for _id, kind, days in self.sample_specs if kind != "quota_coverage")
+        self.never_within = (False,) * len(self.completion_days)
+        self.programme_indicator = {programme_id: programme.indicator
+                                    for programme_id, programme in catalogue.programmes.items()}
         self.items: dict[tuple, tuple[tuple[TallyKey, Vector], ...]] = {}  # signature → items
         self.programme_categories = frozenset((programme_id, category)
                                               for programme_id, programme in catalogue.programmes.items()
@@ -177,8 +182,12 @@ def sample_signature(catalogue: Catalogue, sample: SampleState | None,
     if sample is None:
         return None
     at = sample.collected_at
-    within = tuple(inspection is not None and inspection.occurred_at - at <= days
-                   for _indicator, kind, days in catalogue_index(catalogue).sample_specs if kind != "quota_coverage")
+    index = catalogue_index(catalogue)
+    if inspection is None:
+        within = index.never_within
+    else:
+        inspected = inspection.occurred_at - at
+        within = tuple([inspected <= days for days in index.completion_days])
     return ("sample", sample.programme, sample.region, local_day(at, catalogue.tz), inspection is not None, within)
 
 

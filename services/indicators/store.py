@@ -1,16 +1,24 @@
 """Database side of applying a batch: claim event ids, load and save subject state, add tallies.
 
 Every function takes the caller's session: the consumer runs them all in ONE transaction per batch.
-Work is batched: one statement per table per batch, never a round trip per event.
+Work is batched: one statement per table per batch, never a round trip per event. PostgreSQL gets
+whole columns as arrays (``unnest``). On SQLite the event ids to claim and the subjects to load go as
+one JSON array (``json_each``, serialized by orjson: one cached statement whatever the batch size);
+upserts are multi-row ``INSERT ... VALUES`` statements of a few fixed sizes (``SQLITE_LADDER``), each
+prepared once (measured: half the time of ``executemany``, a third of a JSON document).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import functools
+import itertools
+import sqlite3
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import Column, Date, String, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -29,7 +37,6 @@ from shared.db import UtcDateTime
 
 CHUNK = 1000
 PG_CHUNK = 5000  # rows per unnest statement
-SQLITE_CHUNK = 999  # rows per multi-row VALUES (3 variables each)
 
 
 def _insert(session: Session, table: Table):  # type: ignore[no-untyped-def]
@@ -72,13 +79,12 @@ def claim_events(session: Session, events: dict[str, str], now: dt.datetime) -> 
             cursor.execute(sql, (now, [e for e, _ in chunk], [h for _, h in chunk]))
             claimed.update(row[0] for row in cursor.fetchall())
     else:
-        stamp = _sqlite_timestamp(now)
         cursor = _cursor(session)
-        for chunk in _chunks(ordered, SQLITE_CHUNK):
-            sql = ("INSERT INTO applied_event (event_id, content_hash, applied_at) VALUES "
-                   + ",".join(["(?,?,?)"] * len(chunk)) + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-            cursor.execute(sql, [v for eid, h in chunk for v in (eid, h, stamp)])
-            claimed.update(row[0] for row in cursor.fetchall())
+        cursor.execute("INSERT INTO applied_event (event_id, content_hash, applied_at) "
+                       f"SELECT {_json_columns(2)}, ? FROM json_each(?) WHERE true "
+                       "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                       (_sqlite_timestamp(now), orjson.dumps(ordered)))
+        claimed.update(row[0] for row in cursor.fetchall())
     others = [eid for eid in events if eid not in claimed]
     existing: dict[str, str] = {}
     for chunk in _chunks(others):
@@ -125,11 +131,11 @@ def _select(session: Session, table: str, columns: Sequence[str], key: str, ids:
     ordered = _ordered(session, ids)
     head = f"SELECT {', '.join(columns)} FROM {table} WHERE {key} "
     postgres = is_postgres(session)
-    for chunk in _chunks(ordered, PG_CHUNK if postgres else CHUNK):
+    for chunk in _chunks(ordered, PG_CHUNK) if postgres else (ordered,):
         if postgres:
             cursor.execute(head + "= ANY(%b::text[])", (list(chunk),))
         else:
-            cursor.execute(head + "IN (" + ",".join("?" * len(chunk)) + ")", chunk)
+            cursor.execute(head + "IN (SELECT value FROM json_each(?))", (orjson.dumps(chunk),))
         for row in cursor.fetchall():
             at = row[timestamp]
             at = at.astimezone(dt.UTC) if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
@@ -174,7 +180,8 @@ def add_tallies(session: Session, tallies: Tallies) -> None:
 def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequence[str], rows: list[tuple],
             update: dict[str, str] | None = None) -> None:
     """Insert or update ``rows`` (tuples in ``columns`` order, unique by ``keys``) with the driver directly:
-    PostgreSQL gets one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk, SQLite one executemany."""
+    PostgreSQL gets one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk, SQLite multi-row VALUES
+    statements (instants and days converted as SQLAlchemy stores them)."""
     if not rows:
         return
     if update is None:
@@ -188,14 +195,34 @@ def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequen
         for chunk in _chunks(rows, PG_CHUNK):
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
     else:
-        convert = _sqlite_converters(table, columns)
-        if convert:
-            rows = [list(row) for row in rows]
-            for row in rows:
-                for i, f in convert:
-                    if row[i] is not None:
-                        row[i] = f(row[i])
-        cursor.executemany(head + "VALUES (" + ", ".join("?" * len(columns)) + ")" + tail, rows)
+        positions = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UtcDateTime | Date)]
+        _sqlite_insert(cursor, head, tail, len(columns), _sqlite_rows(rows, positions) if positions else rows)
+
+
+# Rows per multi-row INSERT on SQLite: a batch is cut into statements of these sizes (largest first),
+# so that each size's statement is prepared once and then served from the driver's statement cache.
+SQLITE_LADDER = (256, 64, 16, 4, 1)
+
+
+def _sqlite_insert(cursor: Any, head: str, tail: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+    """``head VALUES (...), (...), ... tail`` over ``rows``: a few statements of up to 256 rows rather
+    than one step per row (``executemany``): about half the database time per row, and the driver
+    releases the GIL once per statement instead of once per row."""
+    limit = _variable_limit(cursor)
+    done, total = 0, len(rows)
+    for size in SQLITE_LADDER:
+        if size * width > limit and size > 1:
+            continue
+        sql = head + "VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * size) + tail
+        while total - done >= size:
+            cursor.execute(sql, list(itertools.chain.from_iterable(rows[done:done + size])))
+            done += size
+
+
+def _variable_limit(cursor: Any) -> int:
+    """How many ``?`` one SQLite statement may hold (999 before SQLite 3.32, 32,766 since)."""
+    getlimit = getattr(cursor.connection, "getlimit", None)
+    return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
 
 
 def _ordered(session: Session, items: Iterable[Any]) -> list[Any]:
@@ -226,16 +253,31 @@ def _sqlite_timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_converters(table: Table, columns: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
-    """(column index, conversion) for the columns the driver cannot bind as SQLAlchemy would store them."""
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
-        kind = table.c[name].type
-        if isinstance(kind, UtcDateTime):
-            converters.append((i, _sqlite_timestamp))
-        elif isinstance(kind, Date):
-            converters.append((i, dt.date.isoformat))
-    return converters
+def _sqlite_rows(rows: list[tuple], positions: list[int]) -> list[list[Any]]:
+    """``rows`` with the instants and days at ``positions`` as SQLAlchemy stores them."""
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            value = values[i]
+            if value is not None:
+                values[i] = _sqlite_text(value)
+        out.append(values)
+    return out
+
+
+def _json_columns(count: int) -> str:
+    """The columns of a ``json_each`` row that is a JSON array of ``count`` values."""
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
+
+
+@functools.lru_cache(maxsize=4096)  # a batch repeats instants (events of one second) and days
+def _sqlite_text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return _sqlite_timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in SQLite")
 
 
 def _upsert_rows(session: Session, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:

@@ -207,7 +207,7 @@ class Catalogue(BaseModel):
             return (self.province_code,)
         return (self.province_code, *self.city_codes)
 
-    @property
+    @cached_property  # the catalogue is frozen; the hot path asks for it per event
     def tz(self) -> dt.timezone:
         return dt.timezone(dt.timedelta(hours=self.plan.utc_offset_hours))
 
@@ -215,7 +215,7 @@ class Catalogue(BaseModel):
     def province_code(self) -> str:
         return self.regions.province.code
 
-    @property
+    @cached_property
     def city_codes(self) -> tuple[str, ...]:
         return tuple(sorted(self.regions.cities))
 
