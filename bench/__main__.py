@@ -227,7 +227,8 @@ def notes(result: dict[str, Any]) -> list[str]:
         f"HTTP load: closed loop on raw asyncio streams (bench/httpload.py), {result['args']['concurrency']} "
         f"connections for single events, {result['args']['batch_concurrency']} for batches of 500; the load "
         "generator shares the 2 CPUs with the server under test. Raw producer and consume ceilings use the same "
-        "kafka-python settings as the services (acks=all, idempotent, lz4; read_committed).",
+        "kafka-python settings as the services (acks=all, idempotent, lz4, KeyHashPartitioner; read_committed, the "
+        "consumer's GC settings); the bare endpoint runs on the same uvicorn (uvloop + httptools) as intake.",
         "Accept→visible: batches every 50 ms through intake's HTTP API; accept = the batch's 202; visible = the "
         "province figure's denominator (GET /v1/indicators/agri_sampling_pass_rate?region=320000&window=30d, "
         "polled from a separate thread 20 ms after each answer) counts the event, attributed by count order.",
