@@ -2,7 +2,7 @@
 
 Measures in one process, on this machine, CPU time (``time.process_time``, all threads) per event of:
   (a) publishing with the services' producer settings (``shared.kafka.make_producer``: acks=all, idempotent, lz4,
-      linger 5 ms) and waiting for every acknowledgement: what the "raw producer" ceiling pays;
+      intake's linger) and waiting for every acknowledgement: what the "raw producer" ceiling pays;
   (b) what intake must do to each event before it may publish it, and nothing else: pydantic validation with
       the plan catalogue (one call over the list, as intake does), the canonical JSON and its SHA-256.
 Prints both and the best ratio intake's batch path could reach if HTTP, the idempotency ledger and
@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 
-from bench.bench_intake import broker, make_events
+from bench.bench_intake import INTAKE_LINGER_MS, broker, make_events
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     topic = f"floor-{uuid.uuid4().hex[:6]}"
     with broker(args.bootstrap) as bootstrap:
         ensure_topics(bootstrap, {topic: 6})
-        producer = make_producer(bootstrap, client_id="bench-floor", linger_ms=5)
+        producer = make_producer(bootstrap, client_id="bench-floor", linger_ms=INTAKE_LINGER_MS)
         try:
             producer.send(topic, key=b"warm", value=b"{}").get(30)
 

@@ -1,7 +1,8 @@
 """Intake throughput against the real broker: ``python -m bench.bench_intake [--db sqlite|postgres]``.
 
 Measures in one run, on this machine:
-  (a) the raw kafka-python producer (acks=all, idempotent, lz4, linger 5 ms) sending the same event bytes;
+  (a) the raw kafka-python producer (the services' settings: acks=all, idempotent, lz4, intake's linger)
+      sending the same event bytes;
   (b) a bare FastAPI endpoint doing only the event validation (uvicorn subprocess, 1 worker);
   (c) intake's single-event path and (d) its batch path (500-event batches), intake as a subprocess
       (``python -m services.intake``) with the real broker and SQLite or PostgreSQL.
@@ -35,10 +36,12 @@ import orjson
 from fastapi import FastAPI, Request, Response
 
 from bench.httpload import drive_raw
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 ADMIN = "bench-admin-token"
+INTAKE_LINGER_MS = Settings.model_fields["publish_linger_ms"].default  # the ceiling uses intake's producer settings
 TZ = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -152,7 +155,7 @@ def raw_producer(bootstrap: str, topic: str, count: int) -> dict[str, float]:
     for _ in range(count):
         event = parse_event(next(events))
         messages.append((subject_key(event).encode(), canonical_json(event)))
-    producer = make_producer(bootstrap, client_id="bench-raw", linger_ms=5)
+    producer = make_producer(bootstrap, client_id="bench-raw", linger_ms=INTAKE_LINGER_MS)
     try:
         producer.send(topic, key=b"warm", value=b"{}").get(30)
         started = time.perf_counter()

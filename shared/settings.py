@@ -40,8 +40,10 @@ class Settings(BaseSettings):
     grace_period_days: int = 400
     future_skew_seconds: int = 300
     publish_timeout_seconds: float = 10.0
-    # How long intake's producer waits to fill a batch: concurrent requests share batches (and acks).
-    publish_linger_ms: int = 5
+    # How long intake's producer waits to fill a batch. Requests that arrive while a batch is on its way share
+    # the next one anyway; measured with 32 connections of single events, 1 ms gave ~+35 % over 5 ms (each
+    # request waits for its acknowledgement) and batches of 500 the same rate.
+    publish_linger_ms: int = 1
 
     # Indicators.
     consumer_max_records: int = 2000

@@ -117,7 +117,7 @@ class KafkaPublisher:
     """A reconnect-capable idempotent producer (acks=all, lz4) shared by all request threads."""
 
     def __init__(self, bootstrap: str, *, client_id: str = "qw-intake", timeout: float = 10.0,
-                 retry_backoff: float = 0.5, linger_ms: int = 5) -> None:
+                 retry_backoff: float = 0.5, linger_ms: int = 1) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._timeout = timeout
