@@ -48,8 +48,7 @@ def create_subscription(request: Request, principal: CurrentPrincipal, agency_id
     now = rt.clock.now()
     row = Subscription(subscription_id=str(uuid.uuid4()), agency_id=agency_id, url=body.url, secret=body.secret,
                        min_severity=body.min_severity, created_at=now, created_by=actor(principal))
-    with rt.service.write() as session:
-        session.add(row)
+    rt.service.subscribe(row, now)
     return subscription_json(row)
 
 

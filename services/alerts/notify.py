@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
+from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due, severity_at_least
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.payload import alert_fields, build_body
-from services.alerts.routing import subscriptions_for
+from services.alerts.routing import agencies_for_alert, subscriptions_for
 from services.alerts.rules import RuleBook
 from services.alerts.silences import active_silences, is_silenced
 from services.alerts.store import apply_state, state_of
@@ -72,6 +73,22 @@ class Notifier:
         for group in muting.values():
             result.silenced.append(self._record(session, group, now, status="silenced"))
         return result
+
+    def catch_up(self, session: Session, subscription: Subscription, now: dt.datetime) -> str | None:
+        """A new subscription hears at once of the alerts already firing (and notified) that it would have
+        been sent, in one ``firing`` delivery; the alerts' own notification state is left as it is. Alerts
+        not notified yet reach it with everyone else's; silenced ones when their silence ends."""
+        silences = active_silences(session, now)
+        group = _Group(subscription)
+        rows = session.scalars(select(Alert).where(Alert.state == "firing", Alert.notified_state == "firing")
+                               .order_by(Alert.alert_id))
+        for row in rows:
+            if (severity_at_least(row.severity, subscription.min_severity)
+                    and subscription.agency_id in agencies_for_alert(self.catalogue, row.indicator, row.region,
+                                                                     row.category)
+                    and not is_silenced(silences, row, self.catalogue)):
+                group.items.append((row, "firing"))
+        return self._record(session, group, now, status="pending") if group.items else None
 
     def _record(self, session: Session, group: _Group, now: dt.datetime, *, status: str) -> str:
         delivery_id = str(uuid.uuid4())

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.alerts.evaluate import alert_id_for, evaluate, tick
 from services.alerts.metrics import AlertsMetrics
-from services.alerts.models import Alert, AlertTransition, Delivery
+from services.alerts.models import Alert, AlertTransition, Delivery, Subscription
 from services.alerts.notify import DispatchResult, Notifier
 from services.alerts.rules import RuleBook
 from services.alerts.store import (
@@ -74,6 +74,18 @@ class AlertService:
             firing = firing_counts(session)
         self._after_commit(result, firing)
         return result
+
+    def subscribe(self, subscription: Subscription, now: dt.datetime) -> str | None:
+        """Store a new subscription and, in the same transaction, queue what it missed of alerts already
+        firing (``Notifier.catch_up``). Returns that delivery's id, if any."""
+        with self.write() as session:
+            session.add(subscription)
+            session.flush()
+            delivery_id = self.notifier.catch_up(session, subscription, now)
+        if delivery_id is not None:
+            logger.info("new subscription caught up on firing alerts",
+                        extra={"subscription_id": subscription.subscription_id, "delivery_id": delivery_id})
+        return delivery_id
 
     def run_periodic(self, now: dt.datetime) -> PassResult:
         with self.write() as session:

@@ -153,9 +153,9 @@ class Harness:
     # setup and inspection
     def subscribe(self, agency_id: str, url: str, *, secret: str = SECRET, min_severity: str = "warning") -> str:
         subscription_id = str(uuid.uuid4())
-        with self.rt.service.write() as session:
-            session.add(Subscription(subscription_id=subscription_id, agency_id=agency_id, url=url, secret=secret,
-                                     min_severity=min_severity, created_at=self.clock.now()))
+        self.rt.service.subscribe(Subscription(subscription_id=subscription_id, agency_id=agency_id, url=url,
+                                               secret=secret, min_severity=min_severity, created_at=self.clock.now()),
+                                  self.clock.now())
         return subscription_id
 
     def deliveries(self, status: str | None = None) -> list[Delivery]:

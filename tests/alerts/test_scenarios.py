@@ -327,3 +327,46 @@ def test_two_instances_never_send_the_same_delivery(pg_url: str, tmp_path: Path,
     finally:
         first.close()
         second.close()
+
+
+def test_an_agency_subscribing_while_an_alert_fires_hears_of_it_at_once_and_of_its_resolve(
+        harness: Harness, receiver: Receiver) -> None:
+    harness.subscribe("agri", receiver.url("/early"))
+    harness.apply(figure("breach"))
+    harness.deliver()
+    harness.advance(600)
+    harness.subscribe("agri", receiver.url("/late"))
+    harness.deliver()
+    assert [(r.path, r.json["status"]) for r in receiver.requests] == [("/early", "firing"), ("/late", "firing")]
+    late = receiver.requests[-1]
+    assert receiver.verify(late, SECRET, harness.clock.now())
+    ((alert,),) = [r.json["alerts"] for r in receiver.to("/late")]
+    assert (alert["state"], alert["severity"], alert["started_at"]) == ("firing", "critical", "2026-11-20T02:00:00Z")
+    harness.periodic()
+    assert harness.deliver() == 0, "the alert's own notification state is unchanged: no reminder, no repeat"
+    harness.advance(60)
+    harness.apply(figure("ok"))
+    harness.deliver()
+    assert sorted((r.path, r.json["status"]) for r in receiver.requests[2:]) == [("/early", "resolved"),
+                                                                                  ("/late", "resolved")]
+
+
+def test_a_late_subscription_hears_only_of_alerts_it_would_have_been_sent(
+        harness: Harness, receiver: Receiver) -> None:
+    harness.subscribe("agri", receiver.url("/early"))
+    harness.apply(figure("at_risk"), figure("breach", region="320200"))
+    now = harness.clock.now()
+    with harness.rt.service.write() as session:
+        session.add(Silence(silence_id="s1", indicator="agri_sampling_pass_rate", region="320200", category=None,
+                            starts_at=now, ends_at=now + dt.timedelta(hours=2), reason="known outage",
+                            created_at=now))
+    harness.deliver()
+    early = len(receiver.requests)
+    harness.subscribe("agri", receiver.url("/critical-only"), min_severity="critical")  # at_risk is a warning
+    harness.subscribe("transport", receiver.url("/other-agency"))
+    harness.deliver()
+    assert receiver.requests[early:] == [], "warning below the minimum, the breach silenced, another agency's"
+    harness.subscribe("agri", receiver.url("/warnings"))
+    harness.deliver()
+    ((alert,),) = [r.json["alerts"] for r in receiver.to("/warnings")]
+    assert (alert["region"], alert["severity"]) == ("320500", "warning")
