@@ -3,8 +3,9 @@
 The consumer handles each polled batch in one transaction (``AlertService.handle_figures``) and
 commits Kafka offsets only after that transaction committed. If the transaction fails, the
 consumer seeks back to the batch's first offsets and tries again after a pause, so no figure is
-skipped; a replay is harmless (see ``service.py``). A message that does not decode is logged and
-skipped (its offset is committed with the batch).
+skipped; a replay is harmless (see ``service.py``). A message that does not decode is logged, counted
+(``qw_alerts_undecodable_figures_total``) and skipped (its offset is committed with the batch): indicators
+republish every figure's state periodically, so the next message carries what it said.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from shared.kafka import CoordinatorWatch, subscribe_when_known
 logger = logging.getLogger(__name__)
 
 
-def decode(records: list[ConsumerRecord]) -> list[FigureChanged]:
+def decode(records: list[ConsumerRecord], metrics: AlertsMetrics | None = None) -> list[FigureChanged]:
     messages = []
     for record in records:
         try:
@@ -36,6 +37,8 @@ def decode(records: list[ConsumerRecord]) -> list[FigureChanged]:
             logger.error("undecodable figure message skipped", extra={
                 "topic": record.topic, "partition": record.partition, "offset": record.offset,
                 "error": str(exc)[:500]})
+            if metrics is not None:
+                metrics.undecodable.inc()
     return messages
 
 
@@ -59,7 +62,7 @@ class FigureConsumer:
         records = [r for batch in batches.values() for r in batch]
         if records:
             try:
-                self.service.handle_figures(decode(records), self.clock.now())
+                self.service.handle_figures(decode(records, self.metrics), self.clock.now())
             except Exception:
                 logger.error("figure batch failed; it will be retried", exc_info=True)
                 for tp, batch in batches.items():

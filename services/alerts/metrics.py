@@ -23,6 +23,10 @@ class AlertsMetrics:
         self.consumer_lag = Gauge(
             "qw_alerts_consumer_lag", "Figures not yet consumed (end offset - position)",
             ["topic", "partition"], registry=registry)
+        self.undecodable = Counter(
+            "qw_alerts_undecodable_figures_total",
+            "Messages on the figures topic that did not decode (skipped; the periodic republish carries the state)",
+            registry=registry)
         for outcome in OUTCOMES:
             self.notifications.labels(outcome)
         for severity in SEVERITIES:

@@ -56,6 +56,8 @@ def test_figures_published_to_the_topic_reach_the_agency_as_exactly_one_signed_w
         healthy = FigureChanged(figure=figure("ok", indicator="national_spot_check_pass_rate"), changed_at=now)
         producer = make_producer(settings.kafka_bootstrap, client_id="test-indicators")
         try:
+            for garbage in (b"not json", b'{"figure": 1}'):  # skipped and counted, the rest still applied
+                producer.send(topic, key=b"garbage", value=garbage)
             for message in (bad, bad, healthy):  # the same figure twice: a redelivery
                 producer.send(topic, key=message.figure.key.encode(), value=message.model_dump_json().encode())
             producer.flush(timeout=30)
@@ -73,6 +75,7 @@ def test_figures_published_to_the_topic_reach_the_agency_as_exactly_one_signed_w
 
         (request,) = receiver.requests
         assert receiver.verify(request, SECRET, dt.datetime.now(dt.UTC))
+        assert registry.get_sample_value("qw_alerts_undecodable_figures_total") == 2
         body = request.json
         assert (body["agency_id"], body["status"], [a["severity"] for a in body["alerts"]]) == (
             "agri", "firing", ["critical"])
