@@ -54,6 +54,7 @@ COUNTERS = {
     "qw_indicators_events_applied_total",
     "qw_indicators_dead_letters_total",
     "qw_indicators_revisions_ignored_total",
+    "qw_indicators_batch_failures_total",
     "qw_alerts_notifications_total",
     "qw_alerts_undecodable_figures_total",
     "qw_http_requests_total",

@@ -135,6 +135,7 @@ class EventsConsumer:
                                    extra={"seconds": self.watch.after})
                     self._close()
             except Exception:  # noqa: BLE001 - keep consuming; the batch was not committed
+                self.metrics.batch_failures.inc()
                 logger.exception("batch failed; retrying", extra={"backoff_seconds": backoff})
                 self._stop.wait(backoff)
                 backoff = min(self.max_backoff, backoff * 2)

@@ -49,6 +49,9 @@ class IndicatorsMetrics:
                                          registry=registry)
         self.duplicates = Counter("qw_indicators_duplicates_total", "Events already applied (skipped)",
                                   registry=registry)
+        self.batch_failures = Counter("qw_indicators_batch_failures_total",
+                                      "Consumed batches that failed (database or broker unavailable) and were "
+                                      "rewound to be retried", registry=registry)
         for event_type in EVENT_TYPES:
             self.events_applied.labels(event_type)
         for reason in DEAD_LETTER_REASONS:

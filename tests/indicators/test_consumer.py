@@ -144,11 +144,14 @@ def test_a_postgresql_restart_mid_stream_loses_nothing_and_doubles_nothing(
                         indicators_group=f"{kafka_topic_prefix}indicators")
     pipe = Pipeline(settings, catalogue, FixedClock(f.NOW))
     try:
-        pipe.start_consumer()
+        registry = CollectorRegistry()
+        pipe.start_consumer(registry=registry)
         pipe.produce(inspections(0, 300))
         wait_for(lambda: total(pipe) == 300, what="first 300 applied")
         postgres_server.stop("fast")
         pipe.produce(inspections(300, 300))  # consumed while the database is down: batches fail, rewind
+        wait_for(lambda: registry.get_sample_value("qw_indicators_batch_failures_total") >= 1, timeout=60,
+                 what="a batch failing while the database is down")
         postgres_server.start()
         pipe.produce(inspections(600, 300))
         wait_for(lambda: _safe_total(pipe) == 900, timeout=60, what="900 applied after the restart")
