@@ -50,7 +50,9 @@ class EventLedger:
         # Only the two instants have a bind processor (aware datetime -> UTC, the column type's own); the
         # other values go to the driver as they are.
         processors = {name: TABLE.c[name].type.bind_processor(dialect) for name in COLUMNS}
-        assert {name for name, p in processors.items() if p} <= {"occurred_at", "accepted_at"}, processors
+        unexpected = {name for name, p in processors.items() if p} - {"occurred_at", "accepted_at"}
+        if unexpected:
+            raise RuntimeError(f"intake_event columns with a bind processor the ledger does not apply: {unexpected}")
         self._convert = processors["occurred_at"] or _unchanged
         self._select_sql = lru_cache(maxsize=64)(self._select_for)
         # SQLite has one writer: threads that queue on a lock here wait microseconds, where SQLite's own
