@@ -32,7 +32,7 @@ from services.alerts.metrics import AlertsMetrics
 from services.alerts.models import Delivery, DeliveryAttempt, Subscription
 from services.alerts.payload import request_headers
 from services.alerts.service import AlertService, pending_count
-from services.alerts.urlpolicy import Resolver, UrlPolicyError, check_webhook_url, system_resolver
+from services.alerts.urlpolicy import Resolver, UnresolvedHost, UrlPolicyError, pin, system_resolver
 from shared.db import is_postgres
 from shared.settings import Settings
 
@@ -120,17 +120,20 @@ class DeliveryWorker:
     def _send(self, claim: _Claim, now: dt.datetime) -> _Outcome:
         if claim.url is None:
             return _Outcome(None, None, "subscription deleted", retryable=False)
-        if not self.settings.allow_private_webhooks:
-            try:
-                check_webhook_url(claim.url, allow_private=False, resolver=self.resolver)
-            except UrlPolicyError as exc:
-                return _Outcome(None, None, f"url policy: {exc}", retryable=False)
+        try:  # checked again now (DNS answers change), and the connection goes to the address checked
+            target = pin(claim.url, allow_private=self.settings.allow_private_webhooks, resolver=self.resolver)
+        except UnresolvedHost as exc:
+            return _Outcome(None, None, f"url policy: {exc}")  # DNS trouble passes: retried
+        except UrlPolicyError as exc:
+            return _Outcome(None, None, f"url policy: {exc}", retryable=False)
         body = claim.body.encode()
         headers = request_headers(delivery_id=claim.delivery_id, secret=claim.secret,
                                   timestamp=int(now.timestamp()), body=body)
+        headers["Host"] = target.host
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
         started = time.perf_counter()
         try:
-            response = self.client.post(claim.url, content=body, headers=headers)
+            response = self.client.post(target.url, content=body, headers=headers, extensions=extensions)
             code, error = response.status_code, None if response.is_success else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             code, error = None, f"{type(exc).__name__}: {exc}"[:500]

@@ -4,6 +4,10 @@ http/https only, a host, no userinfo, and (unless ``allow_private``) every addre
 resolves to must be public: no private, loopback, link-local, multicast, reserved or unspecified
 targets (IPv4-mapped IPv6 addresses are judged by their IPv4 address). The check runs when a
 subscription is created and again before every delivery attempt, since DNS answers can change.
+
+A delivery then connects to an address that check resolved (``pin``), sending the original ``Host``
+header and TLS server name: a DNS answer that changes between the check and the connection (DNS
+rebinding) cannot point a delivery at an internal address.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
 
@@ -20,6 +25,20 @@ Resolver = Callable[[str, int], Iterable[str]]
 
 class UrlPolicyError(ValueError):
     """The URL may not be used as a webhook target; the message says why."""
+
+
+class UnresolvedHost(UrlPolicyError):
+    """The host did not resolve (at delivery time a transient failure, retried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedRequest:
+    """Where a delivery connects: ``url`` names the checked address; ``host`` is the original Host header
+    and, for https, the TLS server name that the certificate is verified against."""
+
+    url: str
+    host: str
+    sni_hostname: str | None
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -36,34 +55,61 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def check_webhook_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
-    """Raise :class:`UrlPolicyError` unless ``url`` is an acceptable webhook target."""
+    """Raise :class:`UrlPolicyError` unless ``url`` is an acceptable webhook target (with ``allow_private``,
+    the host is not looked up)."""
+    parts = _parsed(url)
+    if not allow_private:
+        _addresses(parts, allow_private=False, resolver=resolver)
+
+
+def pin(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> PinnedRequest:
+    """Check ``url`` and say where to connect: an address the host resolved to (all of them passed the
+    check; IPv4 first), with the original host as ``Host`` header and TLS server name."""
+    parts = _parsed(url)
+    addresses = _addresses(parts, allow_private=allow_private, resolver=resolver)
+    address = next((a for a in addresses if a.version == 4), addresses[0])
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port is not None else literal
+    host = parts.hostname or ""
+    return PinnedRequest(url=parts._replace(netloc=netloc).geturl(), host=parts.netloc,
+                         sni_hostname=host if parts.scheme == "https" else None)
+
+
+def _parsed(url: str) -> SplitResult:
     if len(url) > MAX_URL_LENGTH:
         raise UrlPolicyError(f"URL longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
         raise UrlPolicyError(f"not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise UrlPolicyError("scheme must be http or https")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
         raise UrlPolicyError("credentials (userinfo) in the URL are not allowed; use the signing secret")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UrlPolicyError("URL has no host")
     if parts.fragment:
         raise UrlPolicyError("URL may not have a fragment")
-    if allow_private:
-        return
+    return parts
+
+
+def _addresses(parts: SplitResult, *, allow_private: bool,
+               resolver: Resolver) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses the URL's host resolves to, all acceptable; else UrlPolicyError."""
+    host = parts.hostname or ""
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(host, port or 443)]
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0])
+                         for a in resolver(host, parts.port or (443 if parts.scheme == "https" else 80))]
         except (OSError, UnicodeError) as exc:
-            raise UrlPolicyError(f"host {host!r} does not resolve") from exc
+            raise UnresolvedHost(f"host {host!r} does not resolve") from exc
     if not addresses:
-        raise UrlPolicyError(f"host {host!r} does not resolve")
-    for address in addresses:
-        if not _is_public(address):
-            raise UrlPolicyError(f"host {host!r} resolves to a non-public address ({address})")
+        raise UnresolvedHost(f"host {host!r} does not resolve")
+    if not allow_private:
+        for address in addresses:
+            if not _is_public(address):
+                raise UrlPolicyError(f"host {host!r} resolves to a non-public address ({address})")
+    return addresses

@@ -21,6 +21,7 @@ from services.alerts.evaluate import Rule
 from services.alerts.models import Delivery, Subscription
 from services.alerts.rules import RuleBook
 from services.alerts.service import PassResult
+from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.catalogue import Target
 from shared.clock import FixedClock
 from shared.db import migrate
@@ -111,7 +112,8 @@ class Receiver:
 class Harness:
     """The alert service's components over a real database, time moved by hand."""
 
-    def __init__(self, db_url: str, data_dir: Path, *, rule: Rule | None = None, **overrides: Any) -> None:
+    def __init__(self, db_url: str, data_dir: Path, *, rule: Rule | None = None, resolver: Resolver = system_resolver,
+                 **overrides: Any) -> None:
         migrate(db_url)
         options: dict[str, Any] = {"database_url": db_url, "data_dir": data_dir, "allow_private_webhooks": True,
                                    "admin_token": "admin-token", "retry_initial_seconds": 5.0,
@@ -124,7 +126,7 @@ class Harness:
         self.rule = rule or Rule(for_seconds=0, resolve_for_seconds=0, repeat_interval_seconds=24 * 3600)
         self.rt: AlertsRuntime = build_runtime(
             self.settings, clock=self.clock, registry=self.registry, rules=RuleBook(self.rule),
-            http_client=httpx.Client(trust_env=False, timeout=5.0), jitter=lambda cap: cap)
+            http_client=httpx.Client(trust_env=False, timeout=5.0), jitter=lambda cap: cap, resolver=resolver)
         self._seq = 0
 
     def close(self) -> None:

@@ -370,3 +370,24 @@ def test_a_late_subscription_hears_only_of_alerts_it_would_have_been_sent(
     harness.deliver()
     ((alert,),) = [r.json["alerts"] for r in receiver.to("/warnings")]
     assert (alert["region"], alert["severity"]) == ("320500", "warning")
+
+
+def test_a_webhook_goes_to_the_address_its_host_resolved_to_with_the_original_host_header(
+        db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    answers = {"hooks.agri.test": ["127.0.0.1"]}  # a DNS that the test controls
+    harness = Harness(db_url, tmp_path, resolver=lambda host, port: answers[host])
+    try:
+        harness.subscribe("agri", receiver.url().replace("127.0.0.1", "hooks.agri.test"))
+        harness.apply(figure("breach"))
+        assert harness.deliver() == 1
+        (request,) = receiver.requests
+        assert request.headers["host"] == f"hooks.agri.test:{receiver.port}"
+        assert receiver.verify(request, SECRET, harness.clock.now())
+        answers["hooks.agri.test"] = []  # the name stops resolving: the next delivery waits and retries
+        harness.advance(60)
+        harness.apply(figure("ok"))
+        harness.deliver()
+        (retrying,) = harness.deliveries("pending")
+        assert retrying.last_error == "url policy: host 'hooks.agri.test' does not resolve"
+    finally:
+        harness.close()

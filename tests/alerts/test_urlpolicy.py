@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.alerts.urlpolicy import UrlPolicyError, check_webhook_url
+from services.alerts.urlpolicy import PinnedRequest, UnresolvedHost, UrlPolicyError, check_webhook_url, pin
 
 DNS = {"hooks.example.org": ["93.184.216.34"], "mixed.example.org": ["93.184.216.34", "10.0.0.5"],
        "internal.example.org": ["192.168.1.10"], "v6.example.org": ["2606:4700::6810:84e5"],
@@ -69,3 +69,23 @@ def test_allow_private_still_refuses_credentials_and_other_schemes() -> None:
         check_webhook_url("http://a:b@127.0.0.1/x", allow_private=True)
     with pytest.raises(UrlPolicyError, match="scheme"):
         check_webhook_url("gopher://127.0.0.1/x", allow_private=True)
+
+
+@pytest.mark.parametrize(("url", "connect_to", "host", "sni"), [
+    ("https://hooks.example.org/qw?x=1", "https://93.184.216.34/qw?x=1", "hooks.example.org", "hooks.example.org"),
+    ("http://hooks.example.org:8080/qw", "http://93.184.216.34:8080/qw", "hooks.example.org:8080", None),
+    ("https://v6.example.org/hook", "https://[2606:4700::6810:84e5]/hook", "v6.example.org", "v6.example.org"),
+    ("https://93.184.216.34/hook", "https://93.184.216.34/hook", "93.184.216.34", "93.184.216.34"),
+])
+def test_a_delivery_connects_to_the_address_that_was_checked_with_the_original_host(
+        url: str, connect_to: str, host: str, sni: str | None) -> None:
+    assert pin(url, allow_private=False, resolver=fake_resolver) == PinnedRequest(connect_to, host, sni)
+
+
+def test_pinning_refuses_what_the_check_refuses_and_says_when_a_host_does_not_resolve() -> None:
+    with pytest.raises(UrlPolicyError, match="non-public address"):
+        pin("https://mixed.example.org/x", allow_private=False, resolver=fake_resolver)
+    with pytest.raises(UnresolvedHost, match="does not resolve"):
+        pin("https://nowhere.example.org/x", allow_private=True, resolver=fake_resolver)
+    assert pin("http://internal.example.org/x", allow_private=True, resolver=fake_resolver).url == \
+        "http://192.168.1.10/x"
