@@ -190,3 +190,21 @@ def test_an_operator_lists_and_replays_dead_letters_to_the_events_topic(pipeline
         assert again[0]["source_offset"] != listed[0]["source_offset"]
         everything = client.get("/v1/dead-letters?include_replayed=true", headers=admin).json()["dead_letters"]
         assert everything[0]["replayed_at"] is not None
+
+
+def test_the_tally_rebuild_refuses_while_the_indicators_consumer_group_has_members(pipeline: Pipeline,
+                                                                                  capsys) -> None:  # noqa: ANN001
+    from services.indicators.rebuild import group_members, main
+
+    settings = pipeline.settings
+    assert group_members(settings.kafka_bootstrap, settings.indicators_group) == 0
+    pipeline.start_consumer()
+    wait_for(lambda: group_members(settings.kafka_bootstrap, settings.indicators_group) == 1, timeout=60,
+             what="the consumer in its group")
+    env = {"QW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "QW_INDICATORS_GROUP": settings.indicators_group,
+           "QW_DATABASE_URL": settings.effective_database_url}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        assert main([]) == 2
+    assert "has 1 member(s): stop the indicators service first" in capsys.readouterr().err
