@@ -1,32 +1,24 @@
 """The events consumer: poll a batch, apply it in one transaction, then commit offsets.
 
-Pipelined over two threads: this one polls and decodes (``BatchProcessor.decode``, no I/O) while a
-database thread applies the previous batch (``BatchProcessor.apply``, one transaction); at most one
-batch is in the database at a time (a bounded hand-off of one). The sqlite3 and psycopg drivers
-release the GIL while the database works (PostgreSQL: the server's whole transaction), so the next
-batch is fetched and decoded meanwhile; the Python work of both threads still shares one GIL. The
-Kafka client is used from this thread only.
-
-Offsets are committed only after the database commit, and only the offsets of the batch that commit
-applied (explicit ``{partition: next offset}``, never the consumer's positions, which are already past
-the batch being decoded). A crash in between redelivers the batch, and ``applied_event`` makes the
-second application a no-op. When the transaction fails (database restarting, a deadlock), nothing is
-committed: the consumer seeks back to that batch's first offsets (and drops the batch decoded behind
-it), then retries with backoff, so nothing is lost and nothing counted twice. A rebalance needs no
-hook: records of a batch still in the database may be polled again by this or another instance, and
-are then duplicates.
+Offsets are committed only after the database commit, so a crash in between redelivers the batch,
+and ``applied_event`` makes the second application a no-op. When the transaction fails (database
+restarting, a deadlock), nothing is committed: the consumer seeks back to the batch's first offsets
+and retries with backoff, so nothing is lost and nothing counted twice. A rebalance needs no hook:
+nothing uncommitted survives a batch.
 
 Figure publishing is coalesced: the figures touched by committed batches are gathered and published
-together at most every ``publish_interval`` seconds (``backlog_publish_interval`` while polls come
-back full, i.e. while working through a backlog, when each recompute would be stale at once anyway;
-at once when the consumer is idle), in this thread and always after the batches' database commits.
-Under load one recompute then serves many batches instead of each; the periodic pass still
-republishes whatever a failed publish missed.
+together at most every ``publish_interval`` seconds (and at once when a poll comes back empty), in
+this thread and always after the batches' database commits. Under load one recompute then serves
+many batches instead of each; the periodic pass still republishes whatever a failed publish missed.
 
 A batch keeps thousands of events (and their models, states, rows) alive at once; with the default
 collector threshold (700) the cyclic GC runs every few dozen events and re-scans them, about a third
 of the consumer's CPU. ``tune_gc`` raises the first-generation threshold (process-wide, only upward)
 and freezes what exists at start when the consumer starts.
+
+(Polling the next batch while a database thread applied the previous one was tried: ~15 % faster on
+SQLite, but in one of four full test runs a rebalance then took over 30 s to hand partitions over, so
+the loop stays sequential.)
 """
 
 from __future__ import annotations
@@ -36,16 +28,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from services.indicators.apply import Touched
 from services.indicators.metrics import IndicatorsMetrics
-from services.indicators.processor import BatchProcessor, BatchResult, DecodedBatch
+from services.indicators.processor import BatchProcessor, BatchResult
 from services.indicators.publisher import FigurePublisher
 from shared.kafka import CoordinatorWatch, subscribe_when_known
 
@@ -66,21 +55,12 @@ def tune_gc(gen0: int = GC_GEN0_THRESHOLD) -> None:
     gc.freeze()
 
 
-@dataclass(slots=True)
-class InFlight:
-    """A batch handed to the database thread."""
-
-    future: Future[BatchResult]
-    first: dict[TopicPartition, int]  # where to seek back to if it fails
-    commit: dict[TopicPartition, OffsetAndMetadata]  # what to commit once it is applied
-
-
 class EventsConsumer:
     def __init__(self, make_consumer: ConsumerFactory, topic: str, processor: BatchProcessor,
                  publisher: FigurePublisher | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
                  poll_timeout_ms: int = 200, max_backoff: float = 10.0,
                  after_commit: Callable[[BatchResult], None] | None = None,
-                 publish_interval: float = 0.2, backlog_publish_interval: float = 1.0) -> None:
+                 publish_interval: float = 0.2) -> None:
         self._make_consumer = make_consumer
         self.topic = topic
         self.processor = processor
@@ -91,7 +71,6 @@ class EventsConsumer:
         self.max_backoff = max_backoff
         self.after_commit = after_commit
         self.publish_interval = publish_interval
-        self.backlog_publish_interval = backlog_publish_interval
         self._pending: dict[Touched, list[str]] = {}  # committed, not yet published
         self._last_publish = 0.0
         self._stop = threading.Event()
@@ -102,8 +81,6 @@ class EventsConsumer:
         self.ready = threading.Event()  # set once the consumer has an assignment
         self.watch = CoordinatorWatch()
         self.assigned: frozenset[TopicPartition] = frozenset()  # as of the last poll
-        self._database: ThreadPoolExecutor | None = None
-        self._inflight: InFlight | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,7 +98,6 @@ class EventsConsumer:
 
     def run(self) -> None:
         tune_gc()
-        self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indicators-db")
         backoff = 0.5
         while not self._stop.is_set():
             try:
@@ -139,19 +115,10 @@ class EventsConsumer:
                 logger.exception("batch failed; retrying", extra={"backoff_seconds": backoff})
                 self._stop.wait(backoff)
                 backoff = min(self.max_backoff, backoff * 2)
-        self._close()
         self.publish_pending()
-        self._database.shutdown(wait=True)
+        self._close()
 
     def _close(self) -> None:
-        if self._consumer is not None and self._inflight is not None:
-            try:
-                settled = self._settle(self._consumer, {})
-                if settled is not None:
-                    self._committed(self._consumer, settled)
-            except Exception:  # noqa: BLE001 - not committed: redelivered to whoever owns the partitions next
-                logger.warning("last batch failed while closing; it will be redelivered", exc_info=True)
-        self._inflight = None
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             try:
@@ -161,64 +128,27 @@ class EventsConsumer:
 
     # ---- one poll ---------------------------------------------------------------------------
     def step(self) -> BatchResult | None:
-        """Poll and decode a batch, settle the batch in the database, hand this one over.
-
-        Returns the batch settled (applied and offsets committed) in this step, if any."""
         consumer = self._consumer
-        assert consumer is not None and self._database is not None
-        # With a batch in the database, wait for records only while it is there: settle it (commit
-        # offsets, publish) as soon as it is done rather than after a long poll.
-        inflight = self._inflight
-        timeout = 0 if inflight is not None else self.poll_timeout_ms
-        polled = consumer.poll(timeout_ms=timeout, max_records=self.max_records)  # type: ignore[attr-defined]
-        while not polled and inflight is not None and not inflight.future.done():
-            polled = consumer.poll(timeout_ms=5, max_records=self.max_records)  # type: ignore[attr-defined]
+        assert consumer is not None
+        polled = consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)  # type: ignore[attr-defined]
         self.assigned = frozenset(consumer.assignment())  # type: ignore[attr-defined]
         if self.assigned:
             self.ready.set()
         self._update_lag(consumer)
-        first: dict[TopicPartition, int] = {}
-        decoded: DecodedBatch | None = None
-        count = 0
-        if polled:
-            messages = [r for records in polled.values() for r in records]  # ConsumerRecords are Records
-            count = len(messages)
-            first = {tp: records[0].offset for tp, records in polled.items() if records}
-            try:
-                decoded = self.processor.decode(messages)
-            except Exception:
-                self._rewind(consumer, first)
-                raise
-        settled = self._settle(consumer, first)
-        if decoded is not None:
-            commit = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                      for tp, records in polled.items() if records}
-            self._inflight = InFlight(self._database.submit(self.processor.apply, decoded), first, commit)
-        result = self._committed(consumer, settled) if settled is not None else None
-        interval = self.backlog_publish_interval if count >= self.max_records else self.publish_interval
-        if self._inflight is None or time.monotonic() - self._last_publish >= interval:
+        if not polled:
             self.publish_pending()
-        return result
-
-    def _settle(self, consumer: object, behind: dict[TopicPartition, int]) -> InFlight | None:
-        """Wait for the batch in the database. If it failed, seek back to its first offsets (and to
-        ``behind``'s, the batch decoded after it, which is dropped) and raise."""
-        inflight, self._inflight = self._inflight, None
-        if inflight is None:
             return None
+        messages = [r for records in polled.values() for r in records]  # ConsumerRecords are Records
+        first = {tp: records[0].offset for tp, records in polled.items() if records}
         try:
-            inflight.future.result()
+            result = self.processor.process(messages)
         except Exception:
             # Not applied: rewind so that the next poll returns the same records.
-            self._rewind(consumer, {**behind, **inflight.first})
+            for tp, offset in first.items():
+                consumer.seek(tp, offset)  # type: ignore[attr-defined]
             raise
-        return inflight
-
-    def _committed(self, consumer: object, settled: InFlight) -> BatchResult:
-        """After the database commit of ``settled``: commit its offsets, note what it touched."""
-        result = settled.future.result()
         try:
-            consumer.commit(settled.commit)  # type: ignore[attr-defined]
+            consumer.commit()  # type: ignore[attr-defined]
         except (CommitFailedError, KafkaError):
             # A rebalance took the partitions: the new owner re-reads the batch and skips it as applied.
             logger.warning("offset commit failed after a committed batch; redelivery will be deduplicated",
@@ -234,14 +164,9 @@ class EventsConsumer:
                     pending[figure] = list(ids[:5])
                 elif len(known) < 5:
                     known.extend(i for i in ids[:5 - len(known)] if i not in known)
+        if time.monotonic() - self._last_publish >= self.publish_interval:
+            self.publish_pending()
         return result
-
-    @staticmethod
-    def _rewind(consumer: object, offsets: dict[TopicPartition, int]) -> None:
-        assigned = consumer.assignment()  # type: ignore[attr-defined]
-        for tp, offset in offsets.items():
-            if tp in assigned:  # a partition taken by a rebalance is re-read by its new owner
-                consumer.seek(tp, offset)  # type: ignore[attr-defined]
 
     def publish_pending(self) -> None:
         """Publish the changes of the figures committed batches touched since the last publish."""
