@@ -7,13 +7,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-from kafka import KafkaConsumer, TopicPartition
-
 from bench import prom
-from bench.bench_indicators import make_event
+from bench.bench_indicators import make_event, raw_rate
 from bench.load import occurred_now, post_batches
 from bench.machine import process_memory_mb
+from services.indicators.consumer import tune_gc
 from tests.e2e.services import ServiceProcesses
 
 PROCESSED = ("qw_indicators_events_applied_total", "qw_indicators_revisions_ignored_total",
@@ -31,32 +29,10 @@ def mixed_batches(prefix: str, count: int, size: int = 1000) -> Iterator[list[di
 
 
 def raw_consume_parse(bootstrap: str, topic: str) -> dict[str, float]:
-    """The consume ceiling: kafka-python (read_committed, 2,000 records a poll) + orjson + parse_event,
-    over everything in the topic, no database (as ``bench_indicators.raw_rate``, ending at the end offsets)."""
-    from shared.events import parse_event
-
-    try:  # the indicator consumer raises the GC threshold when it starts; the ceiling runs under the same setting
-        from services.indicators.consumer import tune_gc  # type: ignore[attr-defined]
-    except ImportError:
-        tune_gc = None
-    if tune_gc is not None:
-        tune_gc()
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20,
-                             max_poll_records=2000, isolation_level="read_committed")
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    ends = consumer.end_offsets(partitions)
-    seen = 0
-    started = time.perf_counter()
-    while any(consumer.position(tp) < ends[tp] for tp in partitions):
-        for records in consumer.poll(timeout_ms=500, max_records=2000).values():
-            for record in records:
-                parse_event(orjson.loads(record.value))
-                seen += 1
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return {"events": seen, "seconds": elapsed, "rate": seen / elapsed}
+    """The consume ceiling (``bench_indicators.raw_rate``) under the GC settings the indicator consumer sets
+    for itself when it starts."""
+    tune_gc()
+    return raw_rate(bootstrap, topic)
 
 
 def indicators_processed(stack: ServiceProcesses) -> tuple[float, float]:

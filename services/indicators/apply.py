@@ -202,10 +202,9 @@ class Applier:
 
     def tally_deltas(self) -> Tallies:
         tallies = Tallies()
-        sums, last = tallies.sums, tallies.last_event_at
         for key, row in self.additive.sums.items():
-            sums[key] = list(row)
-        last.update(self.additive.last_event_at)
+            tallies.sums[key] = list(row)
+        tallies.last_event_at.update(self.additive.last_event_at)
         # Up to five event ids per tally key the batch moved; mapped to figures once at the end.
         key_ids: dict[TallyKey, list[str]] = {key: [event_id] for key, event_id in self._additive_touched.items()}
         # Subjects are counted per signature (old state −1, new state +1), then each signature is
@@ -236,18 +235,7 @@ class Applier:
             _count(groups, acceptance_signature(cat, project), 1, project.occurred_at, ids)
         for signature, (count, at, ids) in groups.items():
             for key, v in signature_items(cat, signature):
-                row = sums.get(key)
-                if row is None:
-                    row = sums[key] = [0, 0, 0, 0.0, 0.0]
-                row[0] += count * v.numerator
-                row[1] += count * v.denominator
-                row[2] += count * v.extra
-                row[3] += count * v.score_sum
-                row[4] += count * v.score_sq_sum
-                if at is not None:
-                    previous = last.get(key)
-                    if previous is None or at > previous:
-                        last[key] = at
+                tallies.add(key, v, count, at)
                 _note_key(key_ids, key, ids)
         for key, ids in key_ids.items():
             for figure in self._figures_of(key):
