@@ -55,6 +55,7 @@ COUNTERS = {
     "qw_indicators_dead_letters_total",
     "qw_indicators_revisions_ignored_total",
     "qw_indicators_batch_failures_total",
+    "qw_indicators_offset_commit_failures_total",
     "qw_alerts_notifications_total",
     "qw_alerts_undecodable_figures_total",
     "qw_http_requests_total",

@@ -1,24 +1,28 @@
 """The events consumer: poll a batch, apply it in one transaction, then commit offsets.
 
 Offsets are committed only after the database commit, so a crash in between redelivers the batch,
-and ``applied_event`` makes the second application a no-op. When the transaction fails (database
-restarting, a deadlock), nothing is committed: the consumer seeks back to the batch's first offsets
-and retries with backoff, so nothing is lost and nothing counted twice. A rebalance needs no hook:
-nothing uncommitted survives a batch.
+and ``applied_event`` makes the second application a no-op. The commit is sent without waiting for
+the broker's answer: a commit lost to a crash or a rebalance only means that the partition's next
+owner re-reads the batch and skips it as applied, and the next batch's commit covers it anyway
+(failures are counted in ``qw_indicators_offset_commit_failures_total``); on close the positions are
+committed and waited for. When the transaction fails (database restarting, a deadlock), nothing is
+committed: the consumer seeks back to the batch's first offsets and retries with backoff, so nothing
+is lost and nothing counted twice.
 
 Figure publishing is coalesced: the figures touched by committed batches are gathered and published
-together at most every ``publish_interval`` seconds (and at once when a poll comes back empty), in
-this thread and always after the batches' database commits. Under load one recompute then serves
-many batches instead of each; the periodic pass still republishes whatever a failed publish missed.
+together at most every ``publish_interval`` seconds (``backlog_publish_interval`` while polls come
+back full, i.e. while working through a backlog, when each recompute would be stale at once; at once
+when a poll comes back empty), in this thread and always after the batches' database commits. The
+periodic pass still republishes whatever a failed publish missed.
 
 A batch keeps thousands of events (and their models, states, rows) alive at once; with the default
 collector threshold (700) the cyclic GC runs every few dozen events and re-scans them, about a third
 of the consumer's CPU. ``tune_gc`` raises the first-generation threshold (process-wide, only upward)
 and freezes what exists at start when the consumer starts.
 
-(Polling the next batch while a database thread applied the previous one was tried: ~15 % faster on
-SQLite, but in one of four full test runs a rebalance then took over 30 s to hand partitions over, so
-the loop stays sequential.)
+(Polling the next batch while a database thread applied the previous one was tried twice: ~15 %
+faster on a quiet machine, slower on a busy one, and in one of four full test runs a rebalance then
+took over 30 s to hand partitions over; the loop stays sequential.)
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import time
 from collections.abc import Callable
 
 from kafka import TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
 
 from services.indicators.apply import Touched
 from services.indicators.metrics import IndicatorsMetrics
@@ -60,7 +63,8 @@ class EventsConsumer:
                  publisher: FigurePublisher | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
                  poll_timeout_ms: int = 200, max_backoff: float = 10.0,
                  after_commit: Callable[[BatchResult], None] | None = None,
-                 publish_interval: float = 0.2) -> None:
+                 publish_interval: float = 0.2, backlog_publish_interval: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._make_consumer = make_consumer
         self.topic = topic
         self.processor = processor
@@ -71,6 +75,8 @@ class EventsConsumer:
         self.max_backoff = max_backoff
         self.after_commit = after_commit
         self.publish_interval = publish_interval
+        self.backlog_publish_interval = backlog_publish_interval
+        self._monotonic = monotonic
         self._pending: dict[Touched, list[str]] = {}  # committed, not yet published
         self._last_publish = 0.0
         self._stop = threading.Event()
@@ -121,6 +127,11 @@ class EventsConsumer:
     def _close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
+            try:  # the last batches' offsets (their commits were not waited for), so a restart skips them
+                consumer.commit(timeout_ms=2_000)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - not committed: the next owner re-reads and deduplicates
+                logger.info("final offset commit failed; the next owner will skip the batches as applied",
+                            exc_info=True)
             try:
                 consumer.close(autocommit=False)  # type: ignore[attr-defined]
             except Exception:  # noqa: BLE001
@@ -147,12 +158,9 @@ class EventsConsumer:
             for tp, offset in first.items():
                 consumer.seek(tp, offset)  # type: ignore[attr-defined]
             raise
-        try:
-            consumer.commit()  # type: ignore[attr-defined]
-        except (CommitFailedError, KafkaError):
-            # A rebalance took the partitions: the new owner re-reads the batch and skips it as applied.
-            logger.warning("offset commit failed after a committed batch; redelivery will be deduplicated",
-                           exc_info=True)
+        # Not waited for: a commit lost to a rebalance or a crash only means the new owner re-reads
+        # the batch and skips it as applied; the next batch's commit covers this one's offsets.
+        consumer.commit_async(callback=self._commit_done)  # type: ignore[attr-defined]
         self.batches += 1
         if self.after_commit is not None:
             self.after_commit(result)
@@ -164,16 +172,24 @@ class EventsConsumer:
                     pending[figure] = list(ids[:5])
                 elif len(known) < 5:
                     known.extend(i for i in ids[:5 - len(known)] if i not in known)
-        if time.monotonic() - self._last_publish >= self.publish_interval:
+        # Working through a backlog (full polls), each recompute would be stale at once: publish less often.
+        interval = self.backlog_publish_interval if len(messages) >= self.max_records else self.publish_interval
+        if self._monotonic() - self._last_publish >= interval:
             self.publish_pending()
         return result
+
+    def _commit_done(self, offsets: object, response: object) -> None:
+        if isinstance(response, Exception):
+            self.metrics.commit_failures.inc()
+            logger.warning("offset commit failed after a committed batch; redelivery will be deduplicated",
+                           extra={"error": str(response)})
 
     def publish_pending(self) -> None:
         """Publish the changes of the figures committed batches touched since the last publish."""
         if self.publisher is None or not self._pending:
             return
         touched, self._pending = self._pending, {}
-        self._last_publish = time.monotonic()
+        self._last_publish = self._monotonic()
         try:
             self.publisher.on_batch(touched)
         except Exception:  # noqa: BLE001 - the periodic pass republishes

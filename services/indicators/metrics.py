@@ -52,6 +52,10 @@ class IndicatorsMetrics:
         self.batch_failures = Counter("qw_indicators_batch_failures_total",
                                       "Consumed batches that failed (database or broker unavailable) and were "
                                       "rewound to be retried", registry=registry)
+        self.commit_failures = Counter("qw_indicators_offset_commit_failures_total",
+                                       "Offset commits that failed after their batch was applied (the batch is "
+                                       "re-read by the partition's next owner and skipped as applied)",
+                                       registry=registry)
         for event_type in EVENT_TYPES:
             self.events_applied.labels(event_type)
         for reason in DEAD_LETTER_REASONS:
