@@ -1,0 +1,48 @@
+"""``qw plan``: check a catalogue file locally, show the running service's indicators and targets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from shared.cli.api import Api
+from shared.cli.output import Output, items_of, table
+from shared.cli.registry import command
+
+
+@command("plan validate")
+def plan_validate(api: Api, args: argparse.Namespace, out: Output) -> int:
+    from shared.catalogue import CatalogueError, load_catalogue
+
+    try:
+        cat = load_catalogue(args.file)
+    except CatalogueError as exc:
+        if out.as_json:
+            print(json.dumps({"ok": False, "file": args.file, "errors": str(exc).splitlines()}, indent=2))
+        else:
+            print(f"{exc}", file=sys.stderr)
+        return 1
+    rows = [{"indicator": s.id, "kind": s.kind, "target": {"op": s.target.op, "value": s.target.value},
+             "windows": list(cat.windows(s)), "min_sample": cat.min_sample(s), "lead_agency": s.lead_agency}
+            for s in cat.indicators]
+    summary = {"ok": True, "file": args.file, "plan": cat.plan.id, "catalogue_version": cat.catalogue_version,
+               "indicators": len(cat.indicators), "targets": rows, "agencies": len(cat.agency_ids()),
+               "programmes": sorted(cat.programmes), "regions": 1 + len(cat.regions.cities)}
+
+    def text() -> str:
+        head = (f"ok: {args.file} — plan {cat.plan.id} ({cat.plan.title}), catalogue_version {cat.catalogue_version}, "
+                f"{cat.plan.start} → {cat.plan.deadline}\n"
+                f"indicators: {len(cat.indicators)}  agencies: {len(cat.agencies)} "
+                f"(+{len(cat.city_codes)} city governments)  programmes: {', '.join(sorted(cat.programmes))}  "
+                f"regions: {cat.province_code} and {len(cat.city_codes)} cities\n\n")
+        return head + table(rows, ("indicator", "kind", "target", "windows", "min_sample", "lead_agency"))
+    out.show(summary, text)
+    return 0
+
+
+@command("plan show")
+def plan_show(api: Api, args: argparse.Namespace, out: Output) -> None:
+    indicators = items_of(api.call("indicators", "GET", "/v1/indicators"), "indicators")
+    rows = [{**i, "indicator": i.get("id", i.get("indicator"))} for i in indicators if isinstance(i, dict)]
+    out.show(indicators, lambda: table(rows, ("indicator", "kind", "target", "windows", "lead_agency")))
