@@ -126,10 +126,10 @@ class EventIntake:
         if new:
             await self._publish_and_record(new, now)
         if len(new) == 1:
-            self._metrics.accepted.labels(new[0].event.type).inc()
+            self._metrics.accept(new[0].event.type)
         else:
             for event_type, count in Counter(p.event.type for p in new).items():
-                self._metrics.accepted.labels(event_type).inc(count)
+                self._metrics.accept(event_type, count)
         if duplicates:
             self._metrics.duplicates.inc(duplicates)
         return {"accepted": len(new), "duplicates": duplicates, "event_ids": [p.event.event_id for p in prepared]}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from services.intake.errors import Rejection
 
@@ -13,31 +14,47 @@ MAX_DEPTH = 32
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
-    """The raw body, or 413 as soon as the declared or the actual size passes ``limit``."""
+    """The raw body of a starlette request, or 413 (see ``read_body``)."""
     declared = request.headers.get("content-length")
+    return await read_body(request.receive, declared.encode("latin-1") if declared is not None else None, limit)
+
+
+async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
+    """The body from the ASGI messages, or 413 as soon as the declared (``Content-Length``) or the actual
+    size passes ``limit``; a client that went away raises ClientDisconnect."""
     if declared is not None:
         try:
-            size = int(declared)
+            size = int(declared.decode("latin-1"))
         except ValueError:
             raise Rejection(400, "bad_json", "Content-Length is not a number") from None
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                received += len(chunk)
+                if received > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _too_large(limit: int) -> Rejection:
+def too_large(limit: int) -> Rejection:
     return Rejection(413, "too_large", f"request body is larger than the limit of {limit} bytes")
 
 
-def require_json(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def require_json(content_type: str) -> None:
+    """415 unless the Content-Type header's value names application/json."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         shown = media_type or "none"
         raise Rejection(415, "unsupported_media_type",

@@ -1,12 +1,12 @@
 """One thread does all ledger work for the event loop, and does it in groups.
 
-Requests put their look-ups and their inserts on a queue and await an asyncio future. The worker
-takes everything that queued up while it was busy (no added wait when idle): all inserts go into
-one transaction (one commit, the cost SQLite serialises on), all look-ups into one ``IN (...)``
-query, and the waiting requests are woken with a single ``call_soon_threadsafe``. A request's rows
-are committed before its future completes, so "202" still means "recorded". If a group's commit
-fails, each request's rows are retried in a transaction of their own, so one bad request cannot
-fail its neighbours.
+Requests put their look-ups and their inserts on a queue (those of one event-loop turn together, so
+the thread is woken once per turn) and await an asyncio future. The worker takes everything that
+queued up while it was busy (no added wait when idle): all inserts go into one transaction (one
+commit, the cost SQLite serialises on), all look-ups into one ``IN (...)`` query, and the waiting
+requests are woken with a single ``call_soon_threadsafe``. A request's rows are committed before
+its future completes, so "202" still means "recorded". If a group's commit fails, each request's
+rows are retried in a transaction of their own, so one bad request cannot fail its neighbours.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class LedgerWorker:
     def __init__(self, ledger: EventLedger, *, max_group_rows: int = MAX_GROUP_ROWS) -> None:
         self._ledger = ledger
         self._max_rows = max_group_rows
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}  # per loop: jobs not yet queued
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -59,8 +60,17 @@ class LedgerWorker:
         self._ensure_started()
         loop = asyncio.get_running_loop()
         job = _Job(loop, loop.create_future(), **work)
-        self._queue.put(job)
+        # The jobs of one turn of the event loop go on the queue together, at its end: waking the worker
+        # thread costs the event loop more than the rest of a submission, so it is woken once per turn.
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append(job)
         return await job.future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._pending.pop(loop))
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -85,19 +95,19 @@ class LedgerWorker:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            rows = len(first.rows)
+            group = first
+            rows = sum(len(job.rows) for job in first)
             stop = False
             while rows < self._max_rows:
                 try:
-                    job = self._queue.get_nowait()
+                    jobs = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if jobs is None:
                     stop = True
                     break
-                group.append(job)
-                rows += len(job.rows)
+                group.extend(jobs)
+                rows += sum(len(job.rows) for job in jobs)
             self._work(group)
             if stop:
                 return
