@@ -14,6 +14,7 @@ path go on to FastAPI.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from services.intake.accept import EventIntake
@@ -31,6 +33,8 @@ from services.intake.openapi import EVENT_RESPONSES, Accepted, batch_body, singl
 from services.intake.validation import check_scope
 from shared.auth import Authenticator, Principal
 from shared.web import HttpMetrics, RouteTemplate, database_unavailable
+
+logger = logging.getLogger(__name__)
 
 SINGLE_PATH = "/v1/events"
 BATCH_PATH = "/v1/events/batch"
@@ -128,6 +132,10 @@ class EventEndpoints:
             responded = True
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+        except ClientDisconnect:
+            # The client went away before its body arrived: nothing was accepted and nobody is listening.
+            logger.info("client disconnected before sending its whole body", extra={"path": path})
+            return
         except Exception:
             # What ServerErrorMiddleware does (intake has no debug mode and no 500 handler): a plain 500 if
             # nothing was sent yet, then re-raise for the server to log. The request is not counted.

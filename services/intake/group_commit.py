@@ -23,7 +23,7 @@ from services.intake.store import EventLedger, LedgerRow
 
 logger = logging.getLogger(__name__)
 
-MAX_GROUP_ROWS = 5_000
+MAX_GROUP_ROWS = 5_000  # a group stops taking more once it has this many rows (one turn's jobs stay together)
 LOOKUP_CHUNK = 900
 
 
@@ -70,7 +70,9 @@ class LedgerWorker:
         return await job.future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._queue.put(self._pending.pop(loop))
+        jobs = self._pending.pop(loop, None)
+        if jobs:
+            self._queue.put(jobs)
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -85,6 +87,10 @@ class LedgerWorker:
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
+            # Jobs submitted in this turn of the event loop and not flushed yet go ahead of the stop signal.
+            for jobs in list(self._pending.values()):
+                self._queue.put(jobs)
+            self._pending.clear()
             self._queue.put(None)
             thread.join(10)
 

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
 from services.intake.body import nesting_depth
-from tests.intake.support import ADMIN, auth, figure, inspection, survey, with_changes
+from tests.intake.support import ADMIN, FakePublisher, auth, figure, inspection, survey, with_changes
 
 
 def _rows(client: TestClient) -> int:
@@ -249,3 +249,22 @@ def test_event_requests_are_measured_under_their_route_templates_with_their_stat
     assert _metric(registry, "qw_http_requests_total", route="/v1/events/batch", status="202", **labels) == 1
     assert _metric(registry, "qw_http_requests_total", route="/v1/events", status="401", **labels) == 1
     assert _metric(registry, "qw_http_request_seconds_count", service="intake", route="/v1/events") == 3
+
+
+def test_a_client_that_goes_away_mid_body_gets_no_answer_and_nothing_is_accepted(
+        client: TestClient, publisher: FakePublisher, lab_key: str) -> None:
+    messages = [{"type": "http.request", "body": b'{"event_id": "half', "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/events", "query_string": b"", "root_path": "",
+             "headers": [(b"authorization", f"Bearer {lab_key}".encode()), (b"content-type", b"application/json")]}
+    client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]  # no exception, no 500
+    assert sent == []
+    assert publisher.published == []
