@@ -10,10 +10,10 @@ committed: the consumer seeks back to the batch's first offsets and retries with
 is lost and nothing counted twice.
 
 Figure publishing is coalesced: the figures touched by committed batches are gathered and published
-together at most every ``publish_interval`` seconds (``backlog_publish_interval`` while polls come
-back full, i.e. while working through a backlog, when each recompute would be stale at once; at once
-when a poll comes back empty), in this thread and always after the batches' database commits. The
-periodic pass still republishes whatever a failed publish missed.
+together at most every ``publish_interval`` seconds (``backlog_publish_interval`` while working through
+a backlog, i.e. a poll came back full or the lag was a batch or more at the last look, when each recompute
+would be stale at once; at once when a poll comes back empty), in this thread and always after the
+batches' database commits. The periodic pass still republishes whatever a failed publish missed.
 
 A batch keeps thousands of events (and their models, states, rows) alive at once; with the default
 collector threshold (700) the cyclic GC runs every few dozen events and re-scans them, about a third
@@ -82,7 +82,8 @@ class EventsConsumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: object | None = None
-        self._last_lag = 0.0
+        self._last_lag = float("-inf")
+        self._lag = 0  # records behind, over the assigned partitions, at the last look
         self.batches = 0
         self.ready = threading.Event()  # set once the consumer has an assignment
         self.watch = CoordinatorWatch()
@@ -172,8 +173,11 @@ class EventsConsumer:
                     pending[figure] = list(ids[:5])
                 elif len(known) < 5:
                     known.extend(i for i in ids[:5 - len(known)] if i not in known)
-        # Working through a backlog (full polls), each recompute would be stale at once: publish less often.
-        interval = self.backlog_publish_interval if len(messages) >= self.max_records else self.publish_interval
+        # Working through a backlog (a full poll, or at least a batch's worth of lag at the last look), each
+        # recompute would be stale at once: publish less often. (A poll returns what is buffered, at most one
+        # fetch per partition, so with a large ``max_records`` polls are rarely full even far behind.)
+        backlog = len(messages) >= self.max_records or self._lag >= self.max_records
+        interval = self.backlog_publish_interval if backlog else self.publish_interval
         if self._monotonic() - self._last_publish >= interval:
             self.publish_pending()
         return result
@@ -196,10 +200,11 @@ class EventsConsumer:
             logger.warning("figure publish failed; the periodic pass will retry", exc_info=True)
 
     def _update_lag(self, consumer: object, every: float = 1.0) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         if now - self._last_lag < every:
             return
         self._last_lag = now
+        self._lag = 0
         for tp in consumer.assignment():  # type: ignore[attr-defined]
             assert isinstance(tp, TopicPartition)
             high = consumer.highwater(tp)  # type: ignore[attr-defined]
@@ -210,4 +215,6 @@ class EventsConsumer:
             except Exception:  # noqa: BLE001
                 continue
             if position is not None:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
+                lag = max(0, high - position)
+                self._lag += lag
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)

@@ -31,8 +31,9 @@ class Record:
 class FakeKafka:
     """One partition of ``end`` records, served ``per_poll`` at a time from the position."""
 
-    def __init__(self, end: int, per_poll: int, *, commits_fail: bool = False) -> None:
+    def __init__(self, end: int, per_poll: int, *, commits_fail: bool = False, arriving: int = 0) -> None:
         self.end = end
+        self.arriving = arriving  # records produced before each poll (a live stream)
         self.position_ = 0
         self.per_poll = per_poll
         self.commits_fail = commits_fail
@@ -41,6 +42,7 @@ class FakeKafka:
         self.closed = False
 
     def poll(self, timeout_ms: int = 0, max_records: int = 0) -> dict[TopicPartition, list[Record]]:
+        self.end += self.arriving
         count = min(self.per_poll, self.end - self.position_)
         if count <= 0:
             return {}
@@ -159,9 +161,19 @@ def test_under_a_backlog_figures_are_published_at_most_once_per_backlog_interval
     assert publisher.publishes == 3
 
 
+def test_a_backlog_seen_in_the_lag_slows_publishing_even_when_polls_are_not_full() -> None:
+    clock, publisher = Clock(), FakePublisher()
+    kafka = FakeKafka(end=1000, per_poll=5)  # half-full polls (max_records=10), but 995 records behind
+    consumer = make(kafka, FakeProcessor(), publisher, clock)
+    for _ in range(20):  # 20 batches over 1.9 s
+        consumer.step()
+        clock.now += 0.1
+    assert publisher.publishes == 2
+
+
 def test_without_a_backlog_figures_are_published_every_publish_interval() -> None:
     clock, publisher = Clock(), FakePublisher()
-    kafka = FakeKafka(end=100, per_poll=5)  # half-full polls: keeping up
+    kafka = FakeKafka(end=0, per_poll=5, arriving=5)  # half-full polls, nothing left behind: keeping up
     consumer = make(kafka, FakeProcessor(), publisher, clock)
     for _ in range(20):  # 20 batches over 1.9 s
         consumer.step()
