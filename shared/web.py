@@ -76,7 +76,7 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
     metrics = HttpMetrics(registry, service)
 
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        response = database_unavailable(request, exc)
+        response = database_unavailable(request.url.path, exc)
         if response is None:
             raise exc
         return response
@@ -111,7 +111,7 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
     return metrics
 
 
-def database_unavailable(request: Request, exc: BaseException) -> JSONResponse | None:
+def database_unavailable(path: str, exc: BaseException) -> JSONResponse | None:
     """503 + Retry-After when ``exc`` means the database is unreachable right now, else None.
 
     A lost connection (database restarting, failover) is a retryable outage, not a server bug: 503 like a
@@ -122,8 +122,7 @@ def database_unavailable(request: Request, exc: BaseException) -> JSONResponse |
             return None
     elif not isinstance(exc, _operational_errors()):
         return None
-    logger.warning("database unavailable; answering 503", extra={"path": request.url.path,
-                                                                  "error": str(exc)[:300]})
+    logger.warning("database unavailable; answering 503", extra={"path": path, "error": str(exc)[:300]})
     return JSONResponse({"detail": "database unavailable, retry"}, status_code=503, headers={"Retry-After": "5"})
 
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from services.intake.errors import Rejection
 
 MAX_DEPTH = 32
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The raw body of a starlette request, or 413 (see ``read_body``)."""
-    declared = request.headers.get("content-length")
-    return await read_body(request.receive, declared.encode("latin-1") if declared is not None else None, limit)
 
 
 async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:

@@ -7,26 +7,25 @@ starlette ``Request``/``Response`` objects and the generic request-metrics middl
 work itself. So it does, for these two routes, what those layers would do: the request metrics (under the
 route template, with cached metric children), the 500 answer to an unexpected error (ServerErrorMiddleware's,
 re-raising for the server to log), and the same answers, status codes and headers as FastAPI's handlers.
-The FastAPI routes below stay registered: they carry the OpenAPI description and serve the same handler
-when the fast path is not installed (before startup). Other methods on these paths (405) and every other
-path go on to FastAPI.
+The FastAPI routes stay registered for the OpenAPI description (``event_router``). Other methods on these
+paths (405) and every other path go on to FastAPI.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from services.intake.accept import EventIntake
-from services.intake.body import read_body, read_limited, require_json
+from services.intake.body import read_body, require_json
 from services.intake.errors import Rejection
 from services.intake.metrics import IntakeMetrics
 from services.intake.openapi import EVENT_RESPONSES, Accepted, batch_body, single_body
@@ -41,15 +40,9 @@ BATCH_PATH = "/v1/events/batch"
 EVENT_PATHS = frozenset((SINGLE_PATH, BATCH_PATH))
 
 
-async def event_principal(request: Request) -> Principal:
-    """``shared.auth.current_principal`` without the thread-pool hop when the key is cached (or the admin
-    token): a sync dependency costs every request a round trip through a worker thread."""
-    principal = await _principal(request.app.state.authenticator, request.headers.get("authorization", ""))
-    request.state.principal = principal
-    return principal
-
-
 async def _principal(authenticator: Authenticator, header: str) -> Principal:
+    """The caller of an ``Authorization: Bearer`` header; a cached key (or the admin token) without the
+    thread-pool hop that ``shared.auth``'s sync dependency costs every request."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -66,35 +59,30 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-CurrentPrincipal = Annotated[Principal, Depends(event_principal)]
-
-
 def event_router(max_batch_events: int) -> APIRouter:
+    """The two routes as OpenAPI documents them. Once intake has started, ``IntakeApp`` hands their requests to
+    ``EventEndpoints`` before routing; these handlers only answer while it is not serving (starting up or
+    shutting down)."""
     router = APIRouter(prefix="/v1", tags=["events"])
 
     @router.post("/events", status_code=202, response_model=Accepted, responses=EVENT_RESPONSES,
                  openapi_extra=single_body(), summary="Post one event")
-    async def post_event(request: Request, principal: CurrentPrincipal) -> Response:
+    async def post_event() -> Response:
         """One event. Problems are reported with ``index: 0``."""
-        return await post_events(request, principal, batch=False)
+        return _not_serving()
 
     @router.post("/events/batch", status_code=202, response_model=Accepted, responses=EVENT_RESPONSES,
                  openapi_extra=batch_body(max_batch_events), summary="Post a batch of events")
-    async def post_batch(request: Request, principal: CurrentPrincipal) -> Response:
+    async def post_batch() -> Response:
         """``{"events": [...]}``: all accepted or none; problems carry each event's index."""
-        return await post_events(request, principal, batch=True)
+        return _not_serving()
 
     return router
 
 
-async def post_events(request: Request, principal: Principal, *, batch: bool) -> Response:
-    state = request.app.state
-    check_scope(principal, ())
-    require_json(request.headers.get("content-type", ""))
-    body = await read_limited(request, state.settings.max_body_bytes)
-    intake: EventIntake = state.intake
-    result = await intake.handle(principal, body, batch=batch)
-    return Response(orjson.dumps(result), status_code=202, media_type="application/json")
+def _not_serving() -> JSONResponse:
+    return JSONResponse({"detail": "intake is starting or stopping, retry"}, status_code=503,
+                        headers={"Retry-After": "5"})
 
 
 def rejection_response(request: Request, exc: Rejection) -> JSONResponse:
@@ -174,7 +162,7 @@ class EventEndpoints:
         except HTTPException as exc:
             return _parts(JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers))
         except Exception as exc:
-            outage = database_unavailable(Request(scope, receive), exc)
+            outage = database_unavailable(scope["path"], exc)
             if outage is None:
                 raise
             return _parts(outage)

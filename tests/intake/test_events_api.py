@@ -268,3 +268,15 @@ def test_a_client_that_goes_away_mid_body_gets_no_answer_and_nothing_is_accepted
     client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]  # no exception, no 500
     assert sent == []
     assert publisher.published == []
+
+
+def test_events_posted_while_intake_is_not_serving_get_503_with_retry_after(tmp_path, sqlite_url) -> None:  # noqa: ANN001
+    from services.intake.app import create_app
+    from tests.intake.support import settings_for
+
+    app = create_app(settings_for(sqlite_url, tmp_path), registry=CollectorRegistry())
+    not_started = TestClient(app)  # no lifespan: the event endpoints are not installed
+    response = not_started.post("/v1/events", json=inspection(), headers=auth(ADMIN))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "retry" in response.json()["detail"]
