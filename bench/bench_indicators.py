@@ -62,12 +62,12 @@ def make_event(prefix: str, n: int, occurred: str) -> dict[str, Any]:
 
 
 def encoded(obj: dict[str, Any], received_at: dt.datetime) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    from shared.events import canonical_json, parse_event, subject_key
+    from shared.events import CONTENT_HASH_HEADER, RECEIVED_AT_HEADER, canonical_json, parse_event, subject_key
 
     event = parse_event(obj)
     return (subject_key(event).encode(), canonical_json(event),
-            [("qw-content-hash", event.content_hash().encode()),
-             ("qw-received-at", received_at.astimezone(dt.UTC).isoformat().encode())])
+            [(CONTENT_HASH_HEADER, event.content_hash().encode()),
+             (RECEIVED_AT_HEADER, received_at.astimezone(dt.UTC).isoformat().encode())])
 
 
 def produce(producer: Any, topic: str, prefix: str, count: int, start: int = 0) -> None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due, severity_at_least
+from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.payload import alert_fields, build_body
-from services.alerts.routing import agencies_for_alert, subscriptions_for
+from services.alerts.routing import subscriptions_for, would_receive
 from services.alerts.rules import RuleBook
 from services.alerts.silences import active_silences, is_silenced
 from services.alerts.store import apply_state, state_of
@@ -83,10 +83,7 @@ class Notifier:
         rows = session.scalars(select(Alert).where(Alert.state == "firing", Alert.notified_state == "firing")
                                .order_by(Alert.alert_id))
         for row in rows:
-            if (severity_at_least(row.severity, subscription.min_severity)
-                    and subscription.agency_id in agencies_for_alert(self.catalogue, row.indicator, row.region,
-                                                                     row.category)
-                    and not is_silenced(silences, row, self.catalogue)):
+            if would_receive(self.catalogue, subscription, row) and not is_silenced(silences, row, self.catalogue):
                 group.items.append((row, "firing"))
         return self._record(session, group, now, status="pending") if group.items else None
 

@@ -44,6 +44,14 @@ def subscriptions_for(session: Session, catalogue: Catalogue, alert: Alert, noti
     return [s for s in rows if severity_at_least(alert.severity, s.min_severity)]
 
 
+def would_receive(catalogue: Catalogue, subscription: Subscription, alert: Alert) -> bool:
+    """Whether ``subscriptions_for`` would name ``subscription`` for a firing notice of ``alert`` (the same
+    rule, asked of one subscription: its agency is responsible and the severity reaches its minimum)."""
+    return (severity_at_least(alert.severity, subscription.min_severity)
+            and subscription.agency_id in agencies_for_alert(catalogue, alert.indicator, alert.region,
+                                                             alert.category))
+
+
 def _subscriptions_notified(session: Session, alert: Alert) -> list[Subscription]:
     if alert.started_at is None:
         return []

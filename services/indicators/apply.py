@@ -68,7 +68,7 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
     projects: set[str] = set()
     reports: set[ReportKey] = set()
     for event in events:
-        kind = type(event)
+        kind = type(event)  # the exact model types: what EVENT_ADAPTER gives and Applier.apply dispatches on
         if kind is InspectionCompletedEvent or kind is SampleCollectedEvent:
             samples.add(event.data.sample_id)  # type: ignore[union-attr]
         elif kind is AcceptanceCompletedEvent:
@@ -76,12 +76,6 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
         elif kind is FigureReportedEvent:
             d = event.data
             reports.add((d.indicator, d.region, d.period))  # type: ignore[union-attr]
-        elif isinstance(event, SampleCollectedEvent | InspectionCompletedEvent):  # a subclass
-            samples.add(event.data.sample_id)
-        elif isinstance(event, AcceptanceCompletedEvent):
-            projects.add(event.data.project_id)
-        elif isinstance(event, FigureReportedEvent):
-            reports.add((event.data.indicator, event.data.region, event.data.period))
     return samples, projects, reports
 
 
@@ -128,9 +122,10 @@ class Applier:
         current = inspections.get(sample_id)
         if current is not None and d.revision <= current.revision:
             return "ignored"
-        inspections[sample_id] = InspectionState(  # positional: sample_id, programme, indicator, category,
-            sample_id, d.programme, self._programme_indicator[d.programme], d.category,  # region, verdict,
-            d.region, d.verdict, d.revision, event.occurred_at, event.event_id)  # revision, occurred_at, event_id
+        inspections[sample_id] = InspectionState(
+            sample_id=sample_id, programme=d.programme, indicator=self._programme_indicator[d.programme],
+            category=d.category, region=d.region, verdict=d.verdict, revision=d.revision,
+            occurred_at=event.occurred_at, event_id=event.event_id)
         _append(self._sample_events, sample_id, event.event_id)
         return "applied"
 
@@ -139,8 +134,9 @@ class Applier:
         current = self.current.samples.get(d.sample_id)
         if current is not None and (current.collected_at, current.event_id) <= (event.occurred_at, event.event_id):
             return "ignored"
-        self.current.samples[d.sample_id] = SampleState(  # sample_id, programme, category, region, collected_at,
-            d.sample_id, d.programme, d.category, d.region, event.occurred_at, event.event_id)  # event_id
+        self.current.samples[d.sample_id] = SampleState(
+            sample_id=d.sample_id, programme=d.programme, category=d.category, region=d.region,
+            collected_at=event.occurred_at, event_id=event.event_id)
         _append(self._sample_events, d.sample_id, event.event_id)
         return "applied"
 
@@ -171,19 +167,9 @@ class Applier:
         return "applied"
 
     def _add(self, items: Iterable[Contribution], event_id: str) -> Outcome:
-        sums, last, touched = self.additive.sums, self.additive.last_event_at, self._additive_touched
-        for key, v, at in items:
-            row = sums.get(key)
-            if row is None:
-                row = sums[key] = [0, 0, 0, 0.0, 0.0]
-            row[0] += v.numerator
-            row[1] += v.denominator
-            row[2] += v.extra
-            row[3] += v.score_sum
-            row[4] += v.score_sq_sum
-            previous = last.get(key)
-            if previous is None or at > previous:
-                last[key] = at
+        add, touched = self.additive.add, self._additive_touched
+        for key, vector, at in items:
+            add(key, vector, 1, at)
             touched[key] = event_id
         return "applied"
 

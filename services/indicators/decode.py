@@ -23,7 +23,9 @@ from pydantic import ValidationError
 from services.indicators.state import catalogue_index
 from shared.catalogue import Catalogue
 from shared.events import (
+    CONTENT_HASH_HEADER,
     EVENT_ADAPTER,
+    RECEIVED_AT_HEADER,
     Event,
     FigureReportedEvent,
     InspectionCompletedEvent,
@@ -35,8 +37,6 @@ from shared.events import (
 validate_event = EVENT_ADAPTER.validate_python  # = shared.events.parse_event, without a call in between
 validate_event_json = EVENT_ADAPTER.validate_json  # the same validation, from JSON bytes
 
-CONTENT_HASH_HEADER = "qw-content-hash"
-RECEIVED_AT_HEADER = "qw-received-at"
 DEAD_LETTER_REASONS = ("decode", "invalid", "conflict", "apply")
 
 

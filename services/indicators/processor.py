@@ -1,11 +1,10 @@
 """One consumed batch → one database transaction (exactly-once effect through ``applied_event``).
 
-Two phases, so that the consumer can decode the next batch while this one is in the database:
-``decode`` (pure: JSON, validation, catalogue checks) and ``apply`` (one transaction: drop in-batch
-repeats; lock the batch's subjects (PostgreSQL); claim event ids (already applied → duplicate, same id
-with another hash → conflict); load subject state; apply in memory; save state and tally deltas;
-store dead letters and publish them (acked) before the commit). ``process`` does both. The caller
-commits offsets only after ``apply`` returns.
+``process`` runs two phases: ``decode`` (no I/O: JSON, validation, catalogue checks) and ``apply`` (one
+transaction: drop in-batch repeats; lock the batch's subjects (PostgreSQL); claim event ids (already
+applied → duplicate, same id with another hash → conflict); load subject state; apply in memory; save
+state and tally deltas; store dead letters and publish them (acked) before the commit). The caller
+commits offsets only after ``process`` returns.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from services.indicators.state import (
     SampleState,
     Tallies,
     acceptance_contributions,
+    catalogue_index,
     inspection_contributions,
     sample_contributions,
 )
@@ -54,7 +55,7 @@ class RebuildResult:
 
 def rebuild_tallies(sessions: sessionmaker[Session], catalogue: Catalogue) -> RebuildResult:
     indicators = tuple(s.id for s in catalogue.indicators if s.source in DERIVED_SOURCES)
-    programme_indicator = {pid: p.indicator for pid, p in catalogue.programmes.items()}
+    programme_indicator = catalogue_index(catalogue).programme_indicator
     tallies = Tallies()
     subjects = skipped = 0
     with transaction(sessions) as session:
