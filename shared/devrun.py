@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -173,14 +174,28 @@ def _items(body: object) -> list[dict[str, object]]:
     return []
 
 
+def interrupt_once() -> Callable[[int, FrameType | None], None]:
+    """A signal handler that interrupts the run the first time (KeyboardInterrupt) and only says so after:
+    a second Ctrl-C or TERM while stopping must not cut the clean-up short (it left the broker running)."""
+    interrupted = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupted
+        if interrupted:
+            say("still stopping …")
+            return
+        interrupted = True
+        raise KeyboardInterrupt
+
+    return on_signal
+
+
 def main() -> int:
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings=settings, token=admin_token(settings))
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
+    on_signal = interrupt_once()
     # Both explicitly: a shell that starts us in the background hands us SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

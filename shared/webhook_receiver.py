@@ -62,10 +62,10 @@ class WebhookReceiver:
                 valid = verify_signature(self.headers.get(SIGNATURE_HEADER, ""), body, receiver.secret)
                 hook = ReceivedWebhook(self.path, {k.lower(): v for k, v in self.headers.items()}, body, valid,
                                        time.time())
-                with receiver._lock:
+                with receiver._lock:  # deliveries arrive on concurrent threads: each one's lines stay whole
                     receiver.received.append(hook)
-                if receiver.echo:
-                    receiver._print(hook)
+                    if receiver.echo:
+                        receiver._print(hook)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
