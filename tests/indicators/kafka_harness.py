@@ -79,8 +79,10 @@ class Pipeline:
                                     settings.figures_topic, metrics, self.clock) if publish else None
         client_id = f"test-indicators-{next(_clients)}"
         consumer = EventsConsumer(
-            lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.indicators_group, client_id=client_id,
-                                  session_timeout_ms=6_000, heartbeat_interval_ms=500),
+            # The deployed session timeout (10 s): with 6 s, a loaded machine starved kafka-python's network
+            # thread long enough for the broker to drop a member, and the two-instance test then waited over
+            # 30 s for the partitions to settle (2 of 6 full test runs on 2026-11-28).
+            lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.indicators_group, client_id=client_id),
             settings.events_topic, processor, publisher, metrics, max_records=500, max_backoff=1.0)
         consumer.start()
         self.consumers.append(consumer)

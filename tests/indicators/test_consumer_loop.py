@@ -3,6 +3,7 @@ committed, what a failed commit does, and how often figures are published under 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,8 @@ class FakeKafka:
         self.position_ = 0
         self.per_poll = per_poll
         self.commits_fail = commits_fail
-        self.commits: list[int] = []  # the position each commit carried
+        self.async_commits: list[int] = []  # the position each async commit carried
+        self.sync_commits: list[int] = []
         self.closed = False
 
     def poll(self, timeout_ms: int = 0, max_records: int = 0) -> dict[TopicPartition, list[Record]]:
@@ -54,10 +56,13 @@ class FakeKafka:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.position_ = offset
 
+    def commit_async(self, offsets: Any = None, callback: Callable[[Any, Any], None] | None = None) -> None:
+        self.async_commits.append(self.position_)
+        if callback is not None:  # kafka-python calls it from a later poll; at once is enough here
+            callback({TP0: self.position_}, CommitFailedError("rebalanced") if self.commits_fail else object())
+
     def commit(self, offsets: Any = None, timeout_ms: int | None = None) -> None:
-        if self.commits_fail:
-            raise CommitFailedError("rebalanced")
-        self.commits.append(self.position_)
+        self.sync_commits.append(self.position_)
 
     def close(self, autocommit: bool = True) -> None:
         self.closed = True
@@ -110,13 +115,15 @@ def make(kafka: FakeKafka, processor: FakeProcessor, publisher: FakePublisher | 
     return consumer
 
 
-def test_each_applied_batch_commits_the_offsets_after_it() -> None:
+def test_each_applied_batch_commits_the_offsets_after_it_and_closing_commits_and_waits() -> None:
     kafka, processor = FakeKafka(end=25, per_poll=10), FakeProcessor()
     consumer = make(kafka, processor)
     for _ in range(4):
         consumer.step()
     assert processor.applied == list(range(25))
-    assert kafka.commits == [10, 20, 25]
+    assert kafka.async_commits == [10, 20, 25]
+    consumer._close()
+    assert kafka.sync_commits == [25] and kafka.closed
 
 
 def test_a_failed_batch_is_rewound_and_nothing_is_committed_for_it() -> None:
@@ -127,9 +134,9 @@ def test_a_failed_batch_is_rewound_and_nothing_is_committed_for_it() -> None:
         raise AssertionError("the failing batch should raise")
     except RuntimeError:
         pass
-    assert kafka.commits == [] and kafka.position_ == 0
+    assert kafka.async_commits == [] and kafka.position_ == 0
     consumer.step()
-    assert processor.applied == list(range(10)) and kafka.commits == [10]
+    assert processor.applied == list(range(10)) and kafka.async_commits == [10]
 
 
 def test_a_failed_offset_commit_is_counted_and_the_applied_batch_stays_applied() -> None:
