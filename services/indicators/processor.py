@@ -5,6 +5,10 @@ transaction: drop in-batch repeats; lock the batch's subjects (PostgreSQL); clai
 applied → duplicate, same id with another hash → conflict); load subject state; apply in memory; save
 state and tally deltas; store dead letters and publish them (acked) before the commit). The caller
 commits offsets only after ``process`` returns.
+
+On SQLite the claim is first optimistic (every id expected new, the usual case); when some were
+applied before (a redelivery), that transaction is rolled back and the batch applied again in a new
+one whose claim says which ids to skip.
 """
 
 from __future__ import annotations
@@ -82,19 +86,26 @@ class BatchProcessor:
 
     def apply(self, batch: DecodedBatch) -> BatchResult:
         """Phase two: apply a decoded batch in one transaction (raises if it was not committed)."""
-        result = BatchResult(messages=batch.messages, dead_letters=list(batch.rejected))
-        with transaction(self.sessions) as session:
-            self._apply(session, batch.decoded, result)
-            store_dead_letters(session, result.dead_letters, self.clock.now())
-            if result.dead_letters:
-                self.sink.send(result.dead_letters)
+        try:
+            result = self._transaction(batch, optimistic=True)
+        except store.ClaimsTaken:  # some events were applied before (a redelivery): say which, then skip them
+            result = self._transaction(batch, optimistic=False)
         # Wall time, not the injected clock: latency is measured against intake's real stamp.
         result.committed_at = dt.datetime.now(dt.UTC)
         result.seconds = time.perf_counter() - batch.started
         self._observe(result)
         return result
 
-    def _apply(self, session: Session, decoded: list[Decoded], result: BatchResult) -> None:
+    def _transaction(self, batch: DecodedBatch, *, optimistic: bool) -> BatchResult:
+        result = BatchResult(messages=batch.messages, dead_letters=list(batch.rejected))
+        with transaction(self.sessions) as session:
+            self._apply(session, batch.decoded, result, optimistic=optimistic)
+            store_dead_letters(session, result.dead_letters, self.clock.now())
+            if result.dead_letters:
+                self.sink.send(result.dead_letters)
+        return result
+
+    def _apply(self, session: Session, decoded: list[Decoded], result: BatchResult, *, optimistic: bool) -> None:
         now = self.clock.now()
         unique = self._unique(decoded, result)
         if not unique:
@@ -103,7 +114,8 @@ class BatchProcessor:
             samples, projects, reports = subjects_of(d.event for d in unique.values())
             store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
                                 + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
-        claimed, existing = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now)
+        claimed, existing = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now,
+                                               optimistic=optimistic)
         if len(claimed) == len(unique):  # the usual case: nothing in the batch was applied before
             fresh = list(unique.values())
         else:

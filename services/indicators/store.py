@@ -14,8 +14,7 @@ import datetime as dt
 import functools
 import itertools
 import sqlite3
-from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -63,11 +62,30 @@ def lock_subjects(session: Session, keys: Iterable[str]) -> None:
                              "FROM unnest(%b::text[]) AS k ORDER BY k) AS locked", (ordered,))
 
 
-def claim_events(session: Session, events: dict[str, str], now: dt.datetime) -> tuple[set[str], dict[str, str]]:
+class ClaimsTaken(Exception):
+    """An optimistic claim found event ids that were applied before: the transaction must be rolled
+    back and the batch claimed again with ``optimistic=False``, which says which ones."""
+
+
+def claim_events(session: Session, events: dict[str, str], now: dt.datetime, *,
+                 optimistic: bool = False) -> tuple[set[str], dict[str, str]]:
     """Record event ids as applied. Returns (newly claimed ids, {already applied id: its stored hash}).
 
     One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk: the claim is atomic per row even
-    with another instance inserting the same ids concurrently."""
+    with another instance inserting the same ids concurrently.
+
+    ``optimistic`` (SQLite): expect every id to be new, the usual case. The ids go in plain multi-row
+    inserts, counted rather than returned (``RETURNING`` costs SQLite more than the insert itself);
+    if fewer rows went in than ids were given, ``ClaimsTaken`` is raised and nothing tells which ids
+    were there before, so the caller rolls back and claims again, not optimistically."""
+    if optimistic and not is_postgres(session):
+        stamp = _sqlite_timestamp(now)
+        inserted = _sqlite_insert(_cursor(session), "INSERT INTO applied_event (event_id, content_hash, applied_at) ",
+                                  " ON CONFLICT (event_id) DO NOTHING", 3,
+                                  [(eid, content_hash, stamp) for eid, content_hash in events.items()])
+        if inserted != len(events):
+            raise ClaimsTaken(f"{len(events) - inserted} of {len(events)} event ids were applied before")
+        return set(events), {}
     claimed: set[str] = set()
     ordered = _ordered(session, events.items())
     if is_postgres(session):
@@ -142,18 +160,35 @@ def _select(session: Session, table: str, columns: Sequence[str], key: str, ids:
             yield (*row[:timestamp], at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at, *row[timestamp + 1:])
 
 
-_INSPECTION = attrgetter(*InspectionState.__slots__)
-_SAMPLE = attrgetter(*SampleState.__slots__)
-_ACCEPTANCE = attrgetter(*AcceptanceState.__slots__)
+# Subject state → a row in the order of the class's fields (= its table's columns); ``instant`` converts the
+# instant for the dialect (SQLite: text as SQLAlchemy stores it, in the same pass as the row is built).
+def _inspection_row(s: InspectionState, instant: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
+    return (s.sample_id, s.programme, s.indicator, s.category, s.region, s.verdict, s.revision,
+            instant(s.occurred_at), s.event_id)
+
+
+def _sample_row(s: SampleState, instant: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
+    return s.sample_id, s.programme, s.category, s.region, instant(s.collected_at), s.event_id
+
+
+def _acceptance_row(s: AcceptanceState, instant: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
+    return s.project_id, s.size, s.region, s.first_time_pass, s.revision, instant(s.occurred_at), s.event_id
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def save_state(session: Session, applier: Applier, tallies: Tallies, now: dt.datetime) -> None:
-    _upsert(session, Inspection.__table__, InspectionState.__slots__, ("sample_id",),
-            _ordered(session, map(_INSPECTION, applier.changed_inspections())))
-    _upsert(session, Sample.__table__, SampleState.__slots__, ("sample_id",),
-            _ordered(session, map(_SAMPLE, applier.changed_samples())))
-    _upsert(session, Acceptance.__table__, AcceptanceState.__slots__, ("project_id",),
-            _ordered(session, map(_ACCEPTANCE, applier.changed_acceptances())))
+    instant = _as_is if is_postgres(session) else _sqlite_text
+    for table, columns, key, row, changed in (
+            (Inspection.__table__, InspectionState.__slots__, "sample_id", _inspection_row,
+             applier.changed_inspections()),
+            (Sample.__table__, SampleState.__slots__, "sample_id", _sample_row, applier.changed_samples()),
+            (Acceptance.__table__, AcceptanceState.__slots__, "project_id", _acceptance_row,
+             applier.changed_acceptances())):
+        _upsert(session, table, columns, (key,), _ordered(session, [row(s, instant) for s in changed]),
+                converted=True)
     reports = sorted(applier.changed_reports(), key=lambda r: (r.indicator, r.region, r.period))
     _upsert_rows(session, ReportedFigure.__table__, ["indicator", "region", "period"],
                  [{**_fields(r), "reported_at": now} for r in reports])
@@ -178,10 +213,11 @@ def add_tallies(session: Session, tallies: Tallies) -> None:
 
 
 def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequence[str], rows: list[tuple],
-            update: dict[str, str] | None = None) -> None:
+            update: dict[str, str] | None = None, *, converted: bool = False) -> None:
     """Insert or update ``rows`` (tuples in ``columns`` order, unique by ``keys``) with the driver directly:
     PostgreSQL gets one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk, SQLite multi-row VALUES
-    statements (instants and days converted as SQLAlchemy stores them)."""
+    statements (instants and days converted as SQLAlchemy stores them, unless ``converted`` says the rows
+    already hold them so)."""
     if not rows:
         return
     if update is None:
@@ -195,7 +231,8 @@ def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequen
         for chunk in _chunks(rows, PG_CHUNK):
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
     else:
-        positions = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UtcDateTime | Date)]
+        positions = [] if converted else [i for i, c in enumerate(columns)
+                                          if isinstance(table.c[c].type, UtcDateTime | Date)]
         _sqlite_insert(cursor, head, tail, len(columns), _sqlite_rows(rows, positions) if positions else rows)
 
 
@@ -204,19 +241,21 @@ def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequen
 SQLITE_LADDER = (256, 64, 16, 4, 1)
 
 
-def _sqlite_insert(cursor: Any, head: str, tail: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+def _sqlite_insert(cursor: Any, head: str, tail: str, width: int, rows: Sequence[Sequence[Any]]) -> int:
     """``head VALUES (...), (...), ... tail`` over ``rows``: a few statements of up to 256 rows rather
     than one step per row (``executemany``): about half the database time per row, and the driver
-    releases the GIL once per statement instead of once per row."""
+    releases the GIL once per statement instead of once per row. Returns the rows changed."""
     limit = _variable_limit(cursor)
-    done, total = 0, len(rows)
+    done, total, changed = 0, len(rows), 0
     for size in SQLITE_LADDER:
         if size * width > limit and size > 1:
             continue
         sql = head + "VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * size) + tail
         while total - done >= size:
             cursor.execute(sql, list(itertools.chain.from_iterable(rows[done:done + size])))
+            changed += cursor.rowcount
             done += size
+    return changed
 
 
 def _variable_limit(cursor: Any) -> int:

@@ -42,6 +42,18 @@ def test_a_redelivered_batch_counts_once(harness: Harness) -> None:
         assert session.scalar(select(func.count()).select_from(AppliedEvent)) == 50
 
 
+def test_a_batch_mixing_applied_and_new_events_applies_only_the_new_ones(harness: Harness) -> None:
+    harness.processor.process([f.message(f.inspection(f"e{i}", f"s{i}", "pass")) for i in range(30)])
+    mixed = [f.message(f.inspection(f"e{i}", f"s{i}", "fail" if i >= 50 else "pass")) for i in range(20, 60)]
+    result = harness.processor.process([*mixed, f.message(f.inspection("e5", "s5", "fail"))])
+    assert (figure(harness).numerator, figure(harness).denominator) == (50, 60)
+    assert (result.duplicates, [r.reason for r in result.dead_letters]) == (10, ["conflict"])
+    assert result.applied == {"inspection.completed": 30}
+    assert harness.metric("qw_indicators_duplicates_total") == 10
+    with harness.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AppliedEvent)) == 60
+
+
 def test_the_same_event_twice_in_one_batch_counts_once(harness: Harness) -> None:
     event = f.inspection("e1", "s1", "pass")
     harness.processor.process([f.message(event), f.message(event)])
