@@ -89,8 +89,6 @@ class Applier:
         self.touched_reports: set[ReportKey] = set()
         self.event_ids: dict[Touched, list[str]] = {}
         self._additive_touched: dict[TallyKey, str] = {}
-        self._sample_events: dict[str, list[str]] = {}  # sample id → ids of the events that changed it
-        self._project_events: dict[str, list[str]] = {}
         index = catalogue_index(catalogue)
         self._inspection_indicators = index.inspection_indicators
         self._programme_indicator = index.programme_indicator
@@ -126,7 +124,6 @@ class Applier:
             sample_id=sample_id, programme=d.programme, indicator=self._programme_indicator[d.programme],
             category=d.category, region=d.region, verdict=d.verdict, revision=d.revision,
             occurred_at=event.occurred_at, event_id=event.event_id)
-        _append(self._sample_events, sample_id, event.event_id)
         return "applied"
 
     def _sample(self, event: SampleCollectedEvent) -> Outcome:
@@ -137,7 +134,6 @@ class Applier:
         self.current.samples[d.sample_id] = SampleState(
             sample_id=d.sample_id, programme=d.programme, category=d.category, region=d.region,
             collected_at=event.occurred_at, event_id=event.event_id)
-        _append(self._sample_events, d.sample_id, event.event_id)
         return "applied"
 
     def _acceptance(self, event: AcceptanceCompletedEvent) -> Outcome:
@@ -148,7 +144,6 @@ class Applier:
         self.current.acceptances[d.project_id] = AcceptanceState(
             project_id=d.project_id, size=d.size, region=d.region, first_time_pass=d.first_time_pass,
             revision=d.revision, occurred_at=event.occurred_at, event_id=event.event_id)
-        _append(self._project_events, d.project_id, event.event_id)
         return "applied"
 
     def _report(self, event: FigureReportedEvent) -> Outcome:
@@ -198,13 +193,14 @@ class Applier:
         groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
         cat = self.catalogue
         initial, current = self.initial, self.current
-        sample_events, project_events = self._sample_events, self._project_events
         sample_ids = ({s.sample_id for s in self.changed_samples()}
                       | {i.sample_id for i in self.changed_inspections()})
         for sample_id in sample_ids:
             old_i, new_i = initial.inspections.get(sample_id), current.inspections.get(sample_id)
             old_s, new_s = initial.samples.get(sample_id), current.samples.get(sample_id)
-            ids = sample_events.get(sample_id, ())
+            # The events that moved the sample: those whose state replaced the loaded one.
+            ids = [state.event_id for state, old in ((new_i, old_i), (new_s, old_s))
+                   if state is not None and state is not old]
             if old_i is not None:
                 _count(groups, inspection_signature(cat, old_i), -1, None, ids)
             if old_s is not None:
@@ -215,7 +211,7 @@ class Applier:
                 _count(groups, sample_signature(cat, new_s, new_i), 1, new_s.collected_at, ids)
         for project in self.changed_acceptances():
             old = initial.acceptances.get(project.project_id)
-            ids = project_events.get(project.project_id, ())
+            ids = (project.event_id,)
             if old is not None:
                 _count(groups, acceptance_signature(cat, old), -1, None, ids)
             _count(groups, acceptance_signature(cat, project), 1, project.occurred_at, ids)
@@ -243,14 +239,6 @@ class Applier:
     @property
     def touched(self) -> set[Touched]:
         return set(self.event_ids)
-
-
-def _append(events: dict[str, list[str]], subject: str, event_id: str) -> None:
-    ids = events.get(subject)
-    if ids is None:
-        events[subject] = [event_id]
-    else:
-        ids.append(event_id)
 
 
 def _note_key(key_ids: dict[TallyKey, list[str]], key: TallyKey, event_ids: Sequence[str]) -> None:

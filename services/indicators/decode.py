@@ -35,7 +35,9 @@ from shared.events import (
 )
 
 validate_event = EVENT_ADAPTER.validate_python  # = shared.events.parse_event, without a call in between
-validate_event_json = EVENT_ADAPTER.validate_json  # the same validation, from JSON bytes
+# The same validation from JSON bytes, with pydantic-core's validator called directly: TypeAdapter's
+# wrapper only checks keyword arguments this module does not pass.
+validate_event_json = EVENT_ADAPTER.validator.validate_json
 
 DEAD_LETTER_REASONS = ("decode", "invalid", "conflict", "apply")
 
@@ -108,6 +110,8 @@ class Decoder:
         self.catalogue = catalogue
         self.index = catalogue_index(catalogue)
         self._received: dict[bytes, dt.datetime | None] = {}
+        self._programme_categories = self.index.programme_categories
+        self._levels = self.index.levels
 
     def decode(self, message: Record) -> Decoded | Rejected:
         try:  # straight from the bytes: no intermediate dict (the usual case: a valid event)
@@ -120,8 +124,8 @@ class Decoder:
         data = event.data
         # The usual case inline: a known region, a programme event with a known programme and category.
         if not (type(event) in _PROGRAMME_EVENTS
-                and (data.programme, data.category) in self.index.programme_categories  # type: ignore[union-attr]
-                and self.index.levels(data.region)):  # type: ignore[union-attr]
+                and (data.programme, data.category) in self._programme_categories  # type: ignore[union-attr]
+                and self._levels(data.region)):  # type: ignore[union-attr]
             problem = catalogue_problem(event, self.catalogue)
             if problem:
                 return Rejected(message, "invalid", problem, event.event_id)
