@@ -121,7 +121,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
     from services.indicators.reader import FigureReader, FigureRequest
     from shared.catalogue import load_catalogue
     from shared.clock import SystemClock
-    from shared.db import make_engine, make_sessionmaker, migrate
+    from shared.db import WalCheckpointer, is_postgres, make_engine, make_sessionmaker, migrate
     from shared.kafka import ensure_topics, make_consumer, make_producer
     from shared.settings import DEFAULT_CATALOGUE, Settings
 
@@ -159,7 +159,10 @@ def main() -> int:  # noqa: PLR0915 - a linear script
         print(f"(a) raw consume+parse: {raw_before:,.0f} events/s", flush=True)
 
         catalogue = load_catalogue(DEFAULT_CATALOGUE)
-        engine = make_engine(db_url)
+        engine = make_engine(db_url, background_checkpoints=True)  # as the service runs it
+        checkpointer = WalCheckpointer(engine) if not is_postgres(engine) else None
+        if checkpointer is not None:
+            checkpointer.start()
         sessions = make_sessionmaker(engine)
         clock = SystemClock()
         registry = CollectorRegistry()
@@ -246,6 +249,8 @@ def main() -> int:  # noqa: PLR0915 - a linear script
         print(f"(d) scorecard ({len(requests)} indicators × {len(regions)} regions): median {scorecard_ms:.1f} ms",
               flush=True)
         producer.close(timeout=5)
+        if checkpointer is not None:
+            checkpointer.stop()
         engine.dispose()
         result = {
             "bench": "indicators", "at": dt.datetime.now(dt.UTC).isoformat(), "host": platform.node(),

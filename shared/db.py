@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,11 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# SQLite with a background checkpointer: the WAL size (pages, ~4 KB each) at which a writer's commit still
+# checkpoints itself, for when the checkpointer falls behind (SQLite's default is 1,000).
+BACKGROUND_AUTOCHECKPOINT_PAGES = 10_000
+
+logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,14 +53,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UtcDateTime}
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for the URL; SQLite files get WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 10, background_checkpoints: bool = False) -> Engine:
+    """An engine for the URL; SQLite files get WAL, a busy timeout and foreign keys.
+
+    ``background_checkpoints`` (SQLite): the caller runs a ``WalCheckpointer`` on the engine, so the
+    engine's own commits checkpoint only when the WAL has grown ten times past SQLite's default."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if background_checkpoints:
+            event.listen(engine, "connect", _deferred_autocheckpoint)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
@@ -65,6 +77,53 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _deferred_autocheckpoint(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKGROUND_AUTOCHECKPOINT_PAGES}")
+    cursor.close()
+
+
+class WalCheckpointer:
+    """SQLite: checkpoints the write-ahead log from a thread of its own every ``interval`` seconds.
+
+    Otherwise the commit that takes the WAL past 1,000 pages copies them into the database file and
+    syncs it (~10 ms) in the writer's thread: for the indicator consumer, about a twentieth of its
+    database time. A PASSIVE checkpoint never blocks writers or readers, and the driver releases the
+    GIL while it runs. Pair with ``make_engine(..., background_checkpoints=True)``."""
+
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint: (1 if it could not finish, WAL frames, frames now in the database)."""
+        with self.engine.connect() as connection:
+            busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            return int(busy), int(frames), int(done)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.checkpoint()
+            except Exception:  # noqa: BLE001 - the writers' own checkpoints are the fallback
+                logger.warning("WAL checkpoint failed", exc_info=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -22,7 +22,7 @@ from services.indicators.reader import FigureReader
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import make_engine, make_sessionmaker, ping
+from shared.db import WalCheckpointer, is_postgres, make_engine, make_sessionmaker, ping
 from shared.kafka import kafka_ping, make_consumer, make_producer
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
@@ -61,7 +61,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     clock = clock or SystemClock()
     registry = registry if registry is not None else CollectorRegistry()
     catalogue = load_catalogue(settings.catalogue_path)
-    engine = make_engine(settings.effective_database_url)
+    # The consumer is the store's busy writer: on SQLite, its commits leave WAL checkpoints to a thread.
+    engine = make_engine(settings.effective_database_url, background_checkpoints=background)
     sessions = make_sessionmaker(engine)
     metrics = IndicatorsMetrics(registry)
     reader = FigureReader(catalogue, sessions, clock)
@@ -88,7 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[EventsConsumer | PeriodicRecompute] = []
+        workers: list[EventsConsumer | PeriodicRecompute | WalCheckpointer] = []
         if background:
             publisher = build_publisher()
             consumer = build_consumer(publisher)
@@ -97,6 +98,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             consumer.start()
             periodic.start()
             workers = [consumer, periodic]
+            if not is_postgres(engine):
+                checkpointer = WalCheckpointer(engine)
+                checkpointer.start()
+                workers.append(checkpointer)  # stopped last, after the consumer's final commit
         try:
             yield
         finally:
