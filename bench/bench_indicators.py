@@ -117,6 +117,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
     from services.indicators.deadletters import KafkaDeadLetterSink
     from services.indicators.metrics import IndicatorsMetrics
     from services.indicators.processor import BatchProcessor, BatchResult
+    from services.indicators.publish_worker import PublishWorker
     from services.indicators.publisher import FigurePublisher
     from services.indicators.reader import FigureReader, FigureRequest
     from shared.catalogue import load_catalogue
@@ -168,7 +169,8 @@ def main() -> int:  # noqa: PLR0915 - a linear script
         registry = CollectorRegistry()
         metrics = IndicatorsMetrics(registry)
         reader = FigureReader(catalogue, sessions, clock)
-        publisher = FigurePublisher(catalogue, sessions, reader, producer, figures_topic, metrics, clock)
+        publisher = PublishWorker(FigurePublisher(catalogue, sessions, reader, producer, figures_topic, metrics, clock))
+        publisher.start()  # as the service runs it: figures published from a thread of their own
         processor = BatchProcessor(catalogue, sessions, KafkaDeadLetterSink(producer, dlq_topic), metrics, clock)
         lock = threading.Lock()
         state: dict[str, Any] = {"processed": 0, "first": None, "last": None, "latencies": [], "record": False}
@@ -231,6 +233,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
         while state["processed"] < n and time.monotonic() < deadline:
             time.sleep(0.05)
         consumer.stop()
+        publisher.stop()
         latencies = sorted(state["latencies"])
         p50 = statistics.quantiles(latencies, n=100)[49] if latencies else None
         p99 = statistics.quantiles(latencies, n=100)[98] if latencies else None

@@ -17,6 +17,7 @@ from services.indicators.consumer import EventsConsumer
 from services.indicators.deadletters import KafkaDeadLetterSink
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor
+from services.indicators.publish_worker import PublishWorker
 from services.indicators.publisher import FigurePublisher
 from services.indicators.reader import FigureReader
 from shared.auth import Authenticator
@@ -79,7 +80,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         return FigurePublisher(catalogue, sessions, reader, get_producer(), settings.figures_topic, metrics, clock,
                                timeout=settings.publish_timeout_seconds)
 
-    def build_consumer(publisher: FigurePublisher) -> EventsConsumer:
+    def build_consumer(publisher: PublishWorker) -> EventsConsumer:
         processor = BatchProcessor(catalogue, sessions, KafkaDeadLetterSink(
             get_producer(), settings.dead_letter_topic, settings.publish_timeout_seconds), metrics, clock)
         return EventsConsumer(
@@ -89,15 +90,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[EventsConsumer | PeriodicRecompute | WalCheckpointer] = []
+        workers: list[EventsConsumer | PeriodicRecompute | PublishWorker | WalCheckpointer] = []
         if background:
             publisher = build_publisher()
-            consumer = build_consumer(publisher)
+            publish_worker = PublishWorker(publisher)
+            consumer = build_consumer(publish_worker)
             periodic = PeriodicRecompute(publisher, settings.recompute_interval_seconds)
             app.state.consumer = consumer
+            publish_worker.start()
             consumer.start()
             periodic.start()
-            workers = [consumer, periodic]
+            workers = [consumer, publish_worker, periodic]  # stopped in this order: the consumer's last figures go out
             if not is_postgres(engine):
                 checkpointer = WalCheckpointer(engine)
                 checkpointer.start()

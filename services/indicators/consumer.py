@@ -12,8 +12,10 @@ is lost and nothing counted twice.
 Figure publishing is coalesced: the figures touched by committed batches are gathered and published
 together at most every ``publish_interval`` seconds (``backlog_publish_interval`` while working through
 a backlog, i.e. a poll came back full or the lag was a batch or more at the last look, when each recompute
-would be stale at once; at once when a poll comes back empty), in this thread and always after the
-batches' database commits. The periodic pass still republishes whatever a failed publish missed.
+would be stale at once; at once when a poll comes back empty), always after the batches' database
+commits. The periodic pass still republishes whatever a failed publish missed. The service's
+publisher is a ``PublishWorker``: this thread hands the figures over and the worker recomputes and
+publishes them from its own, so that consumption does not wait for the broker's acknowledgements.
 
 A batch keeps thousands of events (and their models, states, rows) alive at once; with the default
 collector threshold (700) the cyclic GC runs every few dozen events and re-scans them, about a third
@@ -38,7 +40,7 @@ from kafka import TopicPartition
 from services.indicators.apply import Touched
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor, BatchResult
-from services.indicators.publisher import FigurePublisher
+from services.indicators.publish_worker import BatchPublisher, merge_touched
 from shared.kafka import CoordinatorWatch, subscribe_when_known
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ def tune_gc(gen0: int = GC_GEN0_THRESHOLD) -> None:
 
 class EventsConsumer:
     def __init__(self, make_consumer: ConsumerFactory, topic: str, processor: BatchProcessor,
-                 publisher: FigurePublisher | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
+                 publisher: BatchPublisher | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
                  poll_timeout_ms: int = 200, max_backoff: float = 10.0,
                  after_commit: Callable[[BatchResult], None] | None = None,
                  publish_interval: float = 0.2, backlog_publish_interval: float = 1.0,
@@ -166,13 +168,7 @@ class EventsConsumer:
         if self.after_commit is not None:
             self.after_commit(result)
         if self.publisher is not None and result.touched:
-            pending = self._pending
-            for figure, ids in result.touched.items():
-                known = pending.get(figure)
-                if known is None:
-                    pending[figure] = list(ids[:5])
-                elif len(known) < 5:
-                    known.extend(i for i in ids[:5 - len(known)] if i not in known)
+            merge_touched(self._pending, result.touched)
         # Working through a backlog (a full poll, or at least a batch's worth of lag at the last look), each
         # recompute would be stale at once: publish less often. (A poll returns what is buffered, at most one
         # fetch per partition, so with a large ``max_records`` polls are rarely full even far behind.)
