@@ -87,6 +87,10 @@ class Applier:
                                     dict(initial.acceptances), dict(initial.reports))
         self.additive = Tallies()
         self.touched_reports: set[ReportKey] = set()
+        # Keys whose current state an event replaced (candidates for changed_*(): no scan of every loaded key).
+        self._replaced_inspections: set[str] = set()
+        self._replaced_samples: set[str] = set()
+        self._replaced_acceptances: set[str] = set()
         self.event_ids: dict[Touched, list[str]] = {}
         self._additive_touched: dict[TallyKey, str] = {}
         index = catalogue_index(catalogue)
@@ -124,6 +128,7 @@ class Applier:
             sample_id=sample_id, programme=d.programme, indicator=self._programme_indicator[d.programme],
             category=d.category, region=d.region, verdict=d.verdict, revision=d.revision,
             occurred_at=event.occurred_at, event_id=event.event_id)
+        self._replaced_inspections.add(sample_id)
         return "applied"
 
     def _sample(self, event: SampleCollectedEvent) -> Outcome:
@@ -134,6 +139,7 @@ class Applier:
         self.current.samples[d.sample_id] = SampleState(
             sample_id=d.sample_id, programme=d.programme, category=d.category, region=d.region,
             collected_at=event.occurred_at, event_id=event.event_id)
+        self._replaced_samples.add(d.sample_id)
         return "applied"
 
     def _acceptance(self, event: AcceptanceCompletedEvent) -> Outcome:
@@ -144,6 +150,7 @@ class Applier:
         self.current.acceptances[d.project_id] = AcceptanceState(
             project_id=d.project_id, size=d.size, region=d.region, first_time_pass=d.first_time_pass,
             revision=d.revision, occurred_at=event.occurred_at, event_id=event.event_id)
+        self._replaced_acceptances.add(d.project_id)
         return "applied"
 
     def _report(self, event: FigureReportedEvent) -> Outcome:
@@ -170,16 +177,16 @@ class Applier:
 
     # ---- results ----------------------------------------------------------------------------
     def changed_inspections(self) -> list[InspectionState]:
-        return _changed(self.initial.inspections, self.current.inspections)
+        return _changed(self.initial.inspections, self.current.inspections, self._replaced_inspections)
 
     def changed_samples(self) -> list[SampleState]:
-        return _changed(self.initial.samples, self.current.samples)
+        return _changed(self.initial.samples, self.current.samples, self._replaced_samples)
 
     def changed_acceptances(self) -> list[AcceptanceState]:
-        return _changed(self.initial.acceptances, self.current.acceptances)
+        return _changed(self.initial.acceptances, self.current.acceptances, self._replaced_acceptances)
 
     def changed_reports(self) -> list[ReportState]:
-        return _changed(self.initial.reports, self.current.reports)
+        return _changed(self.initial.reports, self.current.reports, self.touched_reports)
 
     def tally_deltas(self) -> Tallies:
         tallies = Tallies()
@@ -193,8 +200,7 @@ class Applier:
         groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
         cat = self.catalogue
         initial, current = self.initial, self.current
-        sample_ids = ({s.sample_id for s in self.changed_samples()}
-                      | {i.sample_id for i in self.changed_inspections()})
+        sample_ids = self._replaced_samples | self._replaced_inspections
         for sample_id in sample_ids:
             old_i, new_i = initial.inspections.get(sample_id), current.inspections.get(sample_id)
             old_s, new_s = initial.samples.get(sample_id), current.samples.get(sample_id)
@@ -269,7 +275,8 @@ def _count(groups: dict[Signature, list], signature: Signature | None, sign: int
                 ids.append(event_id)
 
 
-def _changed(initial: dict, current: dict) -> list:
+def _changed(initial: dict, current: dict, replaced: set) -> list:
+    """The current states of the ``replaced`` keys that differ from the loaded ones."""
     get = initial.get
-    return [state for key, state in current.items()
-            if state is not None and ((old := get(key)) is None or old != state)]
+    return [state for key in replaced
+            if (state := current[key]) is not None and ((old := get(key)) is None or old != state)]
