@@ -85,13 +85,26 @@ def _deferred_autocheckpoint(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def start_wal_checkpointer(engine: Engine, interval: float = 1.0) -> WalCheckpointer | None:
+    """SQLite: start a ``WalCheckpointer`` on the engine and return it (the caller stops it before disposing
+    of the engine). PostgreSQL: nothing to do, None."""
+    if engine.dialect.name != "sqlite":
+        return None
+    checkpointer = WalCheckpointer(engine, interval)
+    checkpointer.start()
+    return checkpointer
+
+
 class WalCheckpointer:
     """SQLite: checkpoints the write-ahead log from a thread of its own every ``interval`` seconds.
 
     Otherwise the commit that takes the WAL past 1,000 pages copies them into the database file and
     syncs it (~10 ms) in the writer's thread: for the indicator consumer, about a twentieth of its
     database time. A PASSIVE checkpoint never blocks writers or readers, and the driver releases the
-    GIL while it runs. Pair with ``make_engine(..., background_checkpoints=True)``."""
+    GIL while it runs. Pair with ``make_engine(..., background_checkpoints=True)``, in every service
+    that shares the file: the threshold is per connection, the WAL is shared, so a service left at
+    SQLite's default would take over the checkpoints the others defer (one such commit took 39 ms in a
+    review's test; while the consumer drains a backlog they come about once a second)."""
 
     def __init__(self, engine: Engine, interval: float = 1.0) -> None:
         self.engine = engine
@@ -113,7 +126,8 @@ class WalCheckpointer:
         return self._thread is not None and self._thread.is_alive()
 
     def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint: (1 if it could not finish, WAL frames, frames now in the database)."""
+        """One PASSIVE checkpoint: (1 if another checkpoint held the lock, WAL frames, frames copied into the
+        database file; frames that an open reader still needs stay behind until a later checkpoint)."""
         with self.engine.connect() as connection:
             busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
             return int(busy), int(frames), int(done)

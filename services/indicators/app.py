@@ -1,6 +1,7 @@
-"""Wiring: ``create_app(settings)`` builds the catalogue, engine, reader, producer, consumer thread,
-periodic recompute thread and metrics. Nothing connects at import; background work starts in the
-lifespan (``background=False`` serves the API alone, for tests that need no broker)."""
+"""Wiring: ``create_app(settings)`` builds the catalogue, engine, reader, producer and metrics. Nothing
+connects at import; background work starts in the lifespan (``background=False`` serves the API alone,
+for tests that need no broker): the events consumer thread, the figure publish worker, the periodic
+recompute thread and, on SQLite, the WAL checkpointer."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.indicators.reader import FigureReader
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import WalCheckpointer, is_postgres, make_engine, make_sessionmaker, ping
+from shared.db import WalCheckpointer, make_engine, make_sessionmaker, ping, start_wal_checkpointer
 from shared.kafka import kafka_ping, make_consumer, make_producer
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
@@ -101,9 +102,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             consumer.start()
             periodic.start()
             workers = [consumer, publish_worker, periodic]  # stopped in this order: the consumer's last figures go out
-            if not is_postgres(engine):
-                checkpointer = WalCheckpointer(engine)
-                checkpointer.start()
+            checkpointer = start_wal_checkpointer(engine)
+            if checkpointer is not None:
                 workers.append(checkpointer)  # stopped last, after the consumer's final commit
         try:
             yield
