@@ -7,7 +7,8 @@ while working through a backlog). ``PublishWorker`` takes the touched figures fr
 (``on_batch`` returns at once) and publishes them from a thread of its own, one call at a time, in
 the order the batches were committed. Figures handed over while a publish is running are merged and
 go out together in the next one, so a slow broker costs bounded memory (one entry per figure) and
-never blocks the consumer. ``stop`` publishes what is still pending before it returns.
+never blocks the consumer. ``stop`` publishes what is still pending before it returns; figures handed
+over when no thread runs (before ``start``, after the thread ended) are published in the caller's thread.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ class PublishWorker:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._running = False  # the thread takes what is pending (set and cleared under the lock)
 
     def start(self) -> None:
+        with self._lock:
+            self._running = True
+            if self._pending:
+                self._wake.set()
         self._thread = threading.Thread(target=self._run, name="indicators-publish", daemon=True)
         self._thread.start()
 
@@ -65,6 +71,7 @@ class PublishWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._publish_here()  # pending without a thread to take it (never started)
 
     @property
     def alive(self) -> bool:
@@ -76,7 +83,11 @@ class PublishWorker:
             with self._lock:
                 merge_touched(self._pending, touched)
                 self._idle.clear()
-            self._wake.set()
+                running = self._running
+            if running:
+                self._wake.set()
+            elif self._stopping.is_set():  # the thread has ended: publish here rather than strand them
+                self._publish_here()
         return 0
 
     def wait_idle(self, timeout: float) -> bool:
@@ -89,15 +100,30 @@ class PublishWorker:
             self._wake.clear()
             with self._lock:
                 touched, self._pending = self._pending, {}
-            if touched:
-                try:
-                    self.publisher.on_batch(touched)
-                except Exception:  # noqa: BLE001 - the periodic pass republishes what this missed
-                    logger.warning("figure publish failed; the periodic pass will retry", exc_info=True)
+            self._publish(touched)
             with self._lock:
                 if not self._pending:
                     self._idle.set()
                     if self._stopping.is_set():
+                        self._running = False
                         return
                 else:
                     self._wake.set()
+
+    def _publish_here(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            touched, self._pending = self._pending, {}
+        self._publish(touched)
+        with self._lock:
+            if not self._pending:
+                self._idle.set()
+
+    def _publish(self, touched: dict[Touched, list[str]]) -> None:
+        if not touched:
+            return
+        try:
+            self.publisher.on_batch(touched)
+        except Exception:  # noqa: BLE001 - the periodic pass republishes what this missed
+            logger.warning("figure publish failed; the periodic pass will retry", exc_info=True)

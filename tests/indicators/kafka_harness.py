@@ -16,6 +16,7 @@ from services.indicators.consumer import EventsConsumer
 from services.indicators.deadletters import KafkaDeadLetterSink
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor
+from services.indicators.publish_worker import PublishWorker
 from services.indicators.publisher import FigurePublisher
 from services.indicators.reader import FigureReader
 from shared.catalogue import Catalogue
@@ -46,6 +47,7 @@ class Pipeline:
     clock: Clock
     events_partitions: int = 6
     consumers: list[EventsConsumer] = field(default_factory=list)
+    publish_workers: list[PublishWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         ensure_topics(self.settings.kafka_bootstrap, {self.settings.events_topic: self.events_partitions,
@@ -75,8 +77,12 @@ class Pipeline:
         settings = self.settings
         processor = BatchProcessor(self.catalogue, self.sessions,
                                    KafkaDeadLetterSink(self.producer, settings.dead_letter_topic), metrics, self.clock)
-        publisher = FigurePublisher(self.catalogue, self.sessions, self.reader, self.producer,
-                                    settings.figures_topic, metrics, self.clock) if publish else None
+        publisher = None
+        if publish:  # as the service runs it: published from a worker thread
+            publisher = PublishWorker(FigurePublisher(self.catalogue, self.sessions, self.reader, self.producer,
+                                                      settings.figures_topic, metrics, self.clock))
+            publisher.start()
+            self.publish_workers.append(publisher)
         client_id = f"test-indicators-{next(_clients)}"
         consumer = EventsConsumer(
             # The deployed session timeout (10 s): with 6 s, a loaded machine starved kafka-python's network
@@ -109,5 +115,7 @@ class Pipeline:
     def close(self) -> None:
         for consumer in self.consumers:
             consumer.stop()
+        for worker in self.publish_workers:
+            worker.stop()
         self.producer.close(timeout=5)
         self.engine.dispose()

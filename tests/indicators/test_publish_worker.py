@@ -97,3 +97,17 @@ def test_a_figure_keeps_at_most_five_event_ids(publisher: BlockingPublisher) -> 
     assert worker.wait_idle(10)
     worker.stop()
     assert publisher.calls == [{PROVINCE: ["e1", "e2", "e3", "e4", "e5"]}]
+
+
+def test_figures_handed_over_when_no_thread_runs_are_published_in_the_callers_thread(
+        publisher: BlockingPublisher) -> None:
+    publisher.release.set()
+    never_started = PublishWorker(publisher)
+    never_started.on_batch({PROVINCE: ["e1"]})
+    never_started.stop()
+    stopped = PublishWorker(publisher)
+    stopped.start()
+    stopped.stop()
+    stopped.on_batch({SUZHOU: ["e2"]})  # e.g. a consumer whose stop timed out, finishing its last batch
+    assert publisher.calls == [{PROVINCE: ["e1"]}, {SUZHOU: ["e2"]}]
+    assert publisher.threads == [threading.current_thread().name] * 2
