@@ -8,7 +8,9 @@ Rules:
 - figure.reported: the latest report (by occurred_at, then event_id) per indicator/region/period;
 - survey.scored and milestone.reported only add.
 
-``tally_deltas()`` gives, per tally key, new contributions minus the ones loaded at the start.
+``tally_deltas()`` gives, per tally key, new contributions minus the ones loaded at the start, and
+notes for each figure it moves up to five ids of the events behind the move: the events whose states
+the batch left current (a revision replaced later in the same batch is not named).
 """
 
 from __future__ import annotations

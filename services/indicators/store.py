@@ -2,10 +2,11 @@
 
 Every function takes the caller's session: the consumer runs them all in ONE transaction per batch.
 Work is batched: one statement per table per batch, never a round trip per event. PostgreSQL gets
-whole columns as arrays (``unnest``). On SQLite the event ids to claim and the subjects to load go as
-one JSON array (``json_each``, serialized by orjson: one cached statement whatever the batch size);
-upserts are multi-row ``INSERT ... VALUES`` statements of a few fixed sizes (``SQLITE_LADDER``), each
-prepared once (measured: half the time of ``executemany``, a third of a JSON document).
+whole columns as arrays (``unnest``). On SQLite the subjects to load go as one JSON array
+(``json_each``, serialized by orjson: one cached statement whatever the batch size); claims and upserts
+are multi-row ``INSERT ... VALUES`` statements of a few fixed sizes (``SQLITE_LADDER``), each prepared
+once (measured: half the time of ``executemany``, a third of a JSON document). The claims' JSON path
+with ``RETURNING`` is used only when the optimistic claim finds ids applied before.
 """
 
 from __future__ import annotations
