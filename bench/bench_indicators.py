@@ -122,7 +122,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
     from services.indicators.reader import FigureReader, FigureRequest
     from shared.catalogue import load_catalogue
     from shared.clock import SystemClock
-    from shared.db import WalCheckpointer, is_postgres, make_engine, make_sessionmaker, migrate
+    from shared.db import make_engine, make_sessionmaker, migrate, start_wal_checkpointer
     from shared.kafka import ensure_topics, make_consumer, make_producer
     from shared.settings import DEFAULT_CATALOGUE, Settings
 
@@ -160,10 +160,8 @@ def main() -> int:  # noqa: PLR0915 - a linear script
         print(f"(a) raw consume+parse: {raw_before:,.0f} events/s", flush=True)
 
         catalogue = load_catalogue(DEFAULT_CATALOGUE)
-        engine = make_engine(db_url, background_checkpoints=True)  # as the service runs it
-        checkpointer = WalCheckpointer(engine) if not is_postgres(engine) else None
-        if checkpointer is not None:
-            checkpointer.start()
+        engine = make_engine(db_url)
+        checkpointer = start_wal_checkpointer(engine)  # as the service runs it
         sessions = make_sessionmaker(engine)
         clock = SystemClock()
         registry = CollectorRegistry()

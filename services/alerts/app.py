@@ -54,7 +54,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, registry: C
     clock = clock or SystemClock()
     metrics = AlertsMetrics(registry or CollectorRegistry())
     catalogue = load_catalogue(settings.catalogue_path)
-    engine = make_engine(settings.effective_database_url, background_checkpoints=True)  # see create_app's lifespan
+    engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     service = AlertService(catalogue=catalogue, rules=rules or RuleBook.from_settings(settings), sessions=sessions,
                            metrics=metrics)
@@ -79,7 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         background = None
-        checkpointer = start_wal_checkpointer(runtime.engine)  # SQLite: WAL checkpoints off the commits
+        checkpointer = start_wal_checkpointer(runtime.engine)  # SQLite: copies the WAL between commits
         if run_background:
             background = Background(consumer=runtime.consumer, service=runtime.service, worker=runtime.worker,
                                     clock=runtime.clock, evaluation_interval=settings.evaluation_interval_seconds,

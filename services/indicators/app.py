@@ -63,8 +63,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     clock = clock or SystemClock()
     registry = registry if registry is not None else CollectorRegistry()
     catalogue = load_catalogue(settings.catalogue_path)
-    # The consumer is the store's busy writer: on SQLite, its commits leave WAL checkpoints to a thread.
-    engine = make_engine(settings.effective_database_url, background_checkpoints=background)
+    engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     metrics = IndicatorsMetrics(registry)
     reader = FigureReader(catalogue, sessions, clock)

@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     @asynccontextmanager
     async def lifespan(app: IntakeApp) -> AsyncIterator[None]:
         url = settings.effective_database_url
-        engine = make_engine(url, background_checkpoints=True)  # SQLite: WAL checkpoints off the ledger's commits
+        engine = make_engine(url)
         migrate(url)
         checkpointer = start_wal_checkpointer(engine)
         owned = publisher is None
