@@ -28,7 +28,7 @@ from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.auth import Authenticator
 from shared.catalogue import Catalogue, load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import make_engine, make_sessionmaker, ping, start_wal_checkpointer
+from shared.db import make_engine, make_sessionmaker, ping
 from shared.kafka import kafka_ping, make_consumer
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
@@ -79,7 +79,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         background = None
-        checkpointer = start_wal_checkpointer(runtime.engine)  # SQLite: copies the WAL between commits
         if run_background:
             background = Background(consumer=runtime.consumer, service=runtime.service, worker=runtime.worker,
                                     clock=runtime.clock, evaluation_interval=settings.evaluation_interval_seconds,
@@ -91,8 +90,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             if background is not None:
                 background.close()
             runtime.worker.close()
-            if checkpointer is not None:
-                checkpointer.stop()
             runtime.engine.dispose()
 
     app = FastAPI(title="QualityWatch alerts", version="1.0",

@@ -27,7 +27,7 @@ from services.intake.store import EventLedger
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import make_engine, make_sessionmaker, migrate, ping, start_wal_checkpointer
+from shared.db import make_engine, make_sessionmaker, migrate, ping
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
 
@@ -63,7 +63,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         url = settings.effective_database_url
         engine = make_engine(url)
         migrate(url)
-        checkpointer = start_wal_checkpointer(engine)
         owned = publisher is None
         active = publisher or KafkaPublisher(settings.kafka_bootstrap, timeout=settings.publish_timeout_seconds,
                                            linger_ms=settings.publish_linger_ms)
@@ -90,8 +89,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             ledger.close()
             if owned:
                 active.close()
-            if checkpointer is not None:
-                checkpointer.stop()
             engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks are off: unconfigured, they still cost a provider look-up per request.
