@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +11,9 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from shared.periodic import PeriodicTask
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -98,22 +97,18 @@ class WalCheckpointer:
 
     def __init__(self, engine: Engine, interval: float = 0.25) -> None:
         self.engine = engine
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._task = PeriodicTask(self.checkpoint, interval, name="sqlite-checkpoint",
+                                  failure="WAL checkpoint failed; the writers' own checkpoints remain")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
+        self._task.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._task.stop(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._task.alive
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (1 if another checkpoint held the lock, WAL frames, frames copied into the
@@ -121,13 +116,6 @@ class WalCheckpointer:
         with self.engine.connect() as connection:
             busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
             return int(busy), int(frames), int(done)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.checkpoint()
-            except Exception:  # noqa: BLE001 - the writers' own checkpoints are the fallback
-                logger.warning("WAL checkpoint failed", exc_info=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

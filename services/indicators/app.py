@@ -5,7 +5,6 @@ recompute thread and, on SQLite, the WAL checkpointer."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,36 +25,9 @@ from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import WalCheckpointer, make_engine, make_sessionmaker, ping, start_wal_checkpointer
 from shared.kafka import kafka_ping, make_consumer, make_producer
+from shared.periodic import PeriodicTask
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
-
-logger = logging.getLogger(__name__)
-
-
-class PeriodicRecompute:
-    """Recomputes every evaluated figure every ``interval`` seconds (rolling windows move)."""
-
-    def __init__(self, publisher: FigurePublisher, interval: float) -> None:
-        self.publisher = publisher
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="indicators-recompute", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                published = self.publisher.periodic()
-                logger.debug("periodic recompute", extra={"published": published})
-            except Exception:  # noqa: BLE001 - try again next interval
-                logger.warning("periodic recompute failed", exc_info=True)
-            self._stop.wait(self.interval)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, registry: CollectorRegistry | None = None,
@@ -90,12 +62,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[EventsConsumer | PeriodicRecompute | PublishWorker | WalCheckpointer] = []
+        workers: list[EventsConsumer | PeriodicTask | PublishWorker | WalCheckpointer] = []
         if background:
             publisher = build_publisher()
             publish_worker = PublishWorker(publisher)
             consumer = build_consumer(publish_worker)
-            periodic = PeriodicRecompute(publisher, settings.recompute_interval_seconds)
+            # Every evaluated figure, every interval (rolling windows move with time), and once at start.
+            periodic = PeriodicTask(publisher.periodic, settings.recompute_interval_seconds,
+                                    name="indicators-recompute", failure="periodic recompute failed",
+                                    first_at_start=True)
             app.state.consumer = consumer
             publish_worker.start()
             consumer.start()
