@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Date, String, Table, select, tuple_
+from sqlalchemy import Column, String, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -162,7 +162,7 @@ def _select(session: Session, table: str, columns: Sequence[str], key: str, ids:
 
 
 # Subject state → a row in the order of the class's fields (= its table's columns); ``instant`` converts the
-# instant for the dialect (SQLite: text as SQLAlchemy stores it, in the same pass as the row is built).
+# instant for the dialect (``_stored``), in the same pass as the row is built.
 def _inspection_row(s: InspectionState, instant: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
     return (s.sample_id, s.programme, s.indicator, s.category, s.region, s.verdict, s.revision,
             instant(s.occurred_at), s.event_id)
@@ -180,16 +180,21 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _stored(session: Session) -> Callable[[Any], Any]:
+    """How ``_upsert`` rows hold instants and days: as they are for PostgreSQL, as the text SQLAlchemy stores
+    for SQLite."""
+    return _as_is if is_postgres(session) else _sqlite_text
+
+
 def save_state(session: Session, applier: Applier, tallies: Tallies, now: dt.datetime) -> None:
-    instant = _as_is if is_postgres(session) else _sqlite_text
+    instant = _stored(session)
     for table, columns, key, row, changed in (
             (Inspection.__table__, InspectionState.__slots__, "sample_id", _inspection_row,
              applier.changed_inspections()),
             (Sample.__table__, SampleState.__slots__, "sample_id", _sample_row, applier.changed_samples()),
             (Acceptance.__table__, AcceptanceState.__slots__, "project_id", _acceptance_row,
              applier.changed_acceptances())):
-        _upsert(session, table, columns, (key,), _ordered(session, [row(s, instant) for s in changed]),
-                converted=True)
+        _upsert(session, table, columns, (key,), _ordered(session, [row(s, instant) for s in changed]))
     reports = sorted(applier.changed_reports(), key=lambda r: (r.indicator, r.region, r.period))
     _upsert_rows(session, ReportedFigure.__table__, ["indicator", "region", "period"],
                  [{**_fields(r), "reported_at": now} for r in reports])
@@ -203,7 +208,9 @@ _TALLY_COLUMNS = ("indicator", "region", "day", "category", "numerator", "denomi
 def add_tallies(session: Session, tallies: Tallies) -> None:
     """Add signed sums to the daily tallies (insert or increment), in key order."""
     last = tallies.last_event_at
-    rows = [(*key, int(num), int(den), int(extra), float(ssum), float(ssq), last.get(key))
+    stored = _stored(session)
+    rows = [(key[0], key[1], stored(key[2]), key[3], int(num), int(den), int(extra), float(ssum), float(ssq),
+             None if (at := last.get(key)) is None else stored(at))
             for key, (num, den, extra, ssum, ssq) in sorted(tallies.nonzero().items())]
     latest = "greatest" if is_postgres(session) else "max"
     update = {c: f"daily_tally.{c} + excluded.{c}" for c in _TALLY_COLUMNS[4:9]}
@@ -214,11 +221,10 @@ def add_tallies(session: Session, tallies: Tallies) -> None:
 
 
 def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequence[str], rows: list[tuple],
-            update: dict[str, str] | None = None, *, converted: bool = False) -> None:
-    """Insert or update ``rows`` (tuples in ``columns`` order, unique by ``keys``) with the driver directly:
-    PostgreSQL gets one ``INSERT ... SELECT FROM unnest(arrays)`` per chunk, SQLite multi-row VALUES
-    statements (instants and days converted as SQLAlchemy stores them, unless ``converted`` says the rows
-    already hold them so)."""
+            update: dict[str, str] | None = None) -> None:
+    """Insert or update ``rows`` (tuples in ``columns`` order, unique by ``keys``, instants and days as
+    ``_stored`` gives them) with the driver directly: PostgreSQL gets one ``INSERT ... SELECT FROM
+    unnest(arrays)`` per chunk, SQLite multi-row VALUES statements."""
     if not rows:
         return
     if update is None:
@@ -232,9 +238,7 @@ def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequen
         for chunk in _chunks(rows, PG_CHUNK):
             cursor.execute(sql, [list(column) for column in zip(*chunk, strict=True)])
     else:
-        positions = [] if converted else [i for i, c in enumerate(columns)
-                                          if isinstance(table.c[c].type, UtcDateTime | Date)]
-        _sqlite_insert(cursor, head, tail, len(columns), _sqlite_rows(rows, positions) if positions else rows)
+        _sqlite_insert(cursor, head, tail, len(columns), rows)
 
 
 # Rows per multi-row INSERT on SQLite: a batch is cut into statements of these sizes (largest first),
@@ -291,19 +295,6 @@ def _pg_array_type(column: Column[Any]) -> str:
 def _sqlite_timestamp(value: dt.datetime) -> str:
     """What SQLAlchemy stores for a UtcDateTime on SQLite: naive UTC, always with microseconds."""
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_rows(rows: list[tuple], positions: list[int]) -> list[list[Any]]:
-    """``rows`` with the instants and days at ``positions`` as SQLAlchemy stores them."""
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in positions:
-            value = values[i]
-            if value is not None:
-                values[i] = _sqlite_text(value)
-        out.append(values)
-    return out
 
 
 def _json_columns(count: int) -> str:
