@@ -69,20 +69,10 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def start_wal_checkpointer(engine: Engine, interval: float = 0.25) -> WalCheckpointer | None:
-    """SQLite: start a ``WalCheckpointer`` on the engine and return it (the caller stops it before disposing
-    of the engine). PostgreSQL: nothing to do, None."""
-    if engine.dialect.name != "sqlite":
-        return None
-    checkpointer = WalCheckpointer(engine, interval)
-    checkpointer.start()
-    return checkpointer
-
-
-class WalCheckpointer:
-    """SQLite: copies the write-ahead log into the database file from a thread of its own, every
-    ``interval`` seconds (a PASSIVE checkpoint: it never blocks writers or readers, and the driver
-    releases the GIL while it runs).
+def start_wal_checkpointer(engine: Engine, interval: float = 0.25) -> PeriodicTask | None:
+    """SQLite: start a thread that copies the write-ahead log into the database file every ``interval``
+    seconds (``wal_checkpoint``) and return it; the caller stops it before disposing of the engine.
+    PostgreSQL: nothing to do, None.
 
     SQLite's writers checkpoint on their own once the WAL holds 1,000 pages: the commit that crosses
     it copies them and syncs the file in the writer's thread (~10 ms; for the indicator consumer
@@ -94,28 +84,21 @@ class WalCheckpointer:
     indicators service, the busy writer, runs one; intake and alerts, which share the file by default,
     do not run their own (intake's single-event benchmark was no better with one: 0.36–0.39 of the bare
     endpoint against 0.36–0.45 without, alternating runs)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    checkpointer = PeriodicTask(lambda: wal_checkpoint(engine), interval, name="sqlite-checkpoint",
+                                failure="WAL checkpoint failed; the writers' own checkpoints remain")
+    checkpointer.start()
+    return checkpointer
 
-    def __init__(self, engine: Engine, interval: float = 0.25) -> None:
-        self.engine = engine
-        self._task = PeriodicTask(self.checkpoint, interval, name="sqlite-checkpoint",
-                                  failure="WAL checkpoint failed; the writers' own checkpoints remain")
 
-    def start(self) -> None:
-        self._task.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._task.stop(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._task.alive
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint: (1 if another checkpoint held the lock, WAL frames, frames copied into the
-        database file; frames that an open reader still needs stay behind until a later checkpoint)."""
-        with self.engine.connect() as connection:
-            busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-            return int(busy), int(frames), int(done)
+def wal_checkpoint(engine: Engine) -> tuple[int, int, int]:
+    """One PASSIVE checkpoint (it never blocks writers or readers, and the driver releases the GIL while
+    it runs): (1 if another checkpoint held the lock, WAL frames, frames copied into the database file;
+    frames that an open reader still needs stay behind until a later checkpoint)."""
+    with engine.connect() as connection:
+        busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        return int(busy), int(frames), int(done)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

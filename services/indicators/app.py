@@ -23,7 +23,7 @@ from services.indicators.reader import FigureReader
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import WalCheckpointer, make_engine, make_sessionmaker, ping, start_wal_checkpointer
+from shared.db import make_engine, make_sessionmaker, ping, start_wal_checkpointer
 from shared.kafka import kafka_ping, make_consumer, make_producer
 from shared.periodic import PeriodicTask
 from shared.settings import Settings
@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[EventsConsumer | PeriodicTask | PublishWorker | WalCheckpointer] = []
+        workers: list[EventsConsumer | PeriodicTask | PublishWorker] = []
         if background:
             publisher = build_publisher()
             publish_worker = PublishWorker(publisher)

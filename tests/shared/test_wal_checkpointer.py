@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from shared.db import make_engine, start_wal_checkpointer
+from shared.db import make_engine, start_wal_checkpointer, wal_checkpoint
 
 ROW = "x" * 2000
 
@@ -28,7 +28,7 @@ def test_a_checkpoint_copies_the_wal_into_the_database_file(tmp_path: Path) -> N
     try:
         write_rows(engine, 800)  # ~400 pages: below the writers' own threshold of 1,000
         assert (tmp_path / "qw.db").stat().st_size < 100_000
-        busy, frames, copied = checkpointer.checkpoint()
+        busy, frames, copied = wal_checkpoint(engine)
         assert (busy, copied) == (0, frames) and frames > 300
         assert (tmp_path / "qw.db").stat().st_size > 1_500_000
     finally:
