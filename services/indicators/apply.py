@@ -6,7 +6,8 @@ Rules:
 - sample.collected: the earliest collection (by occurred_at, then event_id) is kept, whatever the
   arrival order; a later one for the same sample_id is ignored;
 - figure.reported: the latest report (by occurred_at, then event_id) per indicator/region/period;
-- survey.scored and milestone.reported only add.
+- survey.scored and milestone.reported only add: they are summed per (sector or indicator, region, CST
+  day) as they come, and each sum is expanded into its tally keys once, in ``tally_deltas``.
 
 ``tally_deltas()`` gives, per tally key, new contributions minus the ones loaded at the start, and
 notes for each figure it moves up to five ids of the events behind the move: the events whose states
@@ -22,21 +23,22 @@ from typing import Any, Literal
 
 from services.indicators.state import (
     AcceptanceState,
-    Contribution,
     InspectionState,
     ReportState,
     SampleState,
     Signature,
     Tallies,
     TallyKey,
+    Vector,
     acceptance_signature,
     catalogue_index,
     inspection_signature,
-    milestone_contributions,
+    milestone_keys,
     sample_signature,
     signature_items,
-    survey_contributions,
+    survey_keys,
 )
+from services.indicators.windows import local_day
 from shared.catalogue import Catalogue
 from shared.events import (
     AcceptanceCompletedEvent,
@@ -87,14 +89,16 @@ class Applier:
         self.initial = initial
         self.current = SubjectState(dict(initial.inspections), dict(initial.samples),
                                     dict(initial.acceptances), dict(initial.reports))
-        self.additive = Tallies()
+        # Surveys and milestones summed per (kind, sector or indicator, region, day):
+        # [numerator, denominator, score_sum, score_sq_sum, latest instant, up to five event ids].
+        self.additions: dict[tuple[str, str, str, dt.date], list] = {}
         self.touched_reports: set[ReportKey] = set()
         # Keys whose current state an event replaced (candidates for changed_*(): no scan of every loaded key).
         self._replaced_inspections: set[str] = set()
         self._replaced_samples: set[str] = set()
         self._replaced_acceptances: set[str] = set()
         self.event_ids: dict[Touched, list[str]] = {}
-        self._additive_touched: dict[TallyKey, str] = {}
+        self._tz = catalogue.tz
         index = catalogue_index(catalogue)
         self._inspection_indicators = index.inspection_indicators
         self._programme_indicator = index.programme_indicator
@@ -112,13 +116,14 @@ class Applier:
 
     def _survey(self, event: SurveyScoredEvent) -> Outcome:
         d = event.data
-        return self._add(survey_contributions(self.catalogue, d.sector, d.region, d.score, d.respondents,
-                                              event.occurred_at), event.event_id)
+        respondents, score = d.respondents, d.score
+        return self._add(("survey", d.sector, d.region, local_day(event.occurred_at, self._tz)), 0, respondents,
+                         score * respondents, score * score * respondents, event)
 
     def _milestone(self, event: MilestoneReportedEvent) -> Outcome:
         d = event.data
-        return self._add(milestone_contributions(self.catalogue, d.indicator, d.region, d.count, event.occurred_at),
-                         event.event_id)
+        return self._add(("milestone", d.indicator, d.region, local_day(event.occurred_at, self._tz)), d.count, 1,
+                         0.0, 0.0, event)
 
     def _inspection(self, event: InspectionCompletedEvent) -> Outcome:
         d = event.data
@@ -170,11 +175,21 @@ class Applier:
             self._note((d.indicator, level, None), event.event_id)
         return "applied"
 
-    def _add(self, items: Iterable[Contribution], event_id: str) -> Outcome:
-        add, touched = self.additive.add, self._additive_touched
-        for key, vector, at in items:
-            add(key, vector, 1, at)
-            touched[key] = event_id
+    def _add(self, group: tuple[str, str, str, dt.date], numerator: int, denominator: int, score_sum: float,
+             score_sq_sum: float, event: SurveyScoredEvent | MilestoneReportedEvent) -> Outcome:
+        sums = self.additions.get(group)
+        if sums is None:
+            self.additions[group] = [numerator, denominator, score_sum, score_sq_sum, event.occurred_at,
+                                     [event.event_id]]
+            return "applied"
+        sums[0] += numerator
+        sums[1] += denominator
+        sums[2] += score_sum
+        sums[3] += score_sq_sum
+        if event.occurred_at > sums[4]:
+            sums[4] = event.occurred_at
+        if len(sums[5]) < 5:
+            sums[5].append(event.event_id)
         return "applied"
 
     # ---- results ----------------------------------------------------------------------------
@@ -192,15 +207,17 @@ class Applier:
 
     def tally_deltas(self) -> Tallies:
         tallies = Tallies()
-        for key, row in self.additive.sums.items():
-            tallies.sums[key] = list(row)
-        tallies.last_event_at.update(self.additive.last_event_at)
         # Up to five event ids per tally key the batch moved; mapped to figures once at the end.
-        key_ids: dict[TallyKey, list[str]] = {key: [event_id] for key, event_id in self._additive_touched.items()}
+        key_ids: dict[TallyKey, list[str]] = {}
+        cat = self.catalogue
+        for (kind, what, region, day), (num, den, score_sum, score_sq_sum, at, ids) in self.additions.items():
+            vector = Vector(numerator=num, denominator=den, score_sum=score_sum, score_sq_sum=score_sq_sum)
+            for key in (survey_keys if kind == "survey" else milestone_keys)(cat, what, region, day):
+                tallies.add(key, vector, 1, at)
+                _note_key(key_ids, key, ids)
         # Subjects are counted per signature (old state −1, new state +1), then each signature is
         # expanded into its tally items once: the per-subject work is a few dict operations.
         groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
-        cat = self.catalogue
         initial, current = self.initial, self.current
         sample_ids = self._replaced_samples | self._replaced_inspections
         for sample_id in sample_ids:

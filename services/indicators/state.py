@@ -259,18 +259,14 @@ def acceptance_contributions(catalogue: Catalogue, acceptance: AcceptanceState |
             yield key, vector, acceptance.occurred_at  # type: ignore[union-attr]
 
 
-def survey_contributions(catalogue: Catalogue, sector: str, region: str, score: float, respondents: int,
-                         occurred_at: dt.datetime) -> Iterator[Contribution]:
-    day = local_day(occurred_at, catalogue.tz)
-    vector = Vector(denominator=respondents, score_sum=score * respondents, score_sq_sum=score * score * respondents)
+def survey_keys(catalogue: Catalogue, sector: str, region: str, day: dt.date) -> Iterator[TallyKey]:
+    """The tally keys a survey of ``sector`` in ``region`` on ``day`` adds to."""
     for indicator in catalogue_index(catalogue).survey_specs.get(sector, ()):
         for level in _levels(catalogue, region):
-            yield (indicator, level, day, NO_CATEGORY), vector, occurred_at
+            yield indicator, level, day, NO_CATEGORY
 
 
-def milestone_contributions(catalogue: Catalogue, indicator: str, region: str, count: int,
-                            occurred_at: dt.datetime) -> Iterator[Contribution]:
-    day = local_day(occurred_at, catalogue.tz)
-    vector = Vector(numerator=count, denominator=1)
+def milestone_keys(catalogue: Catalogue, indicator: str, region: str, day: dt.date) -> Iterator[TallyKey]:
+    """The tally keys a milestone report of ``indicator`` in ``region`` on ``day`` adds to."""
     for level in _levels(catalogue, region):
-        yield (indicator, level, day, NO_CATEGORY), vector, occurred_at
+        yield indicator, level, day, NO_CATEGORY

@@ -102,6 +102,34 @@ def test_surveys_add_weighted_scores() -> None:
     assert rows == [[0, 40, 0, 80 * 10 + 90 * 30, 80 * 80 * 10 + 90 * 90 * 30]]
 
 
+ADDITIONS = st.lists(
+    st.tuples(st.sampled_from(["survey", "milestone"]), st.sampled_from(["320100", "320505", "321300", "320000"]),
+              st.sampled_from(["producer_services", "consumer_services"]), st.integers(0, 3), st.integers(0, 100),
+              st.integers(1, 50)),
+    min_size=1, max_size=15)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ADDITIONS)
+def test_surveys_and_milestones_in_one_batch_add_what_they_add_one_at_a_time(specs) -> None:  # noqa: ANN001
+    events = [f.survey(f"e{i}", score, size, sector=sector, region=region, at=f.NOW - dt.timedelta(days=days))
+              if kind == "survey" else
+              f.milestone(f"e{i}", "new_national_standards", size, region=region, at=f.NOW - dt.timedelta(days=days))
+              for i, (kind, region, sector, days, score, size) in enumerate(specs)]
+    together, one_by_one = FakeStore(), FakeStore()
+    applier = together.apply(events)
+    latest: dict = {}
+    for event in events:
+        for key, at in one_by_one.apply([event]).tally_deltas().last_event_at.items():
+            latest[key] = max(at, latest.get(key, at))
+    assert together.tallies == one_by_one.tallies
+    assert applier.tally_deltas().last_event_at == latest
+    # Each figure names up to five of the events that moved it, and only those.
+    for (indicator, region, _category), ids in applier.event_ids.items():
+        assert 1 <= len(ids) <= 5
+        assert all(one_by_one.apply([events[int(eid[1:])]]).event_ids.get((indicator, region, None)) for eid in ids)
+
+
 def test_acceptances_of_small_projects_do_not_count() -> None:
     store = FakeStore()
     store.apply([f.acceptance("a1", "p1", True, size="small"), f.acceptance("a2", "p2", False, size="medium")])
