@@ -107,15 +107,15 @@ class BatchProcessor:
 
     def _apply(self, session: Session, decoded: list[Decoded], result: BatchResult, *, optimistic: bool) -> None:
         now = self.clock.now()
-        unique = self._unique(decoded, result)
+        unique, hashes = self._unique(decoded, result)
         if not unique:
             return
+        subjects = subjects_of(d.event for d in unique.values())
         if store.is_postgres(session):  # SQLite has one writer: nothing to lock
-            samples, projects, reports = subjects_of(d.event for d in unique.values())
+            samples, projects, reports = subjects
             store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
                                 + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
-        claimed, existing = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now,
-                                               optimistic=optimistic)
+        claimed, existing = store.claim_events(session, hashes, now, optimistic=optimistic)
         if len(claimed) == len(unique):  # the usual case: nothing in the batch was applied before
             fresh = list(unique.values())
         else:
@@ -128,9 +128,10 @@ class BatchProcessor:
                 else:
                     result.dead_letters.append(Rejected(
                         item.message, "conflict", f"event_id {eid!r} was applied with different content", eid))
+            subjects = subjects_of(d.event for d in fresh)
         if not fresh:
             return
-        state = store.load_state(session, *subjects_of(d.event for d in fresh))
+        state = store.load_state(session, *subjects)
         applier = Applier(self.catalogue, state)
         apply = applier.apply
         failed: list[str] = []
@@ -161,20 +162,23 @@ class BatchProcessor:
         result.touched = applier.event_ids
 
     @staticmethod
-    def _unique(decoded: list[Decoded], result: BatchResult) -> dict[str, Decoded]:
-        """The first of each event id in the batch, by id; repeats are duplicates or conflicts."""
+    def _unique(decoded: list[Decoded], result: BatchResult) -> tuple[dict[str, Decoded], dict[str, str]]:
+        """The first of each event id in the batch, by id, and its content hash by id; repeats are duplicates
+        or conflicts."""
         first: dict[str, Decoded] = {}
+        hashes: dict[str, str] = {}
         for item in decoded:
             eid = item.event.event_id
             seen = first.get(eid)
             if seen is None:
                 first[eid] = item
+                hashes[eid] = item.content_hash
             elif seen.content_hash == item.content_hash:
                 result.duplicates += 1
             else:
                 result.dead_letters.append(Rejected(item.message, "conflict",
                                                     f"event_id {eid!r} appears with different content", eid))
-        return first
+        return first, hashes
 
     def _observe(self, result: BatchResult) -> None:
         m = self.metrics
