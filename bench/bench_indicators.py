@@ -181,9 +181,9 @@ def main() -> int:  # noqa: PLR0915 - a linear script
                     state["cpu_first"], state["cpu_skipped"] = time.process_time(), result.messages
                 state["last"] = time.perf_counter()
                 state["cpu_last"] = time.process_time()
-                if state["record"] and result.committed_at is not None:
-                    state["latencies"].extend((result.committed_at - received).total_seconds()
-                                              for _eid, received in result.received_at)
+                if state["record"]:
+                    for seconds, count in result.latencies():
+                        state["latencies"].extend([seconds] * count)
 
         consumer = EventsConsumer(
             lambda: make_consumer(bootstrap, group_id=prefix + "indicators", client_id="bench-indicators",

@@ -60,7 +60,7 @@ def pack(decoded: list[Any]) -> bytes:
                       tuple(message.headers or ())),
                      CLASS_INDEX[type(event)], event.event_id, event.occurred_at.astimezone(dt.UTC), event.lab_id,
                      tuple(data.__dict__.values()), fields_sets.setdefault(fields, fields), item.content_hash,
-                     item.received_at))
+                     item.received))
     return pickle.dumps(rows, protocol=5)
 
 
@@ -68,7 +68,7 @@ def unpack(blob: bytes) -> list[Any]:
     from services.indicators.decode import Decoded, Message
 
     out = []
-    for message, index, event_id, occurred_at, lab_id, values, fields, content_hash, received_at in pickle.loads(blob):
+    for message, index, event_id, occurred_at, lab_id, values, fields, content_hash, received in pickle.loads(blob):
         cls = EVENT_CLASSES[index]
         data_cls = cls.model_fields["data"].annotation
         data = data_cls.__new__(data_cls)
@@ -80,7 +80,7 @@ def unpack(blob: bytes) -> list[Any]:
                                          "type": cls.model_fields["type"].annotation.__args__[0], "data": data},
                             "__pydantic_fields_set__": {"event_id", "occurred_at", "lab_id", "type", "data"},
                             "__pydantic_extra__": None, "__pydantic_private__": None})
-        out.append(Decoded(Message(*message), event, content_hash, received_at))
+        out.append(Decoded(Message(*message), event, content_hash, received))
     return out
 
 

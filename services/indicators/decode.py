@@ -87,7 +87,7 @@ class Decoded:
     message: Record
     event: Event
     content_hash: str
-    received_at: dt.datetime | None
+    received: bytes | None  # the raw ``qw-received-at`` header: parsed only for the latency metric, per distinct value
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +103,11 @@ def decode(message: Record, catalogue: Catalogue) -> Decoded | Rejected:
 
 
 class Decoder:
-    """Decodes the messages of one batch; instants in ``qw-received-at`` are parsed once per batch
-    (intake stamps a whole request with one)."""
+    """Decodes the messages of one batch."""
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.index = catalogue_index(catalogue)
-        self._received: dict[bytes, dt.datetime | None] = {}
         self._programme_categories = self.index.programme_categories
         self._levels = self.index.levels
 
@@ -136,14 +134,7 @@ class Decoder:
             elif name == RECEIVED_AT_HEADER and raw_received is None:
                 raw_received = value
         content_hash = raw_hash.decode() if raw_hash else event.content_hash()
-        received_at = None
-        if raw_received:
-            received = self._received
-            if raw_received in received:
-                received_at = received[raw_received]
-            else:
-                received_at = received[raw_received] = _parse_received_at(raw_received)
-        return Decoded(message, event, content_hash, received_at)
+        return Decoded(message, event, content_hash, raw_received or None)
 
 
 def _rejection(message: Record) -> Rejected | Event:
@@ -193,7 +184,8 @@ def catalogue_problem(event: Event, catalogue: Catalogue) -> str | None:
     return None
 
 
-def _parse_received_at(raw: bytes | None) -> dt.datetime | None:
+def parse_received_at(raw: bytes | None) -> dt.datetime | None:
+    """The instant in a ``qw-received-at`` header (one without an offset is read as UTC), or None if it is not one."""
     if not raw:
         return None
     try:

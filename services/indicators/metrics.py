@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.indicators.decode import DEAD_LETTER_REASONS
@@ -10,21 +13,27 @@ from shared.events import EVENT_TYPES
 STATUSES = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind")
 
 
-def observe_many(histogram: Histogram, amount: float, count: int) -> None:
-    """``count`` observations of ``amount`` at once: what ``count`` calls of ``histogram.observe(amount)``
-    record (a batch's events share a few ``qw-received-at`` stamps, so a few calls serve thousands)."""
+def observe_counts(histogram: Histogram, observations: Iterable[tuple[float, int]]) -> None:
+    """For each ``(amount, count)``, ``count`` observations of ``amount``: what as many calls of
+    ``histogram.observe(amount)`` record, with one increment per bucket (a batch's events carry a few
+    ``qw-received-at`` stamps when they came in batches, one each when they came one by one)."""
     buckets = getattr(histogram, "_buckets", None)
     bounds = getattr(histogram, "_upper_bounds", None)
     total = getattr(histogram, "_sum", None)
     if buckets is None or bounds is None or total is None:  # another prometheus_client layout
-        for _ in range(count):
-            histogram.observe(amount)
+        for amount, count in observations:
+            for _ in range(count):
+                histogram.observe(amount)
         return
-    total.inc(amount * count)
-    for i, bound in enumerate(bounds):
-        if amount <= bound:
-            buckets[i].inc(count)
-            break
+    per_bucket = [0] * len(bounds)  # the last bound is +Inf: every amount has a bucket
+    amounts = 0.0
+    for amount, count in observations:
+        per_bucket[bisect.bisect_left(bounds, amount)] += count
+        amounts += amount * count
+    total.inc(amounts)
+    for bucket, count in zip(buckets, per_bucket, strict=True):
+        if count:
+            bucket.inc(count)
 
 
 class IndicatorsMetrics:

@@ -5,15 +5,23 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.indicators.metrics import IndicatorsMetrics, observe_many
+from services.indicators.metrics import IndicatorsMetrics, observe_counts
+
+OBSERVATIONS = {
+    "one amount, once": [(0.07, 1)],
+    "one amount, many times": [(0.07, 1000)],
+    "on bucket bounds, at zero and past the last bound": [(0.0, 2), (0.01, 3), (0.025, 1), (60.0, 4), (61.5, 5)],
+    "many amounts, some repeated": [(0.003 * i, 1 + i % 3) for i in range(400)],
+}
 
 
-@pytest.mark.parametrize("count", [1, 7, 1000])
-def test_observing_many_equal_latencies_at_once_equals_observing_them_one_by_one(count: int) -> None:
+@pytest.mark.parametrize("observations", OBSERVATIONS.values(), ids=OBSERVATIONS.keys())
+def test_observing_counts_at_once_equals_observing_them_one_by_one(observations: list[tuple[float, int]]) -> None:
     one_by_one, at_once = IndicatorsMetrics(CollectorRegistry()), IndicatorsMetrics(CollectorRegistry())
-    for _ in range(count):
-        one_by_one.event_latency_seconds.observe(0.07)
-    observe_many(at_once.event_latency_seconds, 0.07, count)
+    for amount, count in observations:
+        for _ in range(count):
+            one_by_one.event_latency_seconds.observe(amount)
+    observe_counts(at_once.event_latency_seconds, observations)
 
     def samples(m: IndicatorsMetrics) -> list[tuple[str, dict[str, str], float]]:
         return [(s.name, s.labels, s.value) for metric in m.event_latency_seconds.collect() for s in metric.samples
