@@ -16,7 +16,8 @@ loops over the same ``BatchProcessor``:
           the transfer).
 
 It prints each loop's rate, its ratio to the raw ceiling (mean of before and after), CPU microseconds
-per event summed over both processes, and each process's resident memory: the figures a decision
+per event summed over both processes (from the first batch; the worker's start-up is not counted, and the
+clock starts once it is ready), and each process's resident memory at the end and at its peak: the figures a decision
 between one and two processes needs (throughput against the 200 MB per-service memory goal and the
 CPU spent). Offsets are not committed and nothing is published: it measures the work, not the
 service's exactly-once machinery, which a split would have to carry across the process boundary.
@@ -111,6 +112,7 @@ def apply_worker(connection: Connection, db_url: str) -> None:
 
     processor = _processor(db_url)
     tune_gc()
+    connection.send(time.process_time())  # ready: the CPU spent starting up, not counted
     while True:
         try:
             blob = connection.recv_bytes()
@@ -118,7 +120,7 @@ def apply_worker(connection: Connection, db_url: str) -> None:
             return
         decoded = unpack(blob)
         result = processor.apply(DecodedBatch(len(decoded), decoded, [], time.perf_counter()))
-        connection.send((result.messages, time.process_time(), process_memory_mb(os.getpid())["VmRSS"]))
+        connection.send((result.messages, time.process_time(), process_memory_mb(os.getpid())))
 
 
 def run_loop(bootstrap: str, topic: str, events: int, db_url: str, split: bool) -> dict[str, float]:
@@ -126,17 +128,27 @@ def run_loop(bootstrap: str, topic: str, events: int, db_url: str, split: bool) 
     from shared.kafka import make_consumer, subscribe_when_known
 
     migrate(db_url)
-    processor = _processor(db_url)
     worker = parent_end = None
+    child_started = 0.0
     if split:
+        from services.indicators.processor import BatchProcessor
+        from shared.catalogue import load_catalogue
+        from shared.clock import SystemClock
+        from shared.settings import DEFAULT_CATALOGUE
+
+        # Decoding only: no engine, no checkpointer in this process.
+        processor = BatchProcessor(load_catalogue(DEFAULT_CATALOGUE), None, None, None, SystemClock())  # type: ignore[arg-type]
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         parent_end, child_end = context.Pipe()
         worker = context.Process(target=apply_worker, args=(child_end, db_url), daemon=True)
         worker.start()
         child_end.close()
+        child_started = parent_end.recv()  # the worker is ready before the clock starts
+    else:
+        processor = _processor(db_url)
     consumer = make_consumer(bootstrap, group_id=f"probe-{uuid.uuid4().hex[:8]}", client_id="probe")
     subscribe_when_known(consumer, topic)
-    done, in_flight, started, child_cpu, child_rss = 0, False, None, 0.0, 0.0
+    done, in_flight, started, child_cpu, child_memory = 0, False, None, child_started, {}
     cpu = time.process_time()
     while done < events:
         polled = consumer.poll(timeout_ms=0 if in_flight else 200, max_records=2000)
@@ -149,7 +161,7 @@ def run_loop(bootstrap: str, topic: str, events: int, db_url: str, split: bool) 
             continue
         blob = pack(processor.decode(messages).decoded) if messages else None
         if in_flight:
-            applied, child_cpu, child_rss = parent_end.recv()  # type: ignore[union-attr]
+            applied, child_cpu, child_memory = parent_end.recv()  # type: ignore[union-attr]
             done += applied
             in_flight = False
         if blob is not None:
@@ -161,8 +173,10 @@ def run_loop(bootstrap: str, topic: str, events: int, db_url: str, split: bool) 
     if worker is not None:
         parent_end.close()  # type: ignore[union-attr]
         worker.join(10)
-    return {"rate": events / elapsed, "cpu_us_per_event": (parent_cpu + child_cpu) / events * 1e6,
-            "rss_mb": process_memory_mb(os.getpid())["VmRSS"], "child_rss_mb": child_rss}
+    memory = process_memory_mb(os.getpid())
+    return {"rate": events / elapsed, "cpu_us_per_event": (parent_cpu + child_cpu - child_started) / events * 1e6,
+            "rss_mb": memory["VmRSS"], "peak_rss_mb": memory["VmHWM"],
+            "child_rss_mb": child_memory.get("VmRSS", 0.0), "child_peak_rss_mb": child_memory.get("VmHWM", 0.0)}
 
 
 def main() -> int:
@@ -207,7 +221,9 @@ def main() -> int:
         raw = (raw_before + raw_after) / 2
         print(f"raw consume+parse: {raw_before:,.0f} before, {raw_after:,.0f} after (events/s)")
         for mode, figures in loops.items():
-            memory = f"{figures['rss_mb']:.0f} MB" + (f" + {figures['child_rss_mb']:.0f} MB" if mode == "split" else "")
+            memory = f"{figures['rss_mb']:.0f} MB (peak {figures['peak_rss_mb']:.0f})"
+            if mode == "split":
+                memory += f" + {figures['child_rss_mb']:.0f} MB (peak {figures['child_peak_rss_mb']:.0f})"
             print(f"{mode:6s}: {figures['rate']:,.0f} events/s, ratio {figures['rate'] / raw:.2f}; "
                   f"{figures['cpu_us_per_event']:.1f} CPU us/event; RSS {memory}")
         return 0
