@@ -90,7 +90,7 @@ class Applier:
         self.current = SubjectState(dict(initial.inspections), dict(initial.samples),
                                     dict(initial.acceptances), dict(initial.reports))
         # Surveys and milestones summed per (kind, sector or indicator, region, day):
-        # [numerator, denominator, score_sum, score_sq_sum, latest instant, up to five event ids].
+        # [numerator, denominator, score_sum, score_sq_sum, latest instant, up to EVENT_IDS event ids].
         self.additions: dict[tuple[str, str, str, dt.date], list] = {}
         self.touched_reports: set[ReportKey] = set()
         # Keys whose current state an event replaced (candidates for changed_*(): no scan of every loaded key).
@@ -188,8 +188,7 @@ class Applier:
         sums[3] += score_sq_sum
         if event.occurred_at > sums[4]:
             sums[4] = event.occurred_at
-        if len(sums[5]) < 5:
-            sums[5].append(event.event_id)
+        keep_event_ids(sums[5], (event.event_id,))
         return "applied"
 
     # ---- results ----------------------------------------------------------------------------
@@ -214,7 +213,7 @@ class Applier:
             vector = Vector(numerator=num, denominator=den, score_sum=score_sum, score_sq_sum=score_sq_sum)
             for key in (survey_keys if kind == "survey" else milestone_keys)(cat, what, region, day):
                 tallies.add(key, vector, 1, at)
-                _note_key(key_ids, key, ids)
+                note_event_ids(key_ids, key, ids)
         # Subjects are counted per signature (old state −1, new state +1), then each signature is
         # expanded into its tally items once: the per-subject work is a few dict operations.
         groups: dict[Signature, list] = {}  # signature → [count, latest instant, event ids]
@@ -243,7 +242,7 @@ class Applier:
         for signature, (count, at, ids) in groups.items():
             for key, v in signature_items(cat, signature):
                 tallies.add(key, v, count, at)
-                _note_key(key_ids, key, ids)
+                note_event_ids(key_ids, key, ids)
         for key, ids in key_ids.items():
             for figure in self._figures_of(key):
                 for event_id in ids:
@@ -257,23 +256,32 @@ class Applier:
         return ((indicator, region, None),)
 
     def _note(self, touched: Touched, event_id: str) -> None:
-        ids = self.event_ids.setdefault(touched, [])
-        if len(ids) < 5 and event_id not in ids:
-            ids.append(event_id)
+        note_event_ids(self.event_ids, touched, (event_id,))
 
     @property
     def touched(self) -> set[Touched]:
         return set(self.event_ids)
 
 
-def _note_key(key_ids: dict[TallyKey, list[str]], key: TallyKey, event_ids: Sequence[str]) -> None:
-    ids = key_ids.get(key)
-    if ids is None:
-        key_ids[key] = list(event_ids[:5])
-    elif len(ids) < 5:
-        for event_id in event_ids:
-            if len(ids) < 5 and event_id not in ids:
-                ids.append(event_id)
+EVENT_IDS = 5  # event ids kept per figure (and per tally key, signature and survey group on the way there)
+
+
+def keep_event_ids(known: list[str], event_ids: Iterable[str]) -> None:
+    """Append ``event_ids`` to ``known`` until it holds ``EVENT_IDS``, skipping ids it already has."""
+    for event_id in event_ids:
+        if len(known) >= EVENT_IDS:
+            return
+        if event_id not in known:
+            known.append(event_id)
+
+
+def note_event_ids(into: dict[Any, list[str]], key: Any, event_ids: Sequence[str]) -> None:
+    """Keep up to ``EVENT_IDS`` of ``event_ids`` for ``key`` in ``into``, the first seen first."""
+    known = into.get(key)
+    if known is None:
+        into[key] = list(event_ids[:EVENT_IDS])
+    else:
+        keep_event_ids(known, event_ids)
 
 
 def _count(groups: dict[Signature, list], signature: Signature | None, sign: int, at: dt.datetime | None,
@@ -282,16 +290,12 @@ def _count(groups: dict[Signature, list], signature: Signature | None, sign: int
         return
     group = groups.get(signature)
     if group is None:
-        groups[signature] = [sign, at, list(event_ids[:5])]
+        groups[signature] = [sign, at, list(event_ids[:EVENT_IDS])]
         return
     group[0] += sign
     if at is not None and (group[1] is None or at > group[1]):
         group[1] = at
-    ids = group[2]
-    if len(ids) < 5:
-        for event_id in event_ids:
-            if len(ids) < 5 and event_id not in ids:
-                ids.append(event_id)
+    keep_event_ids(group[2], event_ids)
 
 
 def _changed(initial: dict, current: dict, replaced: set) -> list:

@@ -18,12 +18,9 @@ import threading
 from collections.abc import Mapping
 from typing import Protocol
 
-from services.indicators.apply import Touched
+from services.indicators.apply import Touched, note_event_ids
 
 logger = logging.getLogger(__name__)
-
-EVENT_IDS_PER_FIGURE = 5
-
 
 class BatchPublisher(Protocol):
     def on_batch(self, touched: Mapping[Touched, list[str]]) -> int: ...
@@ -32,15 +29,7 @@ class BatchPublisher(Protocol):
 def merge_touched(into: dict[Touched, list[str]], touched: Mapping[Touched, list[str]]) -> None:
     """Add ``touched`` to ``into``, keeping up to five event ids per figure (the first seen)."""
     for figure, ids in touched.items():
-        known = into.get(figure)
-        if known is None:
-            into[figure] = list(ids[:EVENT_IDS_PER_FIGURE])
-        else:
-            for event_id in ids:
-                if len(known) >= EVENT_IDS_PER_FIGURE:
-                    break
-                if event_id not in known:
-                    known.append(event_id)
+        note_event_ids(into, figure, ids)
 
 
 class PublishWorker:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.indicators.apply import Touched
+from services.indicators.apply import EVENT_IDS, Touched
 from services.indicators.metrics import STATUSES, IndicatorsMetrics
 from services.indicators.models import PublishedFigure
 from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
@@ -110,11 +110,11 @@ class FigurePublisher:
         futures = []
         for figure, previous in changed:
             ids = touched.get((figure.indicator, figure.region, figure.category), [])
-            message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:5]),  # type: ignore[arg-type]
+            message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:EVENT_IDS]),  # type: ignore[arg-type]
                                     changed_at=now)
             if ids or previous != figure.status:
                 logger.info("figure changed", extra={"figure_key": figure.key, "status": figure.status,
-                                                     "previous_status": previous, "event_ids": list(ids[:5])})
+                                                     "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
             futures.append(self.producer.send(self.topic, key=figure.key.encode(),  # type: ignore[attr-defined]
                                               value=message.model_dump_json().encode()))
         for future in futures:
