@@ -79,8 +79,8 @@ def start_wal_checkpointer(engine: Engine, interval: float = 0.25) -> PeriodicTa
     about a twentieth of its database time). With this thread copying as the WAL grows, the writers'
     own checkpoints find most pages already copied (commits' total time per 400,000 events in the
     consumer's offline benchmark: 0.53 s without, 0.27 s with it), and they still restart the WAL
-    at its usual size. (Raising the writers' threshold instead let the WAL grow to 40 MB: a busy
-    writer leaves no moment for a background checkpoint to finish and the WAL to restart.) The
+    at its usual size. (Raising the writers' threshold instead let the WAL grow to 47 MB in `make run`:
+    a busy writer leaves no moment for a background checkpoint to finish and the WAL to restart.) The
     indicators service, the busy writer, runs one; intake and alerts, which share the file by default,
     do not run their own (intake's single-event benchmark was no better with one: 0.36–0.39 of the bare
     endpoint against 0.36–0.45 without, alternating runs)."""
