@@ -127,15 +127,18 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest revision (every branch head). Safe to run on every start.
+    """Bring the schema to the head revision. Safe to run on every start; each process runs it once,
+    before it serves (``shared.serve``).
 
-    Services that start together serialise here: PostgreSQL through an advisory lock (see the
-    Alembic env), an SQLite file through a lock file beside it.
+    The history has one head: a second one (two migrations revising the same parent) fails here
+    rather than being applied in no particular order. Services that start together serialise here:
+    PostgreSQL through an advisory lock (see the Alembic env), an SQLite file through a lock file
+    beside it.
     """
     from alembic import command
 
     with _sqlite_migration_lock(url):
-        command.upgrade(alembic_config(url), "heads")
+        command.upgrade(alembic_config(url), "head")
 
 
 @contextmanager
