@@ -26,6 +26,7 @@ test: venv jars
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 run: venv jars
 	$(PY) -m shared.devrun

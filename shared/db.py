@@ -6,12 +6,17 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from shared.periodic import PeriodicTask
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -60,8 +65,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -117,7 +122,8 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for this package's migrations against the URL (no alembic.ini needed)."""
     from alembic.config import Config
 
     config = Config()
@@ -127,15 +133,18 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest revision (every branch head). Safe to run on every start.
+    """Bring the schema to the head revision. Safe to run on every start; each process runs it once,
+    before it serves (``shared.serve``).
 
-    Services that start together serialise here: PostgreSQL through an advisory lock (see the
-    Alembic env), an SQLite file through a lock file beside it.
+    The history has one head: a second one (two migrations revising the same parent) fails here
+    rather than being applied in no particular order. Services that start together serialise here:
+    PostgreSQL through an advisory lock (see the Alembic env), an SQLite file through a lock file
+    beside it.
     """
     from alembic import command
 
     with _sqlite_migration_lock(url):
-        command.upgrade(alembic_config(url), "heads")
+        command.upgrade(alembic_config(url), "head")
 
 
 @contextmanager
@@ -155,8 +164,8 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def is_postgres(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
 
 
 def main(argv: list[str] | None = None) -> int:

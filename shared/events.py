@@ -216,7 +216,7 @@ class _Envelope(BaseModel):
 
     @property
     def region(self) -> str:
-        return self.data.region  # type: ignore[attr-defined]
+        return self.data.region  # type: ignore[attr-defined]  # each event type declares its data; all have a region
 
 
 class SampleCollectedEvent(_Envelope):
@@ -288,14 +288,14 @@ def canonical_json(event: BaseModel) -> bytes:
 
 def subject_key(event: Event) -> str:
     """The Kafka key: events about the same thing land on the same partition, in order."""
-    data = event.data
     match event:
         case SampleCollectedEvent() | InspectionCompletedEvent():
-            return f"sample:{data.sample_id}"  # type: ignore[union-attr]
+            return f"sample:{event.data.sample_id}"
         case AcceptanceCompletedEvent():
-            return f"project:{data.project_id}"  # type: ignore[union-attr]
+            return f"project:{event.data.project_id}"
         case FigureReportedEvent():
-            return f"figure:{data.indicator}:{data.region}:{data.period}"  # type: ignore[union-attr]
+            data = event.data
+            return f"figure:{data.indicator}:{data.region}:{data.period}"
         case _:
             return f"event:{event.event_id}"
 

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators above @property; pydantic's documented use
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -46,10 +46,10 @@ def copy_figure(row: Alert, figure: Figure) -> None:
     row.figure_as_of = figure.as_of
 
 
-def for_update(session: Session, query: Select[tuple[Alert]]) -> Select[tuple[Alert]]:
+def for_update(session: Session, query: Select[Alert]) -> Select[Alert]:
     """Row locks on PostgreSQL, so two alert instances never act on one alert at once."""
     bind = session.get_bind()
-    return query.with_for_update() if is_postgres(bind) else query  # type: ignore[arg-type]
+    return query.with_for_update() if is_postgres(bind) else query
 
 
 def load_for_update(session: Session, alert_ids: Iterable[str]) -> dict[str, Alert]:

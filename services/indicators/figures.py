@@ -126,7 +126,7 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
     return Figure(
         indicator=spec.id, region=region, category=category, window=window.name, as_of=now.astimezone(tz),
         numerator=numerator, denominator=denominator, value=value,
-        ci95=(round(ci[0], 4), round(ci[1], 4)) if ci else None, target=spec.target, status=status,  # type: ignore[arg-type]
+        ci95=(round(ci[0], 4), round(ci[1], 4)) if ci else None, target=spec.target, status=status,
         last_event_at=last.astimezone(tz) if last else None,
         sample_size=int(n) if n is not None else None, min_sample=min_sample,
         window_start=window.start, window_end=window.end)

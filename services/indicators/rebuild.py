@@ -19,8 +19,9 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.indicators.models import Acceptance, DailyTally, Inspection, Sample
@@ -59,7 +60,9 @@ def rebuild_tallies(sessions: sessionmaker[Session], catalogue: Catalogue) -> Re
     tallies = Tallies()
     subjects = skipped = 0
     with transaction(sessions) as session:
-        deleted = session.execute(delete(DailyTally).where(DailyTally.indicator.in_(indicators))).rowcount
+        # A DELETE's result is a CursorResult, which Session.execute's annotation does not say.
+        deleted = cast(CursorResult[Any], session.execute(
+            delete(DailyTally).where(DailyTally.indicator.in_(indicators)))).rowcount
         for row in session.scalars(select(Inspection).execution_options(yield_per=STREAM_ROWS)):
             subjects += 1
             state = _inspection(row, programme_indicator)
@@ -78,11 +81,11 @@ def rebuild_tallies(sessions: sessionmaker[Session], catalogue: Catalogue) -> Re
                                        sample.collected_at, sample.event_id)
             inspected = _inspection(inspection, programme_indicator) if inspection is not None else None
             tallies.add_all(sample_contributions(catalogue, sample_state, inspected))
-        for row in session.scalars(select(Acceptance).execution_options(yield_per=STREAM_ROWS)):
+        for acceptance in session.scalars(select(Acceptance).execution_options(yield_per=STREAM_ROWS)):
             subjects += 1
             tallies.add_all(acceptance_contributions(catalogue, AcceptanceState(
-                row.project_id, row.size, row.region, bool(row.first_time_pass), row.revision, row.occurred_at,
-                row.event_id)))
+                acceptance.project_id, acceptance.size, acceptance.region, bool(acceptance.first_time_pass),
+                acceptance.revision, acceptance.occurred_at, acceptance.event_id)))
         written = len(tallies.nonzero())
         add_tallies(session, tallies)
     result = RebuildResult(indicators, int(deleted or 0), written, subjects, skipped)

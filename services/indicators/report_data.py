@@ -101,5 +101,5 @@ async def period_alerts(base_url: str, authorization: str, period: Period,
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning("report: alert service unavailable", extra={"alerts_url": base_url, "error": str(exc)})
         return None, f"{type(exc).__name__}: {exc}"
-    alerts = body.get("alerts", body.get("items", [])) if isinstance(body, dict) else body
+    alerts: Any = body.get("alerts", body.get("items", [])) if isinstance(body, dict) else body  # JSON
     return [a for a in alerts if isinstance(a, dict)], None

@@ -241,7 +241,7 @@ def inspection_contributions(catalogue: Catalogue, inspection: InspectionState |
     signature = inspection_signature(catalogue, inspection)
     if signature is not None:
         for key, vector in signature_items(catalogue, signature):
-            yield key, vector, inspection.occurred_at  # type: ignore[union-attr]
+            yield key, vector, inspection.occurred_at  # type: ignore[union-attr]  # not None: it has a signature
 
 
 def sample_contributions(catalogue: Catalogue, sample: SampleState | None,
@@ -249,14 +249,14 @@ def sample_contributions(catalogue: Catalogue, sample: SampleState | None,
     signature = sample_signature(catalogue, sample, inspection)
     if signature is not None:
         for key, vector in signature_items(catalogue, signature):
-            yield key, vector, sample.collected_at  # type: ignore[union-attr]
+            yield key, vector, sample.collected_at  # type: ignore[union-attr]  # not None: it has a signature
 
 
 def acceptance_contributions(catalogue: Catalogue, acceptance: AcceptanceState | None) -> Iterator[Contribution]:
     signature = acceptance_signature(catalogue, acceptance)
     if signature is not None:
         for key, vector in signature_items(catalogue, signature):
-            yield key, vector, acceptance.occurred_at  # type: ignore[union-attr]
+            yield key, vector, acceptance.occurred_at  # type: ignore[union-attr]  # not None: it has a signature
 
 
 def survey_keys(catalogue: Catalogue, sector: str, region: str, day: dt.date) -> Iterator[TallyKey]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from shared.catalogue import Target
+from shared.figures import FigureStatus
 
 Z95 = 1.959964
 # Quota coverage: below the pace target is at_risk, below this share of it is a breach.
@@ -50,7 +51,7 @@ def mean_interval(total: float, sum_sq: float, n: int | float, z: float = Z95) -
 
 
 def judge(value: float | None, ci: Interval | None, n: int | float | None, target: Target,
-          min_sample: int) -> str:
+          min_sample: int) -> FigureStatus:
     """The status of a rate, share, mean or reported value against its target."""
     if value is None or (n is not None and n < min_sample):
         return "insufficient_data"
@@ -64,7 +65,7 @@ def judge(value: float | None, ci: Interval | None, n: int | float | None, targe
     return "at_risk" if target.met_by(nearest) else "breach"
 
 
-def judge_pace(value: float | None, target: Target, breach_share: float = PACE_BREACH_SHARE) -> str:
+def judge_pace(value: float | None, target: Target, breach_share: float = PACE_BREACH_SHARE) -> FigureStatus:
     """Quota coverage (collected / expected to date): ok at or above target, at_risk below it,
     breach below ``breach_share`` × target (no interval: the expected count is not a sample)."""
     if value is None:
@@ -74,6 +75,6 @@ def judge_pace(value: float | None, target: Target, breach_share: float = PACE_B
     return "at_risk" if target.met_by(value / breach_share) else "breach"
 
 
-def judge_milestone(count: float, expected: float) -> str:
+def judge_milestone(count: float, expected: float) -> FigureStatus:
     """Milestones: on_track when the cumulative count keeps linear pace to the deadline."""
     return "on_track" if count >= expected else "behind"

@@ -27,7 +27,7 @@ from services.intake.store import EventLedger
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
-from shared.db import make_engine, make_sessionmaker, migrate, ping
+from shared.db import make_engine, make_sessionmaker, ping
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
 
@@ -62,7 +62,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     async def lifespan(app: IntakeApp) -> AsyncIterator[None]:
         url = settings.effective_database_url
         engine = make_engine(url)
-        migrate(url)
         owned = publisher is None
         active = publisher or KafkaPublisher(settings.kafka_bootstrap, timeout=settings.publish_timeout_seconds,
                                            linger_ms=settings.publish_linger_ms)

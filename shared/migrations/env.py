@@ -12,15 +12,23 @@ import_all_models()
 target_metadata = Base.metadata
 
 
+def database_url() -> str:
+    """The URL ``shared.db.alembic_config`` put in the configuration."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no sqlalchemy.url in the Alembic configuration; use shared.db.alembic_config(url)")
+    return url
+
+
 def run_migrations_offline() -> None:
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+    context.configure(url=database_url(), target_metadata=target_metadata,
                       literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    url = context.config.get_main_option("sqlalchemy.url")
+    url = database_url()
     engine = make_engine(url) if url.startswith("sqlite") else None
     if engine is None:
         from sqlalchemy import create_engine

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from services.intake.app import create_app
 from shared.clock import FixedClock
+from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, settings_for
 
 
@@ -26,6 +27,7 @@ def registry() -> CollectorRegistry:
 def client(tmp_path: Path, sqlite_url: str, publisher: FakePublisher,
            registry: CollectorRegistry) -> Iterator[TestClient]:
     """Intake over SQLite with the recording publisher fake (no Kafka): for validation and auth tests."""
+    migrate(sqlite_url)
     app = create_app(settings_for(sqlite_url, tmp_path), clock=FixedClock(NOW), registry=registry,
                      publisher=publisher)
     with TestClient(app) as test_client:

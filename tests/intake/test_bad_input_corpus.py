@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from services.intake.app import create_app
 from shared.clock import FixedClock
+from shared.db import migrate
 from tests.intake.kafka_reading import event_ids, read_topic
 from tests.intake.support import ADMIN, NOW, REMOVE, auth, figure, inspection, settings_for, survey, with_changes
 
@@ -189,6 +190,7 @@ def test_every_hostile_request_is_refused_as_expected_and_nothing_is_published_o
     settings = settings_for(sqlite_url, tmp_path, kafka_bootstrap=kafka_broker.bootstrap,
                             topic_prefix=kafka_topic_prefix)
     kafka_broker.create_topics({settings.events_topic: 3})
+    migrate(sqlite_url)
     with TestClient(create_app(settings, clock=FixedClock(NOW), registry=CollectorRegistry())) as client:
         tokens = {"admin": ADMIN, "lab": _key(client, {"role": "lab", "lab_id": "LAB-0001"}),
                   "agency": _key(client, {"role": "agency", "agency_id": "agri"})}

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from services.intake.app import create_app
 from shared.clock import FixedClock
+from shared.db import migrate
 from shared.settings import Settings
 from tests.intake.kafka_reading import event_ids, read_topic
 from tests.intake.support import ADMIN, NOW, auth, inspection, settings_for, with_changes
@@ -30,6 +31,7 @@ def settings(db_url: str, tmp_path: Path, kafka_broker, kafka_topic_prefix: str)
     settings = settings_for(db_url, tmp_path, kafka_bootstrap=kafka_broker.bootstrap,
                             topic_prefix=kafka_topic_prefix, publish_timeout_seconds=3.0)
     kafka_broker.create_topics({settings.events_topic: 3})
+    migrate(db_url)
     return settings
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
@@ -22,12 +23,19 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.intake.app import create_app
 from shared.clock import FixedClock
+from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, settings_for
 
 _DATA = Path(tempfile.mkdtemp(prefix="qw-intake-schemathesis-"))
-APP = create_app(settings_for(f"sqlite:///{_DATA}/qw.db", _DATA), clock=FixedClock(NOW),
+_URL = f"sqlite:///{_DATA}/qw.db"
+APP = create_app(settings_for(_URL, _DATA), clock=FixedClock(NOW),
                  registry=CollectorRegistry(), publisher=FakePublisher())
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _schema_migrated() -> None:
+    migrate(_URL)
 
 
 @schema.parametrize()
