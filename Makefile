@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 jars: venv
-	$(PY) -m shared.localinfra kafka-jars
+	$(PY) -m devtools.localinfra kafka-jars
 
 test: venv jars
 	$(PY) -m pytest -q
@@ -28,7 +28,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 run: venv jars
-	$(PY) -m shared.devrun
+	$(PY) -m devtools.devrun
 
 bench: venv jars
 	$(PY) -m bench

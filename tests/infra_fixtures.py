@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.localinfra import LocalKafka, LocalPostgres
+from devtools.localinfra import LocalKafka, LocalPostgres
 
 DEFAULT_KAFKA_PORT = 29092
 DEFAULT_PG_PORT = 55433

@@ -21,8 +21,8 @@ from prometheus_client import CollectorRegistry
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.intake.app import create_app
-from shared.clock import FixedClock
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, settings_for
+from tests.support import FixedClock
 
 _DATA = Path(tempfile.mkdtemp(prefix="qw-intake-schemathesis-"))
 APP = create_app(settings_for(f"sqlite:///{_DATA}/qw.db", _DATA), clock=FixedClock(NOW),

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from shared.devrun import interrupt_once
+from devtools.devrun import interrupt_once
 
 
 def test_the_first_signal_stops_the_run_and_a_second_does_not_cut_the_clean_up_short() -> None:

@@ -1,7 +1,7 @@
 """A real Apache Kafka broker (single combined KRaft node) run from Maven Central jars, no Docker.
 
-The jars are fetched once with Maven (``deploy/local/kafka/pom.xml``) into a per-user cache and then
-started with ``java -cp '<jars>/*' kafka.Kafka server.properties``. See ``shared/KAFKA_LOCAL.md``.
+The jars are fetched once with Maven (``deploy/local/kafka/pom.xml`` in the checkout) into a per-user
+cache and then started with ``java -cp '<jars>/*' kafka.Kafka server.properties``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from devtools.checkout import repo_path
+from devtools.ports import port_open
 from shared.kafka import ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,6 @@ def _log(level: int, msg: str, fields: dict[str, object]) -> None:
     logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 KAFKA_VERSION = "4.1.1"
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka"
-POM_FILE = DEPLOY_DIR / "pom.xml"
-LOG4J_FILE = DEPLOY_DIR / "log4j2.yaml"
 MARKER_NAME = ".complete"
 
 
@@ -47,12 +45,13 @@ def default_jars_dir() -> Path:
     return Path.home() / ".cache" / "qualitywatch" / f"kafka-{KAFKA_VERSION}"
 
 
-def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def pom_file() -> Path:
+    """The Maven project listing the broker jars (deploy/local/kafka/pom.xml in the checkout)."""
+    return repo_path("deploy", "local", "kafka", "pom.xml")
+
+
+def log4j_file() -> Path:
+    return repo_path("deploy", "local", "kafka", "log4j2.yaml")
 
 
 def pid_alive(pid: int) -> bool:
@@ -149,9 +148,10 @@ class LocalKafka:
     # -- jars ------------------------------------------------------------------
 
     def _pom_digest(self) -> str:
-        if not POM_FILE.is_file():
-            raise KafkaInfraError(f"Missing {POM_FILE}; it lists the broker jars to fetch")
-        return hashlib.sha256(POM_FILE.read_bytes()).hexdigest()
+        pom = pom_file()
+        if not pom.is_file():
+            raise KafkaInfraError(f"Missing {pom}; it lists the broker jars to fetch")
+        return hashlib.sha256(pom.read_bytes()).hexdigest()
 
     def _jars_complete(self, digest: str) -> bool:
         marker = self.jars_dir / MARKER_NAME
@@ -184,7 +184,7 @@ class LocalKafka:
             raise KafkaInfraError("Maven (mvn) not found; apt-get install -y maven, or pre-fill jars_dir")
         staging = Path(tempfile.mkdtemp(prefix=f".{self.jars_dir.name}-", dir=self.jars_dir.parent))
         cmd = [
-            mvn, "-B", "-q", "-f", str(POM_FILE), "dependency:copy-dependencies",
+            mvn, "-B", "-q", "-f", str(pom_file()), "dependency:copy-dependencies",
             "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         ]
         _log(logging.INFO, "fetching kafka jars", {"cmd": " ".join(cmd), "dest": str(self.jars_dir)})
@@ -241,7 +241,7 @@ class LocalKafka:
     def write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.config_file.write_text("# written by shared.localinfra.kafka\n" + "\n".join(lines) + "\n")
+        self.config_file.write_text("# written by devtools.localinfra.kafka\n" + "\n".join(lines) + "\n")
         return self.config_file
 
     def _java_base(self, heap_mb: int) -> list[str]:
@@ -254,7 +254,7 @@ class LocalKafka:
             "-XX:InitiatingHeapOccupancyPercent=35",
             "-XX:+ExplicitGCInvokesConcurrent",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={LOG4J_FILE}",
+            f"-Dlog4j2.configurationFile={log4j_file()}",
             f"-Dkafka.logs.dir={self.home / 'logs'}",
             "-cp",
             f"{self.jars_dir}/*",

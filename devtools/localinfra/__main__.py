@@ -1,4 +1,4 @@
-"""CLI for scripts and CI: ``python -m shared.localinfra kafka-jars|kafka-start|kafka-stop|pg-start|pg-stop``.
+"""CLI for scripts and CI: ``python -m devtools.localinfra kafka-jars|kafka-start|kafka-stop|pg-start|pg-stop``.
 
 Default homes are ``$QW_DATA_DIR/kafka`` and ``$QW_DATA_DIR/postgres`` (QW_DATA_DIR defaults to .qw-data).
 """
@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shared.localinfra.kafka import KafkaInfraError, LocalKafka
-from shared.localinfra.postgres import LocalPostgres, PostgresInfraError
+from devtools.localinfra.kafka import KafkaInfraError, LocalKafka
+from devtools.localinfra.postgres import LocalPostgres, PostgresInfraError
 
-logger = logging.getLogger("shared.localinfra")
+logger = logging.getLogger("devtools.localinfra")
 
 
 def _log(level: int, msg: str, fields: dict[str, object]) -> None:
@@ -75,7 +75,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.localinfra", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.localinfra", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--home", type=Path, default=None,
                         help="data folder (default: $QW_DATA_DIR/kafka or $QW_DATA_DIR/postgres)")

@@ -1,53 +1,49 @@
-"""Run the three services as separate processes for end-to-end tests and drills."""
+"""Run intake, indicators and alerts as separate processes: for tests, drills, benchmarks and ``make run``."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 
+from devtools.ports import free_port
+from devtools.waiting import wait_for
+
 SERVICES = ("intake", "indicators", "alerts")
-T = TypeVar("T")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def poll(probe: Callable[[], T | None], *, timeout: float, interval: float = 0.2, what: str = "condition") -> T:
-    """Call probe until it returns something truthy; fail with `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+# Test-speed timings: an alert fires a second after its breach instead of a minute. ``make run`` and the
+# benchmark pass their own (an empty dict keeps the production defaults).
+FAST_TIMINGS = {
+    "QW_EVALUATION_INTERVAL_SECONDS": "1",
+    "QW_ALERT_FOR_SECONDS": "1",
+    "QW_RECOMPUTE_INTERVAL_SECONDS": "2",
+    "QW_DELIVERY_POLL_SECONDS": "0.2",
+    "QW_RETRY_INITIAL_SECONDS": "0.5",
+    "QW_LOG_LEVEL": "INFO",
+}
 
 
 @dataclass
 class ServiceProcesses:
-    """intake, indicators and alerts as subprocesses sharing one broker, database and topic prefix."""
+    """intake, indicators and alerts as subprocesses sharing one broker, database and topic prefix.
+
+    Each service writes its output to ``log_dir/<name>.log`` (log_dir defaults to data_dir).
+    """
 
     bootstrap: str
     database_url: str
     topic_prefix: str
     data_dir: Path
     admin_token: str = "e2e-admin-token-0123456789"
+    timings: dict[str, str] = field(default_factory=lambda: dict(FAST_TIMINGS))
     extra_env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    log_dir: Path | None = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -58,14 +54,9 @@ class ServiceProcesses:
             "QW_DATA_DIR": str(self.data_dir),
             "QW_ADMIN_TOKEN": self.admin_token,
             "QW_ALLOW_PRIVATE_WEBHOOKS": "true",
-            "QW_EVALUATION_INTERVAL_SECONDS": "1",
-            "QW_ALERT_FOR_SECONDS": "1",
-            "QW_RECOMPUTE_INTERVAL_SECONDS": "2",
-            "QW_DELIVERY_POLL_SECONDS": "0.2",
-            "QW_RETRY_INITIAL_SECONDS": "0.5",
-            "QW_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(self.timings)
         env.update({f"QW_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         env.update(self.extra_env)
         return env
@@ -73,15 +64,25 @@ class ServiceProcesses:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    def start(self, *names: str) -> None:
+    def log_path(self, name: str) -> Path:
+        return (self.log_dir or self.data_dir) / f"{name}.log"
+
+    def start(self, *names: str, timeout: float = 60) -> None:
         for name in names or SERVICES:
             self.ports.setdefault(name, free_port())
         for name in names or SERVICES:
-            log = (self.data_dir / f"{name}.log").open("ab")
-            self.processes[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=self.env(),
-                                                    stdout=log, stderr=subprocess.STDOUT)
+            self.spawn(name, [sys.executable, "-m", f"services.{name}"])
         for name in names or SERVICES:
-            self.wait_ready(name)
+            self.wait_ready(name, timeout)
+
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start argv as the process called name, with the services' environment and its own log file."""
+        path = self.log_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as log:
+            process = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        return process
 
     def wait_ready(self, name: str, timeout: float = 60) -> None:
         def ready() -> bool:
@@ -93,16 +94,17 @@ class ServiceProcesses:
                 return False
 
         try:
-            poll(ready, timeout=timeout, what=f"{name} /readyz")
+            wait_for(ready, timeout=timeout, interval=0.2, what=f"{name} /readyz")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.log_tail(name)}") from exc
 
     def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self.data_dir / f"{name}.log"
+        path = self.log_path(name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self, *names: str, kill: bool = False) -> None:
-        for name in names or tuple(self.processes):
+        chosen = names or tuple(reversed(self.processes))
+        for name in chosen:
             process = self.processes.get(name)
             if process is None or process.poll() is not None:
                 continue
@@ -110,6 +112,10 @@ class ServiceProcesses:
                 process.kill()
             else:
                 process.terminate()
+        for name in chosen:
+            process = self.processes.get(name)
+            if process is None:
+                continue
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
