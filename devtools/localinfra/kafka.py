@@ -91,7 +91,7 @@ def find_java() -> Path:
             return candidate
     raise KafkaInfraError(
         "No java found (JAVA_HOME/bin/java or java on PATH). Kafka 4.x needs Java 17+: "
-        "apt-get install -y openjdk-17-jre-headless"
+        "run devtools/install-system-deps.sh (as root)"
     )
 
 
@@ -181,7 +181,8 @@ class LocalKafka:
     def _fetch_jars(self, digest: str) -> None:
         mvn = shutil.which("mvn")
         if not mvn:
-            raise KafkaInfraError("Maven (mvn) not found; apt-get install -y maven, or pre-fill jars_dir")
+            raise KafkaInfraError("Maven (mvn) not found; run devtools/install-system-deps.sh (as root), "
+                                  "or pre-fill jars_dir")
         staging = Path(tempfile.mkdtemp(prefix=f".{self.jars_dir.name}-", dir=self.jars_dir.parent))
         cmd = [
             mvn, "-B", "-q", "-f", str(pom_file()), "dependency:copy-dependencies",
