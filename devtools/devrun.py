@@ -1,10 +1,11 @@
 """``make run``: the whole system on one machine, with demo data.
 
-Starts a real Kafka broker (unless QW_KAFKA_BOOTSTRAP names one),
+Starts a real Kafka broker (unless QW_KAFKA_BOOTSTRAP names one; QW_LOCAL_KAFKA_PORT moves it off 9092),
 creates the topics, migrates the database (SQLite under QW_DATA_DIR unless QW_DATABASE_URL says
 otherwise), starts intake, indicators and alerts as separate processes, an agency inbox that prints the
 webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0 turns it off). Each
-process logs to QW_DATA_DIR/logs/<name>.log. Ctrl-C or SIGTERM stops everything it started.
+process logs to QW_DATA_DIR/logs/<name>.log, rotated at 10 MB with 3 old files kept. Ctrl-C or SIGTERM
+stops everything it started.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from shared.kafka import ensure_topics
 from shared.settings import Settings, topic_partitions
 
 INBOX_SECRET_FILE = "agency-inbox-secret"
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
 
 
 def say(message: str) -> None:
@@ -43,6 +46,15 @@ def admin_token(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def local_settings() -> Settings:
+    """The settings from the environment, with the bootstrap of our own broker when QW_LOCAL_KAFKA_PORT is set."""
+    settings = Settings()
+    port = os.environ.get("QW_LOCAL_KAFKA_PORT")
+    if port and "QW_KAFKA_BOOTSTRAP" not in os.environ:
+        settings = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{int(port)}"})
+    return settings
 
 
 @dataclass
@@ -62,7 +74,7 @@ class Stack:
             timings={}, extra_env={"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true")},
             ports={"intake": settings.intake_port, "indicators": settings.indicators_port,
                    "alerts": settings.alerts_port},
-            log_dir=settings.data_dir / "logs")
+            log_dir=settings.data_dir / "logs", rotate=(LOG_MAX_BYTES, LOG_BACKUPS))
 
     def start_kafka(self) -> None:
         if "QW_KAFKA_BOOTSTRAP" in os.environ:
@@ -162,7 +174,7 @@ def interrupt_once() -> Callable[[int, FrameType | None], None]:
 
 
 def main() -> int:
-    settings = Settings()
+    settings = local_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings=settings, token=admin_token(settings))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools.logfiles import LogPump
 from devtools.ports import free_port
 from devtools.waiting import wait_for
 
@@ -31,7 +32,8 @@ FAST_TIMINGS = {
 class ServiceProcesses:
     """intake, indicators and alerts as subprocesses sharing one broker, database and topic prefix.
 
-    Each service writes its output to ``log_dir/<name>.log`` (log_dir defaults to data_dir).
+    Each service writes its output to ``log_dir/<name>.log`` (log_dir defaults to data_dir); with
+    ``rotate`` = (max bytes, backups) the output is copied through a size-rotated file instead.
     """
 
     bootstrap: str
@@ -44,6 +46,8 @@ class ServiceProcesses:
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     log_dir: Path | None = None
+    rotate: tuple[int, int] | None = None
+    _pumps: dict[str, LogPump] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -79,8 +83,14 @@ class ServiceProcesses:
         """Start argv as the process called name, with the services' environment and its own log file."""
         path = self.log_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as log:
-            process = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        if self.rotate is None:
+            with path.open("ab") as log:
+                process = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        else:
+            process = subprocess.Popen(argv, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            assert process.stdout is not None
+            max_bytes, backups = self.rotate
+            self._pumps[name] = LogPump(process.stdout, path, max_bytes=max_bytes, backups=backups).start()
         self.processes[name] = process
         return process
 
@@ -121,6 +131,9 @@ class ServiceProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            pump = self._pumps.pop(name, None)
+            if pump is not None:
+                pump.join()
 
     def client(self, name: str, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"}
