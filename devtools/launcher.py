@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.logfiles import LogPump
+from devtools.logfiles import LogPump, tail
 from devtools.ports import free_port
 from devtools.waiting import wait_for
 
@@ -109,8 +109,7 @@ class ServiceProcesses:
             raise AssertionError(f"{exc}\n{self.log_tail(name)}") from exc
 
     def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self.log_path(name)
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return tail(self.log_path(name), lines)
 
     def stop(self, *names: str, kill: bool = False) -> None:
         chosen = names or tuple(reversed(self.processes))

@@ -1,10 +1,19 @@
-"""Bounded log files for processes we start: their output copied into a size-rotated file."""
+"""Log files of the processes we start: bounded by size rotation, and their last lines for error messages."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 from typing import BinaryIO
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file, for an error message; "(no log)" when there is none."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 class RotatingFile:

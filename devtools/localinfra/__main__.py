@@ -11,17 +11,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from devtools.localinfra.kafka import KafkaInfraError, LocalKafka
+from devtools.localinfra.logfields import log_with_fields
 from devtools.localinfra.postgres import LocalPostgres, PostgresInfraError
 
 logger = logging.getLogger("devtools.localinfra")
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 DEFAULT_PORTS = {"kafka": 9092, "postgres": 55432}
 

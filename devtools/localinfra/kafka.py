@@ -19,19 +19,19 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
 from devtools.checkout import repo_path
+from devtools.localinfra.logfields import log_with_fields
+from devtools.logfiles import tail
 from devtools.ports import port_open
 from shared.kafka import ensure_topics
 
 logger = logging.getLogger(__name__)
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 KAFKA_VERSION = "4.1.1"
 MARKER_NAME = ".complete"
@@ -70,14 +70,6 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] == "Z"
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def find_java() -> Path:

@@ -17,18 +17,18 @@ import re
 import stat
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from devtools.localinfra.logfields import log_with_fields
+from devtools.logfiles import tail
 from devtools.ports import port_open
 
 logger = logging.getLogger(__name__)
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 PG_OS_USER = "postgres"
 SUPERUSER = "postgres"
@@ -185,15 +185,9 @@ class LocalPostgres:
         if check and result.returncode != 0:
             raise PostgresInfraError(
                 f"{tool} {' '.join(args)} failed (rc={result.returncode}):\n{result.stdout or ''}\n"
-                f"{result.stderr or ''}\nlog tail:\n{self._log_tail()}"
+                f"{result.stderr or ''}\nlog tail:\n{tail(self.log_file, 30)}"
             )
         return result
-
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def _initdb(self) -> None:
         if (self.data_dir / "PG_VERSION").is_file():
@@ -250,7 +244,7 @@ class LocalPostgres:
                 "-w", "-t", str(int(timeout)), timeout=timeout + 10, detach=True, check=False,
             )
             if not self.running():
-                raise PostgresInfraError(f"postgres did not start; log tail:\n{self._log_tail()}")
+                raise PostgresInfraError(f"postgres did not start; log tail:\n{tail(self.log_file, 30)}")
             _log(logging.INFO, "postgres started", {"port": self.port, "data_dir": str(self.data_dir)})
         self._bootstrap_role()
 
