@@ -40,15 +40,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
-    """Fail a test that started a server in its setup without the integration marker (say, through
-    ``request.getfixturevalue``), rather than let an unmarked test reach for a broker."""
-    before = len(_servers_started)
-    result = yield
-    started = _servers_started[before:]
+def _refuse_unmarked_server_start(item: pytest.Item, since: int) -> None:
+    started = _servers_started[since:]
     if started and item.get_closest_marker("integration") is None:
         pytest.fail(f"{item.nodeid} started {', '.join(started)} but is not marked integration", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Fail a test that starts a server without the integration marker (through
+    ``request.getfixturevalue``, say), rather than let an unmarked test reach for a broker."""
+    since = len(_servers_started)
+    result = yield
+    _refuse_unmarked_server_start(item, since)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    since = len(_servers_started)
+    result = yield
+    _refuse_unmarked_server_start(item, since)
     return result
 
 
