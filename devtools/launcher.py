@@ -47,7 +47,7 @@ class ServiceProcesses:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     log_dir: Path | None = None
     rotate: tuple[int, int] | None = None
-    _pumps: dict[str, LogPump] = field(default_factory=dict)
+    _pumps: dict[str, LogPump] = field(default_factory=dict, init=False, repr=False)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
