@@ -1,5 +1,6 @@
 # QualityWatch developer and CI entry points. A fresh clone needs only `make test` or `make run`:
-# the venv is created on demand, and the test fixtures start Kafka and PostgreSQL themselves.
+# `make test` installs the system packages the suite needs (devtools/install-system-deps.sh, as
+# .ci/run does), the venv is created on demand, and the test fixtures start Kafka and PostgreSQL.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -8,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv jars test lint run bench
+.PHONY: system-deps venv jars test lint run bench
 
 venv: $(STAMP)
 
@@ -18,10 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-jars: venv
-	$(PY) -m shared.localinfra kafka-jars
+# PostgreSQL, Java/Maven, Prometheus, a Compose parser, Chromium, ...: checks only, when all are present.
+system-deps:
+	bash devtools/install-system-deps.sh
 
-test: venv jars
+jars: venv
+	$(PY) -m devtools.localinfra kafka-jars
+
+test: system-deps venv jars
 	$(PY) -m pytest -q
 
 lint: venv
@@ -29,7 +34,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 run: venv jars
-	$(PY) -m shared.devrun
+	$(PY) -m devtools.devrun
 
 bench: venv jars
 	$(PY) -m bench

@@ -45,8 +45,9 @@ from bench.system import (
     wait_caught_up,
     webhook_trial,
 )
+from devtools.launcher import ServiceProcesses
+from devtools.ports import free_port, port_open
 from shared.settings import Settings
-from tests.e2e.services import ServiceProcesses, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -60,8 +61,6 @@ def log(msg: str) -> None:
 
 def port_or_free(preferred: int, span: int = 1) -> int:
     """``preferred`` when it (and the ``span - 1`` ports after it) are free, else a free port pair."""
-    from shared.localinfra.kafka import port_open
-
     if not any(port_open(preferred + i) for i in range(span)):
         return preferred
     while True:
@@ -73,7 +72,7 @@ def port_or_free(preferred: int, span: int = 1) -> int:
 
 @contextmanager
 def infrastructure(db: str, kafka_port: int, pg_port: int, work: Path) -> Iterator[tuple[str, str]]:
-    from shared.localinfra import LocalKafka, LocalPostgres
+    from devtools.localinfra import LocalKafka, LocalPostgres
 
     kafka_port = port_or_free(kafka_port, span=2)
     with LocalKafka(work / "kafka", port=kafka_port, controller_port=kafka_port + 1, heap_mb=768) as kafka:
@@ -131,8 +130,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR0915 - the run, step by step
+    from devtools.webhook_receiver import WebhookReceiver
     from shared.kafka import ensure_topics
-    from shared.webhook_receiver import WebhookReceiver
 
     result: dict[str, Any] = {}
     prefix = f"bench{uuid.uuid4().hex[:6]}-"
@@ -181,7 +180,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR091
             stack.start("alerts")
             receiver = WebhookReceiver(secret="bench-webhook-secret-0123456789").start()
             try:
-                subscribe(stack, receiver.url)
+                subscribe(stack, receiver.url())
                 result["latency"] = []
                 for rate in (500, 2000):
                     wait_caught_up(stack)

@@ -129,7 +129,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
     broker = None
     bootstrap = args.bootstrap
     if not bootstrap:
-        from shared.localinfra import LocalKafka
+        from devtools.localinfra import LocalKafka
 
         broker = LocalKafka(Path(tempfile.mkdtemp(prefix="qw-bench-kafka-")), port=args.kafka_port,
                             controller_port=args.kafka_port + 1)

@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 
 from bench.httpload import drive_raw
+from devtools.ports import free_port
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,18 +79,12 @@ def bare_app():  # type: ignore[no-untyped-def]
 
 # ---- infrastructure --------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def broker(bootstrap: str | None) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
-    from shared.localinfra import LocalKafka
+    from devtools.localinfra import LocalKafka
 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="qw-bench-kafka-") as home, \
@@ -106,7 +100,7 @@ def database(kind: str, url: str | None, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir}/bench.db"
         return
-    from shared.localinfra import LocalPostgres
+    from devtools.localinfra import LocalPostgres
 
     home = Path(tempfile.mkdtemp(prefix="qw-bench-pg-"))
     server = LocalPostgres(home, port=free_port())

@@ -196,8 +196,8 @@ def main() -> int:
         print(json.dumps(run_loop(args.bootstrap, args.topic, args.events, db_url, args.loop == "split")))
         return 0
 
+    from devtools.localinfra import LocalKafka
     from shared.kafka import ensure_topics, make_producer
-    from shared.localinfra import LocalKafka
 
     broker = LocalKafka(Path(tempfile.mkdtemp(prefix="qw-probe-kafka-")), port=args.kafka_port,
                         controller_port=args.kafka_port + 1)

@@ -11,8 +11,8 @@ from bench import prom
 from bench.bench_indicators import make_event, raw_rate
 from bench.load import occurred_now, post_batches
 from bench.machine import process_memory_mb
+from devtools.launcher import ServiceProcesses
 from services.indicators.consumer import tune_gc
-from tests.e2e.services import ServiceProcesses
 
 PROCESSED = ("qw_indicators_events_applied_total", "qw_indicators_revisions_ignored_total",
              "qw_indicators_duplicates_total", "qw_indicators_dead_letters_total")
@@ -125,7 +125,7 @@ def webhook_trial(stack: ServiceProcesses, receiver: Any, prefix: str, city: str
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         for hook in receiver.snapshot()[before:]:
-            alerts = hook.payload.get("alerts", [])
+            alerts = hook.json.get("alerts", [])
             if any(a["indicator"] == SPOT_CHECK and a["region"] == city and a["state"] == "firing" for a in alerts):
                 return {"city": city, "seconds": hook.received_at - accepted_at,
                         "signature_valid": hook.signature_valid}

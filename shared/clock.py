@@ -1,4 +1,4 @@
-"""Time as a parameter: services take a Clock, tests pass a FixedClock."""
+"""Time as a parameter: services take a Clock, tests pass a fixed one (tests.support.FixedClock)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,3 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
-
-
-class FixedClock:
-    """A clock a test moves by hand."""
-
-    def __init__(self, at: dt.datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("FixedClock needs an aware datetime")
-        self._at = at
-
-    def now(self) -> dt.datetime:
-        return self._at
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self._at += delta
-
-    def set(self, at: dt.datetime) -> None:
-        self._at = at

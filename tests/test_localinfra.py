@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from shared.localinfra import LocalKafka, LocalPostgres
-from shared.localinfra.kafka import new_cluster_id, port_open
+from devtools.localinfra import LocalKafka, LocalPostgres
+from devtools.localinfra.kafka import new_cluster_id
+from devtools.ports import port_open
 
 pytestmark = pytest.mark.integration
 

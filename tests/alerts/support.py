@@ -1,14 +1,10 @@
-"""Test support for the alert service: a collecting webhook receiver, figures, and a harness that
-drives evaluation and delivery by hand with a FixedClock (no real-time waiting)."""
+"""Test support for the alert service: figures, and a harness that drives evaluation and delivery by hand
+with a FixedClock (no real-time waiting). ``Receiver`` is the collecting webhook receiver of tests.support."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +19,11 @@ from services.alerts.rules import RuleBook
 from services.alerts.service import PassResult
 from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.catalogue import Target
-from shared.clock import FixedClock
 from shared.db import migrate
 from shared.figures import Figure, FigureChanged
 from shared.settings import Settings
-from shared.signing import verify_signature
+from tests.support import FixedClock
+from tests.support import WebhookReceiver as Receiver  # noqa: F401 - the alert tests import it from here
 
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 SECRET = "s3cret-signing-key-0001"
@@ -47,65 +43,6 @@ def figure(status: str, *, indicator: str = "agri_sampling_pass_rate", region: s
                   numerator=numerator, denominator=denominator, value=value, ci95=ci,
                   target=TARGETS.get(indicator, Target(op=">=", value=0.97)), status=status,  # type: ignore[arg-type]
                   last_event_at=as_of)
-
-
-# ---- the receiver ---------------------------------------------------------------------------------------
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records every POST; ``status`` decides the answer."""
-
-    status: int = 200
-    requests: list[Received] = field(default_factory=list)
-    port: int = 0
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def to(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
-
-    def verify(self, request: Received, secret: str, now: dt.datetime) -> bool:
-        return verify_signature(request.headers["x-qw-signature"], request.body, secret, now=now)
 
 
 # ---- the harness ----------------------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from services.alerts.app import AlertsRuntime, create_app
 from services.alerts.evaluate import Rule
 from services.alerts.rules import RuleBook
 from shared.auth import create_key
-from shared.clock import FixedClock
 from shared.db import migrate
 from shared.figures import FigureChanged
 from shared.settings import Settings
 from tests.alerts.support import SECRET, T0, Receiver, figure
+from tests.support import FixedClock
 
 ADMIN = {"Authorization": "Bearer admin-token"}
 

@@ -4,8 +4,6 @@ signed webhook out."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,25 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from devtools.localinfra import LocalKafka
 from services.alerts.app import create_app
 from shared.db import migrate
 from shared.figures import FigureChanged
 from shared.kafka import make_producer
-from shared.localinfra import LocalKafka
 from shared.settings import Settings
 from tests.alerts.support import SECRET, Receiver, figure
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
 ADMIN = {"Authorization": "Bearer admin-token"}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_figures_published_to_the_topic_reach_the_agency_as_exactly_one_signed_webhook(
@@ -64,14 +55,14 @@ def test_figures_published_to_the_topic_reach_the_agency_as_exactly_one_signed_w
         finally:
             producer.close()
 
-        wait_until(lambda: len(receiver.requests) >= 1, 60, "the webhook")
+        wait_for(lambda: len(receiver.requests) >= 1, timeout=60, what="the webhook")
 
         def settled() -> bool:
             lags = [s.value for metric in registry.collect() if metric.name == "qw_alerts_consumer_lag"
                     for s in metric.samples]
             pending = client.get("/v1/deliveries?status=pending", headers=ADMIN).json()["deliveries"]
             return len(lags) == 3 and sum(lags) == 0 and not pending
-        wait_until(settled, 30, "every figure consumed and committed, nothing pending")
+        wait_for(settled, timeout=30, what="every figure consumed and committed, nothing pending")
 
         (request,) = receiver.requests
         assert receiver.verify(request, SECRET, dt.datetime.now(dt.UTC))

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support import wait_for
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -163,16 +165,9 @@ class Page:
 
     def wait_for(self, expression: str, *, timeout: float = 15.0, what: str = "") -> Any:
         """Poll a JS expression until it is truthy; fail naming what was awaited."""
-        deadline = time.monotonic() + timeout
         probe = (f"(() => {{ try {{ const v = ({expression}); return v instanceof Node ? true : v; }}"
                  " catch (e) { return false; } })()")  # not there yet (page still loading) is not yet true
-        while True:
-            value = self.evaluate(probe)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what or expression}")
-            time.sleep(0.1)
+        return wait_for(lambda: self.evaluate(probe), timeout=timeout, what=what or expression)
 
     def click(self, selector: str) -> None:
         """Scroll the element into view and press the mouse at its centre, as a person would."""

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from devtools.launcher import ServiceProcesses
+from devtools.localinfra import LocalKafka
 from shared.db import migrate
-from shared.localinfra import LocalKafka
-from tests.e2e.services import ServiceProcesses, free_port, poll
+from tests.support import free_port, wait_for
 
 CST = dt.timezone(dt.timedelta(hours=8))
 LAB = "LAB-0001"
@@ -100,7 +101,7 @@ def seeded(kafka_broker: LocalKafka, tmp_path_factory: pytest.TempPathFactory) -
                 assert response.status_code == 202, response.text
         seeded = Seeded(stack, agency_key, lab_key, end.strftime("%Y-%m"))
         with stack.client("indicators", agency_key) as reader:
-            poll(lambda: reader.get("/v1/indicators/agri_sampling_pass_rate",
+            wait_for(lambda: reader.get("/v1/indicators/agri_sampling_pass_rate",
                                     params={"region": "320000", "window": "30d"}).json().get("denominator") == 542,
                  timeout=30, what="the seeded inspections in the provincial figure")
         yield seeded
@@ -117,4 +118,4 @@ def firing_suzhou_alert(seeded: Seeded) -> dict[str, Any]:
             alerts = body["alerts"] if isinstance(body, dict) else body
             return next((a for a in alerts if a["indicator"] == "agri_sampling_pass_rate"
                          and a["region"] == "320500"), None)
-        return poll(firing, timeout=40, what="a firing alert for Suzhou's agricultural pass rate")
+        return wait_for(firing, timeout=40, what="a firing alert for Suzhou's agricultural pass rate")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.localinfra import LocalKafka, LocalPostgres
-from shared.webhook_receiver import WebhookReceiver
+from devtools.launcher import ServiceProcesses
+from devtools.localinfra import LocalKafka, LocalPostgres
 from tests.drills.support import FAST_ENV, SECRET
-from tests.e2e.services import ServiceProcesses
+from tests.support import WebhookReceiver
 
 StackFactory = Callable[..., ServiceProcesses]
 

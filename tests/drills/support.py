@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
+from devtools.launcher import ServiceProcesses
 from shared.signing import verify_signature
-from shared.webhook_receiver import ReceivedWebhook, WebhookReceiver
-from tests.e2e.services import ServiceProcesses, poll
+from tests.support import ReceivedWebhook, WebhookReceiver, wait_for
 
 CST = dt.timezone(dt.timedelta(hours=8))
 SECRET = "drill-webhook-secret-0001"
@@ -177,10 +177,6 @@ class Feeder:
         assert not any(t.is_alive() for t in self._threads), f"feeder still running after {timeout}s"
         if self.errors:
             raise self.errors[0]
-
-
-def wait_for(probe: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    return poll(probe, timeout=timeout, interval=0.1, what=what)
 
 
 @dataclass
@@ -360,7 +356,7 @@ def wait_all_notified(stack: ServiceProcesses, receivers: Sequence[WebhookReceiv
         alerts = [a for a in agri_alerts(stack) if a["state"] == "firing"]
         firing = {a["alert_id"] for a in alerts}
         ours = {(a["region"], a["category"]) for a in alerts if a["indicator"] == INDICATOR}
-        carried = {a["alert_id"] for h in acked_hooks(receivers, skip) for a in h.payload["alerts"]}
+        carried = {a["alert_id"] for h in acked_hooks(receivers, skip) for a in h.json["alerts"]}
         pending = deliveries(stack, "pending")
         last.update(firing=sorted(firing), ours=sorted(ours, key=str), carried=sorted(carried), pending=pending)
         return ours >= DRILL_ALERTS and firing <= carried and not pending
@@ -379,17 +375,17 @@ def assert_one_notification_per_change(stack: ServiceProcesses, acked: Sequence[
     """Acknowledged webhooks vs the alert service's records: no delivery twice, no notice twice."""
     for hook in acked:
         assert verify_signature(hook.headers["x-qw-signature"], hook.body, SECRET)
-        assert hook.headers["idempotency-key"] == hook.payload["delivery_id"]
-    per_delivery = Counter(h.payload["delivery_id"] for h in acked)
+        assert hook.headers["idempotency-key"] == hook.json["delivery_id"]
+    per_delivery = Counter(h.json["delivery_id"] for h in acked)
     doubled = {d: c for d, c in per_delivery.items() if c != 1}
     assert not doubled, f"delivery_ids acknowledged more than once: {doubled}"
 
     notices: dict[str, list[tuple[str, str]]] = defaultdict(list)  # alert_id → [(state, severity)]
     carried_by: dict[str, set[str]] = defaultdict(set)
     for hook in sorted(acked, key=lambda h: h.received_at):
-        for alert in hook.payload["alerts"]:
+        for alert in hook.json["alerts"]:
             notices[alert["alert_id"]].append((alert["state"], alert["severity"]))
-            carried_by[alert["alert_id"]].add(hook.payload["delivery_id"])
+            carried_by[alert["alert_id"]].add(hook.json["delivery_id"])
 
     alerts = agri_alerts(stack)
     firing = [a for a in alerts if a["state"] == "firing"]

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from shared.localinfra import LocalKafka
-from shared.webhook_receiver import WebhookReceiver
+from devtools.localinfra import LocalKafka
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     Chain,
@@ -19,6 +18,7 @@ from tests.drills.support import (
     inspections,
     wait_for,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 def test_a_broker_outage_mid_ingest_loses_nothing_and_counts_nothing_twice(
         make_stack: StackFactory, kafka_broker: LocalKafka, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     events = inspections("brk", 3000)
     lab = chain.lab()
     watch = FigureWatch(chain).start()

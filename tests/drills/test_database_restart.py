@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.localinfra import LocalPostgres
-from shared.webhook_receiver import WebhookReceiver
+from devtools.localinfra import LocalPostgres
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     Chain,
@@ -17,6 +16,7 @@ from tests.drills.support import (
     inspections,
     wait_for,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 def test_a_database_restart_mid_ingest_needs_no_service_restart_and_counts_exactly(
         make_stack: StackFactory, postgres_server: LocalPostgres, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     pids = {name: process.pid for name, process in stack.processes.items()}
     events = inspections("pgr", 3000)
     lab = chain.lab()

@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from shared.webhook_receiver import WebhookReceiver
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     Chain,
@@ -17,6 +16,7 @@ from tests.drills.support import (
     inspections,
     wait_all_notified,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 def test_a_duplicate_storm_counts_each_event_once_and_reports_two_duplicates_per_event(
         make_stack: StackFactory, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     events = inspections("dup", 1500)
     rnd = random.Random(20261128)
     copies = []

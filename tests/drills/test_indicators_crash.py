@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.webhook_receiver import WebhookReceiver
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     Chain,
@@ -26,6 +25,7 @@ from tests.drills.support import (
     wait_all_notified,
     wait_for,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -34,7 +34,7 @@ def test_indicators_killed_while_applying_a_backlog_counts_every_event_once(
         make_stack: StackFactory, receiver: WebhookReceiver) -> None:
     # Large polls make each batch transaction long enough to be cut in the middle.
     stack = make_stack(QW_CONSUMER_MAX_RECORDS="5000")
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     stack.stop("indicators")
     events = inspections("kil", 30_000)
     lab = chain.lab()
@@ -59,7 +59,7 @@ def test_indicators_killed_while_applying_a_backlog_counts_every_event_once(
 def test_a_second_indicators_instance_joining_and_the_first_leaving_keeps_totals_exact(
         make_stack: StackFactory, receiver: WebhookReceiver, tmp_path: Path) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     # Same broker, database, topic prefix and consumer group; its own port and log.
     second = make_stack(data_dir=tmp_path / "second")
     events = inspections("grp", 6000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from shared.webhook_receiver import WebhookReceiver
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     Chain,
@@ -16,6 +15,7 @@ from tests.drills.support import (
     inspections,
     wait_for,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 def test_intake_restarted_and_killed_under_load_loses_nothing_and_counts_nothing_twice(
         make_stack: StackFactory, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     events = inspections("itk", 4000)
     lab = chain.lab()
     watch = FigureWatch(chain).start()

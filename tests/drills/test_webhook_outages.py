@@ -8,7 +8,6 @@ from collections import Counter
 
 import pytest
 
-from shared.webhook_receiver import WebhookReceiver
 from tests.drills.conftest import StackFactory
 from tests.drills.support import (
     SECRET,
@@ -21,6 +20,7 @@ from tests.drills.support import (
     wait_all_notified,
     wait_for,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
@@ -33,8 +33,8 @@ def _retrying(stack, attempts: int = 2) -> list[dict] | None:  # noqa: ANN001
 def test_a_receiver_down_for_a_while_gets_each_delivery_once_when_it_is_back(
         make_stack: StackFactory, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
-    port = int(receiver.url.split(":")[2].split("/")[0])
+    chain = Chain.start(stack, receiver.url())
+    port = int(receiver.url().split(":")[2].split("/")[0])
     receiver.stop()  # connection refused from now on
     events = inspections("hko", 200)
     chain.lab().post(events)
@@ -46,7 +46,7 @@ def test_a_receiver_down_for_a_while_gets_each_delivery_once_when_it_is_back(
     back = WebhookReceiver(secret=SECRET, port=port).start()
     try:
         hooks = wait_all_notified(stack, [back])
-        received = Counter(h.payload["delivery_id"] for h in hooks)
+        received = Counter(h.json["delivery_id"] for h in hooks)
         assert waiting <= set(received), "a delivery retried during the outage kept its delivery_id"
         notices = assert_one_notification_per_change(stack, hooks)
         assert_single_firing_notice_each(stack, notices)
@@ -59,7 +59,7 @@ def test_a_receiver_down_for_a_while_gets_each_delivery_once_when_it_is_back(
 def test_a_pending_retry_survives_an_alert_service_restart_with_the_same_delivery_id(
         make_stack: StackFactory, receiver: WebhookReceiver) -> None:
     stack = make_stack()
-    chain = Chain.start(stack, receiver.url)
+    chain = Chain.start(stack, receiver.url())
     receiver.status = 500
     events = inspections("hrs", 200)
     chain.lab().post(events)
@@ -70,14 +70,14 @@ def test_a_pending_retry_survives_an_alert_service_restart_with_the_same_deliver
     stack.stop("alerts")
     refused = len(receiver.snapshot())  # every one of these was answered 500
     assert refused >= 2 * len(waiting)
-    assert {h.payload["delivery_id"] for h in receiver.snapshot()} == waiting
+    assert {h.json["delivery_id"] for h in receiver.snapshot()} == waiting
     receiver.status = 200
     time.sleep(1)  # the receiver is healthy before the service comes back
     assert len(receiver.snapshot()) == refused
     stack.start("alerts")
 
     hooks = wait_all_notified(stack, [receiver], skip=refused)
-    assert {h.payload["delivery_id"] for h in hooks} >= waiting, "the pending deliveries kept their ids"
+    assert {h.json["delivery_id"] for h in hooks} >= waiting, "the pending deliveries kept their ids"
     notices = assert_one_notification_per_change(stack, hooks)
     assert_single_firing_notice_each(stack, notices)
     for delivery in deliveries(stack):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.localinfra import LocalKafka
-from tests.e2e.services import ServiceProcesses
+from devtools.launcher import ServiceProcesses
+from devtools.localinfra import LocalKafka
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from devtools.launcher import ServiceProcesses
 from shared.signing import verify_signature
-from shared.webhook_receiver import WebhookReceiver
-from tests.e2e.services import ServiceProcesses, poll
+from tests.support import WebhookReceiver, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -57,7 +57,7 @@ def test_a_lab_result_becomes_a_figure_and_one_signed_webhook(stack: ServiceProc
         agency_key = admin.post("/v1/api-keys", json={"role": "agency", "agency_id": "agri"}).json()["api_key"]
     with stack.client("alerts", agency_key) as agency:
         created = agency.post("/v1/agencies/agri/subscriptions",
-                              json={"url": receiver.url, "secret": SECRET, "min_severity": "warning"})
+                              json={"url": receiver.url(), "secret": SECRET, "min_severity": "warning"})
         assert created.status_code == 201, created.text
 
     # Suzhou: 90 of 100 samples pass — far below 97 %, the whole Wilson interval too.
@@ -74,25 +74,25 @@ def test_a_lab_result_becomes_a_figure_and_one_signed_webhook(stack: ServiceProc
     with stack.client("intake") as operator:
         assert operator.post("/v1/events/batch", json={"events": nanjing}).json()["accepted"] == 400
 
-    city = poll(lambda: (f := figure(stack, agency_key, "320500"))["denominator"] == 100 and f,
+    city = wait_for(lambda: (f := figure(stack, agency_key, "320500"))["denominator"] == 100 and f,
                 timeout=20, what="Suzhou's figure to count 100 samples")
     assert (city["numerator"], city["value"], city["status"]) == (90, 0.9, "breach")
     assert city["ci95"][1] < 0.97
     assert city["target"] == {"op": ">=", "value": 0.97}
-    province = poll(lambda: (f := figure(stack, agency_key, "320000"))["denominator"] == 500 and f,
+    province = wait_for(lambda: (f := figure(stack, agency_key, "320000"))["denominator"] == 500 and f,
                     timeout=20, what="the province to count 500 samples")
     assert (province["numerator"], province["status"]) == (490, "ok")
 
-    hooks = poll(lambda: receiver.snapshot(), timeout=30, what="the agri webhook")
+    hooks = wait_for(lambda: receiver.snapshot(), timeout=30, what="the agri webhook")
     time.sleep(3)  # a window in which a duplicate notification would show up
     # One alert: the catalogue alerts on the 30-day figure of all categories together (per-category
     # figures are served but not alerted), so one breach is one notification, not four.
     hooks = receiver.snapshot()
     assert len(hooks) == 1, [[(a["region"], a["window"], a["category"], a["state"], a["severity"])
-                              for a in h.payload["alerts"]] for h in hooks]
+                              for a in h.json["alerts"]] for h in hooks]
     hook = hooks[0]
     assert verify_signature(hook.headers["x-qw-signature"], hook.body, SECRET)
-    payload = hook.payload
+    payload = hook.json
     assert hook.headers["idempotency-key"] == payload["delivery_id"]
     assert hook.headers["content-type"].startswith("application/json")
     assert payload["agency_id"] == "agri" and payload["status"] == "firing"

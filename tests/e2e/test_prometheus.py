@@ -11,7 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.services import ServiceProcesses, free_port, poll
+from devtools.launcher import ServiceProcesses
+from tests.support import free_port, wait_for
 from tests.tooling import missing_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -60,10 +61,10 @@ def test_prometheus_scrapes_every_service_and_reads_our_metrics_back(prometheus:
     for name in ("intake", "indicators", "alerts"):
         with stack.client(name) as client:
             client.get("/readyz")  # sets qw_ready
-    ready = poll(lambda: (r := query(prometheus, "qw_ready == 1")) and len(r) == 3 and r,
+    ready = wait_for(lambda: (r := query(prometheus, "qw_ready == 1")) and len(r) == 3 and r,
                  timeout=40, what="qw_ready == 1 from all three services")
     assert sorted(r["metric"]["job"] for r in ready) == ["qw-alerts", "qw-indicators", "qw-intake"]
-    requests = poll(lambda: query(prometheus, 'sum by (job) (qw_http_requests_total{route="/readyz"})'),
+    requests = wait_for(lambda: query(prometheus, 'sum by (job) (qw_http_requests_total{route="/readyz"})'),
                     timeout=20, what="request counters")
     assert {r["metric"]["job"] for r in requests} == {"qw-intake", "qw-indicators", "qw-alerts"}
 

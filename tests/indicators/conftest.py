@@ -14,10 +14,10 @@ from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor
 from services.indicators.reader import FigureReader
 from shared.catalogue import Catalogue, load_catalogue
-from shared.clock import FixedClock
 from shared.db import make_engine, make_sessionmaker, migrate
 from shared.settings import DEFAULT_CATALOGUE
 from tests.indicators import factory
+from tests.support import FixedClock
 
 
 class ListSink:

@@ -26,7 +26,7 @@ CONTRACT_FIELDS = {"indicator", "region", "category", "window", "as_of", "numera
 def client(db_url: str) -> Iterator[TestClient]:
     migrate(db_url)
     settings = Settings(database_url=db_url, admin_token="admin-token-for-tests", kafka_bootstrap="127.0.0.1:1")
-    from shared.clock import FixedClock
+    from tests.support import FixedClock
 
     app = create_app(settings, clock=FixedClock(f.NOW), registry=CollectorRegistry(), background=False)
     state = app.state

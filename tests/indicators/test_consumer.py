@@ -14,11 +14,11 @@ from services.indicators.decode import Message
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor
 from shared.catalogue import Catalogue
-from shared.clock import FixedClock
 from shared.kafka import make_consumer, subscribe_when_known
 from shared.settings import Settings
 from tests.indicators import factory as f
 from tests.indicators.kafka_harness import Pipeline, wait_for
+from tests.support import FixedClock
 
 pytestmark = pytest.mark.integration
 AGRI = "agri_sampling_pass_rate"

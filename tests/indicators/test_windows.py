@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from services.indicators.windows import UnknownWindow, local_day, resolve_window
-from shared.clock import FixedClock
+from tests.support import FixedClock
 
 CST = dt.timezone(dt.timedelta(hours=8))
 PLAN_START = dt.date(2018, 1, 1)

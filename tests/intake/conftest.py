@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.intake.app import create_app
-from shared.clock import FixedClock
 from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, settings_for
+from tests.support import FixedClock
 
 
 @pytest.fixture

@@ -1,43 +1,19 @@
-"""Helpers for intake tests: a recording publisher fake, event factories, settings."""
+"""Helpers for intake tests: event factories, settings (the fake publisher is tests.support's)."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import itertools
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from services.intake.publisher import Delivery, OutgoingMessage, PublishUnavailable
 from shared.settings import Settings
+from tests.support import FakePublisher  # noqa: F401 - the intake tests import it from here
 
 ADMIN = "test-admin-token-0123456789"
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
 _ids = itertools.count(1)
-
-
-class FakePublisher:
-    """Keeps what it was asked to publish; ``down = True`` makes it fail like a dead broker."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, OutgoingMessage]] = []
-        self.down = False
-        self.closed = False
-
-    def publish(self, topic: str, messages: Sequence[OutgoingMessage], *, timeout: float) -> list[Delivery]:
-        if self.down:
-            raise PublishUnavailable("fake broker is down")
-        start = len(self.published)
-        self.published.extend((topic, m) for m in messages)
-        return [Delivery(0, start + i) for i in range(len(messages))]
-
-    def ping(self) -> None:
-        if self.down:
-            raise ConnectionError("fake broker is down")
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def settings_for(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:

@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
 from services.intake.app import create_app
-from shared.clock import FixedClock
 from shared.db import migrate
 from shared.settings import Settings
 from tests.intake.kafka_reading import event_ids, read_topic
 from tests.intake.support import ADMIN, NOW, auth, inspection, settings_for, with_changes
+from tests.support import FixedClock
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.intake.app import create_app
-from shared.clock import FixedClock
 from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, settings_for
+from tests.support import FixedClock
 
 _DATA = Path(tempfile.mkdtemp(prefix="qw-intake-schemathesis-"))
 _URL = f"sqlite:///{_DATA}/qw.db"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main, parse_duration
+from qwcli import main, parse_duration
 from shared.settings import DEFAULT_CATALOGUE
 from tests.tools.fakehttp import FakeServer
 

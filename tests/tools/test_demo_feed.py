@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
+from devtools.demo import DemoFeed, FeedError, lab_ids, main
 from shared.catalogue import load_catalogue
-from shared.demo import DemoFeed, FeedError, lab_ids, main
 from shared.settings import DEFAULT_CATALOGUE
 from tests.tools.fakehttp import FakeServer, Recorded
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from devtools.demo_data import AGRI, SPOT, Drift, generate_events, lab_ids, wilson_interval
 from shared.catalogue import load_catalogue
-from shared.demo_data import AGRI, SPOT, Drift, generate_events, lab_ids, wilson_interval
 from shared.events import EVENT_TYPES, EventContext, parse_event
 from shared.settings import DEFAULT_CATALOGUE
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli.api import Api
-from shared.cli.output import Output, items_of, table
-from shared.cli.registry import command
+from qwcli.api import Api
+from qwcli.output import Output, items_of, table
+from qwcli.registry import command
 
 
 @command("dead-letters list")

@@ -1,6 +1,6 @@
 """The demo lab feed: realistic Jiangsu lab activity posted through the real intake API.
 
-    python -m shared.demo --intake-url http://127.0.0.1:8001 --token "$QW_ADMIN_TOKEN" [--rate 20]
+    python -m devtools.demo --intake-url http://127.0.0.1:8001 --token "$QW_ADMIN_TOKEN" [--rate 20]
         [--duration 0] [--seed 1] [--backfill-days 30]
 
 With the operator token it creates one lab key per demo lab (LAB-3201 … LAB-3213 and two provincial
@@ -8,7 +8,7 @@ labs), posts a quick backfill of the last ``--backfill-days`` days of history, t
 activity at ``--rate`` events per second (``--duration 0``: until interrupted). Xuzhou's (320300)
 agricultural pass rate drifts below the plan's 97 %: its 30-day figure is at risk when the backfill
 lands and in breach a few minutes into the live feed. The events come from the pure generator in
-``shared.demo_data``.
+``devtools.demo_data``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
+from devtools.demo_data import CST, Drift, generate_events, lab_ids
 from shared.catalogue import Catalogue, load_catalogue
-from shared.demo_data import CST, Drift, generate_events, lab_ids
 from shared.settings import DEFAULT_CATALOGUE
 
 __all__ = ["DemoFeed", "FeedStats", "generate_events", "lab_ids", "main"]
@@ -234,7 +234,7 @@ def backfill_days(text: str, *, now: dt.datetime | None = None) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shared.demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--intake-url", default=os.environ.get("QW_INTAKE_URL", "http://127.0.0.1:8001"))
     p.add_argument("--token", default=os.environ.get("QW_TOKEN") or os.environ.get("QW_ADMIN_TOKEN"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.api import Api, CliError
-from shared.cli.output import Output, items_of, table
-from shared.cli.registry import command
+from qwcli.api import Api, CliError
+from qwcli.output import Output, items_of, table
+from qwcli.registry import command
 
 KEY_COLUMNS = ("key_id", "role", "lab_id", "agency_id", "name", "created_at", "revoked_at")
 

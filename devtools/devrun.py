@@ -1,9 +1,11 @@
 """``make run``: the whole system on one machine, with demo data.
 
-Starts a real Kafka broker (unless QW_KAFKA_BOOTSTRAP names one), creates the topics, migrates the
-database (SQLite under QW_DATA_DIR unless QW_DATABASE_URL says otherwise), starts intake,
-indicators and alerts as separate processes, an agency inbox that prints the webhooks it gets, and
-the demo lab feed (QW_DEMO=0 turns it off). Ctrl-C or SIGTERM stops everything it started.
+Starts a real Kafka broker (unless QW_KAFKA_BOOTSTRAP names one; QW_LOCAL_KAFKA_PORT moves it off 9092),
+creates the topics, migrates the database (SQLite under QW_DATA_DIR unless QW_DATABASE_URL says
+otherwise), starts intake, indicators and alerts as separate processes, an agency inbox that prints the
+webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0 turns it off). Each
+process logs to QW_DATA_DIR/logs/<name>.log, rotated at 10 MB with 3 old files kept. Ctrl-C or SIGTERM
+stops everything it started.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,13 +21,16 @@ from types import FrameType
 
 import httpx
 
+from devtools.launcher import SERVICES, ServiceProcesses
+from devtools.localinfra.kafka import LocalKafka
+from devtools.webhook_receiver import WebhookReceiver
 from shared.db import migrate
 from shared.kafka import ensure_topics
 from shared.settings import Settings, topic_partitions
-from shared.webhook_receiver import WebhookReceiver
 
-SERVICES = ("intake", "indicators", "alerts")
 INBOX_SECRET_FILE = "agency-inbox-secret"
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
 
 
 def say(message: str) -> None:
@@ -44,33 +48,38 @@ def admin_token(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def local_settings() -> Settings:
+    """The settings from the environment, with the bootstrap of our own broker when QW_LOCAL_KAFKA_PORT is set."""
+    settings = Settings()
+    port = os.environ.get("QW_LOCAL_KAFKA_PORT")
+    if port and "QW_KAFKA_BOOTSTRAP" not in os.environ:
+        settings = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{int(port)}"})
+    return settings
+
+
 @dataclass
 class Stack:
     settings: Settings
     token: str
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    kafka: object | None = None
+    services: ServiceProcesses = field(init=False)
+    kafka: LocalKafka | None = None
     inbox: WebhookReceiver | None = None
     stopping: bool = False
 
-    def service_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({
-            "QW_ADMIN_TOKEN": self.token,
-            "QW_DATA_DIR": str(self.settings.data_dir.resolve()),
-            "QW_DATABASE_URL": self.settings.effective_database_url,
-            "QW_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-            "QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true"),
-            "PYTHONUNBUFFERED": "1",
-        })
-        return env
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.services = ServiceProcesses(
+            bootstrap=settings.kafka_bootstrap, database_url=settings.effective_database_url,
+            topic_prefix=settings.topic_prefix, data_dir=settings.data_dir.resolve(), admin_token=self.token,
+            timings={}, extra_env={"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true")},
+            ports={"intake": settings.intake_port, "indicators": settings.indicators_port,
+                   "alerts": settings.alerts_port},
+            log_dir=settings.data_dir / "logs", rotate=(LOG_MAX_BYTES, LOG_BACKUPS))
 
     def start_kafka(self) -> None:
         if "QW_KAFKA_BOOTSTRAP" in os.environ:
             say(f"using the Kafka broker at {self.settings.kafka_bootstrap}")
             return
-        from shared.localinfra.kafka import LocalKafka
-
         host, _, port = self.settings.kafka_bootstrap.rpartition(":")
         kafka = LocalKafka(self.settings.data_dir / "kafka", port=int(port), controller_port=int(port) + 1)
         say("fetching the Kafka broker jars if needed (first run only) …")
@@ -80,35 +89,12 @@ class Stack:
         self.kafka = kafka
 
     def start_services(self) -> None:
-        logs = self.settings.data_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        self.services.start(timeout=90)
         for name in SERVICES:
-            log = (logs / f"{name}.log").open("ab")
-            self.processes[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"],
-                                                    env=self.service_env(), stdout=log, stderr=subprocess.STDOUT)
-        for name in SERVICES:
-            self.wait_ready(name)
-
-    def port(self, name: str) -> int:
-        return {"intake": self.settings.intake_port, "indicators": self.settings.indicators_port,
-                "alerts": self.settings.alerts_port}[name]
+            say(f"{name} ready on {self.url(name)}")
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port(name)}"
-
-    def wait_ready(self, name: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited; see {self.settings.data_dir}/logs/{name}.log")
-            try:
-                if httpx.get(f"{self.url(name)}/readyz", timeout=2).status_code == 200:
-                    say(f"{name} ready on {self.url(name)}")
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{name} not ready after {timeout:.0f}s; see {self.settings.data_dir}/logs/{name}.log")
+        return self.services.url(name)
 
     def start_inbox(self) -> None:
         """A local 'agency inbox' subscribed for the demo agencies, printing what it receives."""
@@ -118,49 +104,46 @@ class Stack:
         secret = secret_path.read_text().strip()
         self.inbox = WebhookReceiver(secret=secret, port=int(os.environ.get("QW_INBOX_PORT", "8009")), echo=True)
         self.inbox.start()
+        inbox_url = self.inbox.url("/hooks")  # the path earlier runs subscribed
         headers = {"Authorization": f"Bearer {self.token}"}
         base = self.url("alerts")
         for agency in ("agri", "market-supervision", "housing-construction", "city-3203"):
             existing = httpx.get(f"{base}/v1/agencies/{agency}/subscriptions", headers=headers, timeout=10)
-            if existing.status_code == 200 and any(s.get("url") == self.inbox.url for s in _items(existing.json())):
+            if existing.status_code == 200 and any(s.get("url") == inbox_url for s in _items(existing.json())):
                 continue
             response = httpx.post(f"{base}/v1/agencies/{agency}/subscriptions", headers=headers, timeout=10,
-                                  json={"url": self.inbox.url, "secret": secret, "min_severity": "warning"})
+                                  json={"url": inbox_url, "secret": secret, "min_severity": "warning"})
             if response.status_code != 201:
                 say(f"could not subscribe {agency} to the demo inbox: {response.status_code} {response.text[:200]}")
-        say(f"agency inbox listening on {self.inbox.url} (agri, market-supervision, housing-construction, city-3203)")
+        say(f"agency inbox listening on {inbox_url} (agri, market-supervision, housing-construction, city-3203)")
 
     def start_demo(self) -> None:
         if os.environ.get("QW_DEMO", "1") == "0":
             say("demo feed off (QW_DEMO=0)")
             return
-        logs = self.settings.data_dir / "logs"
-        self.processes["demo"] = subprocess.Popen(
-            [sys.executable, "-m", "shared.demo", "--intake-url", self.url("intake"), "--token", self.token,
-             # The year so far, so that year-to-date figures (sampling against quota) have their history.
-             "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")],
-            env=self.service_env(), stdout=(logs / "demo.log").open("ab"), stderr=subprocess.STDOUT)
-        say(f"demo lab feed started (log: {logs / 'demo.log'})")
+        self.services.spawn("demo", [
+            sys.executable, "-m", "devtools.demo", "--intake-url", self.url("intake"), "--token", self.token,
+            # The year so far, so that year-to-date figures (sampling against quota) have their history.
+            "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")])
+        say(f"demo lab feed started (log: {self.services.log_path('demo')})")
+
+    def exited(self) -> str | None:
+        """The name of a service (not the demo feed) that has stopped by itself, if any."""
+        for name, process in self.services.processes.items():
+            if name != "demo" and process.poll() is not None:
+                return name
+        return None
 
     def stop(self) -> None:
         if self.stopping:
             return
         self.stopping = True
         say("stopping …")
-        for name in ("demo", *reversed(SERVICES)):
-            process = self.processes.get(name)
-            if process and process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self.services.stop()
         if self.inbox:
             self.inbox.stop()
         if self.kafka is not None:
-            self.kafka.stop()  # type: ignore[attr-defined]
+            self.kafka.stop()
         say("stopped; nothing left running")
 
 
@@ -191,7 +174,7 @@ def interrupt_once() -> Callable[[int, FrameType | None], None]:
 
 
 def main() -> int:
-    settings = Settings()
+    settings = local_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings=settings, token=admin_token(settings))
 
@@ -213,10 +196,10 @@ def main() -> int:
         say(f"APIs:           {stack.url('intake')}/docs  {stack.url('indicators')}/docs  {stack.url('alerts')}/docs")
         say(f"logs:           {settings.data_dir / 'logs'}/   (Ctrl-C stops everything)")
         while True:
-            for name, process in stack.processes.items():
-                if process.poll() is not None and name != "demo":
-                    raise RuntimeError(f"{name} stopped unexpectedly (exit {process.returncode}); "
-                                       f"see {settings.data_dir}/logs/{name}.log")
+            name = stack.exited()
+            if name is not None:
+                code = stack.services.processes[name].returncode
+                raise RuntimeError(f"{name} stopped unexpectedly (exit {code}); see {stack.services.log_path(name)}")
             time.sleep(1)
     except KeyboardInterrupt:
         return 0

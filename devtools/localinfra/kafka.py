@@ -1,7 +1,7 @@
 """A real Apache Kafka broker (single combined KRaft node) run from Maven Central jars, no Docker.
 
-The jars are fetched once with Maven (``deploy/local/kafka/pom.xml``) into a per-user cache and then
-started with ``java -cp '<jars>/*' kafka.Kafka server.properties``. See ``shared/KAFKA_LOCAL.md``.
+The jars are fetched once with Maven (``deploy/local/kafka/pom.xml`` in the checkout) into a per-user
+cache and then started with ``java -cp '<jars>/*' kafka.Kafka server.properties``.
 """
 
 from __future__ import annotations
@@ -14,28 +14,26 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
+from devtools.checkout import repo_path
+from devtools.localinfra.logfields import log_with_fields
+from devtools.logfiles import tail
+from devtools.ports import port_open
 from shared.kafka import ensure_topics
 
 logger = logging.getLogger(__name__)
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 KAFKA_VERSION = "4.1.1"
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka"
-POM_FILE = DEPLOY_DIR / "pom.xml"
-LOG4J_FILE = DEPLOY_DIR / "log4j2.yaml"
 MARKER_NAME = ".complete"
 
 
@@ -47,12 +45,13 @@ def default_jars_dir() -> Path:
     return Path.home() / ".cache" / "qualitywatch" / f"kafka-{KAFKA_VERSION}"
 
 
-def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def pom_file() -> Path:
+    """The Maven project listing the broker jars (deploy/local/kafka/pom.xml in the checkout)."""
+    return repo_path("deploy", "local", "kafka", "pom.xml")
+
+
+def log4j_file() -> Path:
+    return repo_path("deploy", "local", "kafka", "log4j2.yaml")
 
 
 def pid_alive(pid: int) -> bool:
@@ -73,14 +72,6 @@ def _is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def find_java() -> Path:
     java_home = os.environ.get("JAVA_HOME")
     candidates = [Path(java_home) / "bin" / "java"] if java_home else []
@@ -92,7 +83,7 @@ def find_java() -> Path:
             return candidate
     raise KafkaInfraError(
         "No java found (JAVA_HOME/bin/java or java on PATH). Kafka 4.x needs Java 17+: "
-        "apt-get install -y openjdk-17-jre-headless"
+        "run devtools/install-system-deps.sh (as root)"
     )
 
 
@@ -149,9 +140,10 @@ class LocalKafka:
     # -- jars ------------------------------------------------------------------
 
     def _pom_digest(self) -> str:
-        if not POM_FILE.is_file():
-            raise KafkaInfraError(f"Missing {POM_FILE}; it lists the broker jars to fetch")
-        return hashlib.sha256(POM_FILE.read_bytes()).hexdigest()
+        pom = pom_file()
+        if not pom.is_file():
+            raise KafkaInfraError(f"Missing {pom}; it lists the broker jars to fetch")
+        return hashlib.sha256(pom.read_bytes()).hexdigest()
 
     def _jars_complete(self, digest: str) -> bool:
         marker = self.jars_dir / MARKER_NAME
@@ -181,10 +173,11 @@ class LocalKafka:
     def _fetch_jars(self, digest: str) -> None:
         mvn = shutil.which("mvn")
         if not mvn:
-            raise KafkaInfraError("Maven (mvn) not found; apt-get install -y maven, or pre-fill jars_dir")
+            raise KafkaInfraError("Maven (mvn) not found; run devtools/install-system-deps.sh (as root), "
+                                  "or pre-fill jars_dir")
         staging = Path(tempfile.mkdtemp(prefix=f".{self.jars_dir.name}-", dir=self.jars_dir.parent))
         cmd = [
-            mvn, "-B", "-q", "-f", str(POM_FILE), "dependency:copy-dependencies",
+            mvn, "-B", "-q", "-f", str(pom_file()), "dependency:copy-dependencies",
             "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         ]
         _log(logging.INFO, "fetching kafka jars", {"cmd": " ".join(cmd), "dest": str(self.jars_dir)})
@@ -241,7 +234,7 @@ class LocalKafka:
     def write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.config_file.write_text("# written by shared.localinfra.kafka\n" + "\n".join(lines) + "\n")
+        self.config_file.write_text("# written by devtools.localinfra.kafka\n" + "\n".join(lines) + "\n")
         return self.config_file
 
     def _java_base(self, heap_mb: int) -> list[str]:
@@ -254,7 +247,7 @@ class LocalKafka:
             "-XX:InitiatingHeapOccupancyPercent=35",
             "-XX:+ExplicitGCInvokesConcurrent",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={LOG4J_FILE}",
+            f"-Dlog4j2.configurationFile={log4j_file()}",
             f"-Dkafka.logs.dir={self.home / 'logs'}",
             "-cp",
             f"{self.jars_dir}/*",

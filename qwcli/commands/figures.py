@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.api import Api
-from shared.cli.output import Output, cell, table
-from shared.cli.registry import command
+from qwcli.api import Api
+from qwcli.output import Output, cell, table
+from qwcli.registry import command
 
 FIGURE_COLUMNS = ("indicator", "region", "category", "window", "value", "ci95", "numerator", "denominator",
                   "target", "status")

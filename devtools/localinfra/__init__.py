@@ -6,7 +6,7 @@
 Nothing here has module-level side effects; everything starts explicitly.
 """
 
-from shared.localinfra.kafka import LocalKafka
-from shared.localinfra.postgres import LocalPostgres
+from devtools.localinfra.kafka import LocalKafka
+from devtools.localinfra.postgres import LocalPostgres
 
 __all__ = ["LocalKafka", "LocalPostgres"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli.api import Api, CliError
-from shared.cli.inputs import parse_duration
-from shared.cli.output import Output, cell, items_of, table
-from shared.cli.registry import command
+from qwcli.api import Api, CliError
+from qwcli.inputs import parse_duration
+from qwcli.output import Output, cell, items_of, table
+from qwcli.registry import command
 
 ALERT_COLUMNS = ("alert_id", "severity", "state", "indicator", "region", "category", "window", "value", "ci95",
                  "started_at", "acked")

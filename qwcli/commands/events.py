@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli.api import Api
-from shared.cli.inputs import read_json_file
-from shared.cli.output import Output
-from shared.cli.registry import command
+from qwcli.api import Api
+from qwcli.inputs import read_json_file
+from qwcli.output import Output
+from qwcli.registry import command
 
 
 @command("post-event")

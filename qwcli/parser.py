@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import shared.cli.commands  # noqa: F401  (registers every command in COMMANDS)
-from shared.cli.api import DEFAULT_URLS, Api, CliError
-from shared.cli.output import Output
-from shared.cli.registry import COMMANDS
+import qwcli.commands  # noqa: F401  (registers every command in COMMANDS)
+from qwcli.api import DEFAULT_URLS, Api, CliError
+from qwcli.output import Output
+from qwcli.registry import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

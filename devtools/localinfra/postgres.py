@@ -1,8 +1,8 @@
 """A private PostgreSQL cluster under a folder of our own (never the system cluster on 5432).
 
-Uses the Debian binaries in /usr/lib/postgresql/<version>/bin (installed with apt-get when missing and
-we are root). PostgreSQL refuses to run as root, so as root initdb/pg_ctl run as the ``postgres`` OS
-user through ``runuser`` and the cluster folder is chowned to it.
+Uses the Debian binaries in /usr/lib/postgresql/<version>/bin, which devtools/install-system-deps.sh
+installs (this module never installs packages). PostgreSQL refuses to run as root, so as root
+initdb/pg_ctl run as the ``postgres`` OS user through ``runuser`` and the cluster folder is chowned to it.
 """
 
 from __future__ import annotations
@@ -14,21 +14,21 @@ import logging
 import os
 import pwd
 import re
-import shutil
-import socket
 import stat
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from devtools.localinfra.logfields import log_with_fields
+from devtools.logfiles import tail
+from devtools.ports import port_open
+
 logger = logging.getLogger(__name__)
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 PG_OS_USER = "postgres"
 SUPERUSER = "postgres"
@@ -52,14 +52,6 @@ def find_pg_bin() -> Path | None:
     if not dirs:
         return None
     return Path(max(dirs, key=_version_key))
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _traversable_by(path: Path, uid: int, gid: int) -> bool:
@@ -96,36 +88,17 @@ class LocalPostgres:
     # -- installation ----------------------------------------------------------
 
     def ensure_installed(self) -> Path:
-        """Return the PostgreSQL bin dir, installing Debian's postgresql package if root and missing."""
+        """Return the PostgreSQL bin dir; fail with the install command when the server is not installed."""
         if self._bin is not None:
             return self._bin
         found = find_pg_bin()
         if found is None:
-            self._apt_install()
-            found = find_pg_bin()
-        if found is None:
-            raise PostgresInfraError("postgresql installed but no /usr/lib/postgresql/*/bin/initdb found")
-        self._bin = found
-        return found
-
-    @staticmethod
-    def _apt_install() -> None:
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
             raise PostgresInfraError(
                 "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin. Install them with "
-                "`sudo apt-get install -y postgresql` (Debian/Ubuntu), then retry."
+                "devtools/install-system-deps.sh (or `apt-get install -y postgresql`), then retry."
             )
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        logger.info("installing postgresql with apt-get")
-        started = time.monotonic()
-        install = ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]
-        for cmd in (["apt-get", "update"], install):
-            result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                raise PostgresInfraError(
-                    f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-                )
-        _log(logging.INFO, "postgresql installed", {"seconds": round(time.monotonic() - started, 1)})
+        self._bin = found
+        return found
 
     # -- layout ----------------------------------------------------------------
 
@@ -212,15 +185,9 @@ class LocalPostgres:
         if check and result.returncode != 0:
             raise PostgresInfraError(
                 f"{tool} {' '.join(args)} failed (rc={result.returncode}):\n{result.stdout or ''}\n"
-                f"{result.stderr or ''}\nlog tail:\n{self._log_tail()}"
+                f"{result.stderr or ''}\nlog tail:\n{tail(self.log_file, 30)}"
             )
         return result
-
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def _initdb(self) -> None:
         if (self.data_dir / "PG_VERSION").is_file():
@@ -249,7 +216,7 @@ class LocalPostgres:
             "log_min_messages": "warning",
         }
         conf = self.data_dir / "qualitywatch.conf"
-        conf.write_text("# written by shared.localinfra.postgres\n"
+        conf.write_text("# written by devtools.localinfra.postgres\n"
                         + "".join(f"{k} = {v}\n" for k, v in settings.items()))
         if self.as_root:
             pw = pwd.getpwnam(PG_OS_USER)
@@ -269,7 +236,7 @@ class LocalPostgres:
         if self.running():
             _log(logging.INFO, "reusing running postgres", {"port": self.port, "data_dir": str(self.data_dir)})
         else:
-            if _port_open(self.port):
+            if port_open(self.port):
                 raise PostgresInfraError(f"port {self.port} is already in use by another process")
             self._write_conf()
             self._run(
@@ -277,7 +244,7 @@ class LocalPostgres:
                 "-w", "-t", str(int(timeout)), timeout=timeout + 10, detach=True, check=False,
             )
             if not self.running():
-                raise PostgresInfraError(f"postgres did not start; log tail:\n{self._log_tail()}")
+                raise PostgresInfraError(f"postgres did not start; log tail:\n{tail(self.log_file, 30)}")
             _log(logging.INFO, "postgres started", {"port": self.port, "data_dir": str(self.data_dir)})
         self._bootstrap_role()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.api import DEFAULT_URLS, Api, CliError
-from shared.cli.output import Output, cell, items_of, join_counts, metric_sum, table
-from shared.cli.registry import command
+from qwcli.api import DEFAULT_URLS, Api, CliError
+from qwcli.output import Output, cell, items_of, join_counts, metric_sum, table
+from qwcli.registry import command
 
 
 def readiness(api: Api, service: str) -> dict[str, Any]:

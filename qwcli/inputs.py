@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from shared.cli.api import CliError
+from qwcli.api import CliError
 
 
 def parse_duration(text: str) -> float:

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from shared.cli.api import Api
-from shared.cli.output import Output, items_of, table
-from shared.cli.registry import command
+from qwcli.api import Api
+from qwcli.output import Output, items_of, table
+from qwcli.registry import command
 
 
 @command("plan validate")

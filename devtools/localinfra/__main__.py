@@ -1,4 +1,4 @@
-"""CLI for scripts and CI: ``python -m shared.localinfra kafka-jars|kafka-start|kafka-stop|pg-start|pg-stop``.
+"""CLI for scripts and CI: ``python -m devtools.localinfra kafka-jars|kafka-start|kafka-stop|pg-start|pg-stop``.
 
 Default homes are ``$QW_DATA_DIR/kafka`` and ``$QW_DATA_DIR/postgres`` (QW_DATA_DIR defaults to .qw-data).
 """
@@ -11,17 +11,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
-from shared.localinfra.kafka import KafkaInfraError, LocalKafka
-from shared.localinfra.postgres import LocalPostgres, PostgresInfraError
+from devtools.localinfra.kafka import KafkaInfraError, LocalKafka
+from devtools.localinfra.logfields import log_with_fields
+from devtools.localinfra.postgres import LocalPostgres, PostgresInfraError
 
-logger = logging.getLogger("shared.localinfra")
+logger = logging.getLogger("devtools.localinfra")
+_log = partial(log_with_fields, logger)
 
-
-def _log(level: int, msg: str, fields: dict[str, object]) -> None:
-    """Log msg with key=value fields appended, and the same fields as record attributes (extra)."""
-    logger.log(level, "%s %s", msg, " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
 
 DEFAULT_PORTS = {"kafka": 9092, "postgres": 55432}
 
@@ -75,7 +74,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.localinfra", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.localinfra", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--home", type=Path, default=None,
                         help="data folder (default: $QW_DATA_DIR/kafka or $QW_DATA_DIR/postgres)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from shared.cli.api import Api
-from shared.cli.output import Output
+from qwcli.api import Api
+from qwcli.output import Output
 
 Command = Callable[[Api, argparse.Namespace, Output], "int | None"]
 COMMANDS: dict[str, Command] = {}
