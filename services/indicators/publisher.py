@@ -112,9 +112,10 @@ class FigurePublisher:
             ids = touched.get((figure.indicator, figure.region, figure.category), [])
             message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:EVENT_IDS]),  # type: ignore[arg-type]
                                     changed_at=now)
-            if ids or previous != figure.status:
-                logger.info("figure changed", extra={"figure_key": figure.key, "status": figure.status,
-                                                     "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
+            # A status change is what an operator follows; a figure whose counts moved is routine churn.
+            log = logger.info if previous != figure.status else logger.debug
+            log("figure changed", extra={"figure_key": figure.key, "status": figure.status,
+                                         "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
             futures.append(self.producer.send(self.topic, key=figure.key.encode(),  # type: ignore[attr-defined]
                                               value=message.model_dump_json().encode()))
         for future in futures:
@@ -126,7 +127,8 @@ class FigurePublisher:
             stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
                 c: stmt.excluded[c] for c in ("status", "value", "numerator", "denominator", "published_at")})
             session.execute(stmt, rows)
-        logger.info("figures published", extra={"count": len(changed)})
+        self.metrics.figures_published.inc(len(changed))
+        logger.debug("figures published", extra={"count": len(changed)})
         return len(changed)
 
 
