@@ -23,7 +23,7 @@ from services.indicators.apply import EVENT_IDS, Touched
 from services.indicators.metrics import STATUSES, IndicatorsMetrics
 from services.indicators.models import PublishedFigure
 from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
-from services.indicators.store import _insert
+from services.indicators.store import dialect_insert
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
 from shared.db import transaction
@@ -123,7 +123,7 @@ class FigurePublisher:
         rows = [{"key": f.key, "status": f.status, "value": f.value, "numerator": f.numerator,
                  "denominator": f.denominator, "published_at": now} for f, _ in changed]
         with transaction(self.sessions) as session:
-            stmt = _insert(session, PublishedFigure.__table__)
+            stmt = dialect_insert(session, PublishedFigure.__table__)
             stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
                 c: stmt.excluded[c] for c in ("status", "value", "numerator", "denominator", "published_at")})
             session.execute(stmt, rows)
