@@ -8,8 +8,10 @@ and waits. When ``handle`` raises, nothing is committed: the consumer seeks back
 offsets and the loop retries with a growing pause, so nothing is lost and nothing counted twice. A
 consumer stuck without a coordinator or partitions (``CoordinatorWatch``) is closed and rebuilt.
 
-A batch is at most ``max_records`` records and the loop calls ``poll`` between batches: kafka-python
-rejoins a rebalancing group only inside ``poll``, so a long batch holds up every member's rebalance.
+kafka-python heartbeats from its own IO thread but rejoins a rebalancing group only inside ``poll``,
+so every member's rebalance waits for the slowest member's current step (up to the rebalance timeout,
+``max_poll_interval_ms``). A step therefore handles at most ``max_records`` records and never waits for
+Kafka while it holds the database: handlers send what must go to Kafka after their commit.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ raises the first-generation threshold (process-wide, only upward) and freezes wh
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -81,7 +82,7 @@ class EventsConsumer:
         return self.loop.alive
 
     @property
-    def ready(self) -> Any:
+    def ready(self) -> threading.Event:
         return self.loop.ready
 
     @property
