@@ -28,9 +28,6 @@ from pydantic import (
 
 from shared.catalogue import Catalogue
 
-EVENTS_TOPIC = "qw.events"
-DEAD_LETTER_TOPIC = "qw.events.dlq"
-FIGURES_TOPIC = "qw.figures"
 # Headers intake puts on every event record: the SHA-256 of the canonical event bytes, and when intake received it.
 CONTENT_HASH_HEADER = "qw-content-hash"
 RECEIVED_AT_HEADER = "qw-received-at"

@@ -96,16 +96,21 @@ def subscribe_when_known(consumer: KafkaConsumer, topic: str, *, timeout: float 
 
 
 class CoordinatorWatch:
-    """Tells when a group consumer has been stuck for ``after`` seconds: no group coordinator, or
-    no partitions assigned.
+    """Tells when a group consumer has been stuck for ``after`` seconds: no group coordinator, or a
+    finished group join that left it without partitions.
 
     kafka-python can get stuck in two ways, both seen in the fault drills (tests/drills): after a
     broker outage its find-coordinator request may never complete, so it never rejoins the group;
     and a consumer that joins while a just-created topic has no partition metadata yet may keep an
     empty assignment for good. Throwing the consumer away and building a new one recovers; it is safe
     because offsets are committed only after each batch's transaction (a rebuilt consumer re-reads at
-    most an uncommitted batch, which de-duplication absorbs). Run no more instances in a group than
-    the topic has partitions: a surplus member, idle by design, would rejoin every ``after`` seconds.
+    most an uncommitted batch, which de-duplication absorbs).
+
+    A consumer whose join is still in flight is not stuck: it waits for the group's other members to
+    rejoin, which takes as long as their current batches. Rebuilding it would leave and rejoin the
+    group, so every member would have to rejoin again: under load a rebalance slower than ``after``
+    would then restart for good instead of completing. Run no more instances in a group than the topic
+    has partitions: a surplus member, idle by design, would rejoin every ``after`` seconds.
     """
 
     def __init__(self, after: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -128,10 +133,14 @@ class CoordinatorWatch:
     @staticmethod
     def _stuck(consumer: KafkaConsumer) -> bool:
         try:
-            if not consumer.assignment():
+            coordinator = getattr(consumer, "_coordinator", None)  # private API: if it changes, skip those parts
+            if coordinator is not None and coordinator.coordinator_unknown():
                 return True
-            coordinator = getattr(consumer, "_coordinator", None)  # private API: if it changes, skip this part
-            return bool(coordinator.coordinator_unknown()) if coordinator is not None else False
+            if consumer.assignment():
+                return False
+            joining = coordinator is not None and (getattr(coordinator, "rejoin_needed", False) is True
+                                                   or getattr(coordinator, "rejoining", False) is True)
+            return not joining
         except Exception:  # noqa: BLE001 - never let the watch break the consumer loop
             return False
 

@@ -19,13 +19,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.alerts import api, api_subscriptions
-from services.alerts.consumer import Background, FigureConsumer
+from services.alerts.consumer import Background, figure_consumer
 from services.alerts.deliver import DeliveryWorker, Jitter
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.rules import RuleBook
 from services.alerts.service import AlertService
 from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.auth import Authenticator
+from shared.batch_consumer import BatchConsumer
 from shared.catalogue import Catalogue, load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
@@ -42,7 +43,7 @@ class AlertsRuntime:
     sessions: sessionmaker[Session]
     service: AlertService
     worker: DeliveryWorker
-    consumer: FigureConsumer
+    consumer: BatchConsumer[object]
     metrics: AlertsMetrics
     clock: Clock
     resolver: Resolver
@@ -60,7 +61,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, registry: C
                            metrics=metrics)
     worker = DeliveryWorker(service=service, settings=settings, metrics=metrics, client=http_client, jitter=jitter,
                             resolver=resolver)
-    consumer = FigureConsumer(
+    consumer = figure_consumer(
         factory=lambda: make_consumer(settings.kafka_bootstrap, group_id=settings.alerts_group,
                                       client_id="qw-alerts", max_poll_records=settings.consumer_max_records),
         topic=settings.figures_topic, service=service, metrics=metrics, clock=clock,

@@ -83,6 +83,19 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
     return samples, projects, reports
 
 
+@dataclass(slots=True)
+class Changes:
+    """What applying a batch changed, for the store to save: the subject states that differ from the
+    loaded ones, the signed tally sums, and the figures moved with a few event ids each."""
+
+    inspections: list[InspectionState]
+    samples: list[SampleState]
+    acceptances: list[AcceptanceState]
+    reports: list[ReportState]
+    tallies: Tallies
+    touched: dict[Touched, list[str]]
+
+
 class Applier:
     def __init__(self, catalogue: Catalogue, initial: SubjectState) -> None:
         self.catalogue = catalogue
@@ -192,6 +205,12 @@ class Applier:
         return "applied"
 
     # ---- results ----------------------------------------------------------------------------
+    def changes(self) -> Changes:
+        """Everything the batch changed (computes the tally deltas, which names the touched figures)."""
+        tallies = self.tally_deltas()
+        return Changes(self.changed_inspections(), self.changed_samples(), self.changed_acceptances(),
+                       self.changed_reports(), tallies, self.event_ids)
+
     def changed_inspections(self) -> list[InspectionState]:
         return _changed(self.initial.inspections, self.current.inspections, self._replaced_inspections)
 

@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from services.indicators.decode import Rejected
 from services.indicators.models import DeadLetter
+from services.indicators.store import dialect_insert
 
 REPLAYED_HEADER = "qw-replayed-from"
 
 
 class DeadLetterSink(Protocol):
     def send(self, rejected: Sequence[Rejected]) -> None:
-        """Publish and wait for the acknowledgement (raise if the broker does not take them)."""
+        """Publish and wait for the acknowledgement (raise if the broker does not take them); called
+        after the batch's transaction committed, before its offsets are."""
         ...
 
 
@@ -51,14 +53,12 @@ def store_dead_letters(session: Session, rejected: Sequence[Rejected], now: dt.d
     """One row per source message (a redelivered batch does not add a second row)."""
     if not rejected:
         return
-    from services.indicators.store import _insert
-
     rows = [{"reason": r.reason, "error": r.error[:4000], "event_id": r.event_id,
              "source_topic": r.message.topic, "source_partition": r.message.partition,
              "source_offset": r.message.offset, "key": r.message.key, "raw_value": r.message.value,
              "headers": orjson.dumps([[k, v.decode(errors="replace")] for k, v in r.message.headers or ()]).decode(),
              "received_at": now, "replayed_at": None} for r in rejected]
-    stmt = _insert(session, DeadLetter.__table__).on_conflict_do_nothing(
+    stmt = dialect_insert(session, DeadLetter.__table__).on_conflict_do_nothing(
         index_elements=["source_topic", "source_partition", "source_offset"])
     session.execute(stmt, rows)
 

@@ -59,9 +59,9 @@ class Record(Protocol):
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
-@dataclass(slots=True)  # not frozen: built per message on the hot path (5x cheaper); never mutated
+@dataclass(slots=True)
 class Message:
-    """One record from the events topic (a plain copy of kafka-python's ConsumerRecord)."""
+    """A record built by hand (tests, benchmarks), with the fields decoding and dead letters read."""
 
     topic: str
     partition: int
@@ -69,17 +69,6 @@ class Message:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
-
-    def header(self, name: str) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    @classmethod
-    def from_record(cls, record: object) -> Message:
-        return cls(record.topic, record.partition, record.offset, record.key, record.value,  # type: ignore[attr-defined]
-                   tuple(record.headers or ()))  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)  # not frozen: built per message on the hot path (5x cheaper); never mutated
@@ -96,10 +85,6 @@ class Rejected:
     reason: str
     error: str
     event_id: str | None = None
-
-
-def decode(message: Record, catalogue: Catalogue) -> Decoded | Rejected:
-    return Decoder(catalogue).decode(message)
 
 
 class Decoder:

@@ -50,6 +50,8 @@ class IndicatorsMetrics:
             registry=registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
         self.dead_letters = Counter("qw_indicators_dead_letters_total", "Messages sent to the dead-letter topic",
                                     ["reason"], registry=registry)
+        self.figures_published = Counter("qw_indicators_figures_published_total",
+                                         "Figure changes published on the figures topic", registry=registry)
         self.figures = Gauge("qw_indicators_figures", "Evaluated figures by status (periodic pass)",
                              ["status"], registry=registry)
         self.revisions_ignored = Counter("qw_indicators_revisions_ignored_total",

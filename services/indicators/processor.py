@@ -1,14 +1,16 @@
-"""One consumed batch → one database transaction (exactly-once effect through ``applied_event``).
+"""One consumed batch → one database transaction → offsets committed (exactly-once effect through
+``applied_event``).
 
-``process`` runs two phases: ``decode`` (no I/O: JSON, validation, catalogue checks) and ``apply`` (one
-transaction: drop in-batch repeats; lock the batch's subjects (PostgreSQL); claim event ids (already
-applied → duplicate, same id with another hash → conflict); load subject state; apply in memory; save
-state and tally deltas; store dead letters and publish them (acked) before the commit). The caller
-commits offsets only after ``process`` returns.
+``BatchProcessor.process`` is the batch's checkpoint, its steps in order: decode (no I/O), then in one
+transaction claim the event ids, load the subjects' state, apply the events in memory, save the
+changes and record the dead letters; after the commit, send the dead letters to their topic; last,
+commit the consumer's offsets.
 
-On SQLite the claim is first optimistic (every id expected new, the usual case); when some were
-applied before (a redelivery), that transaction is rolled back and the batch applied again in a new
-one whose claim says which ids to skip.
+Dead letters are sent after the commit and before the offsets, so no Kafka wait holds the
+transaction open and none is lost: if the process dies (or the broker refuses them) between the
+commit and the offsets, the batch is redelivered, its events are skipped as applied, and the same
+messages are rejected again (decoding and claims give the same answer) and sent again. The
+``dead_letter`` table keeps one row per source message; the topic may see a message twice.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.indicators import store
-from services.indicators.apply import Applier, Touched, subjects_of
+from services.indicators.apply import Applier, Changes, SubjectState, Touched, subjects_of
 from services.indicators.deadletters import DeadLetterSink, store_dead_letters
 from services.indicators.decode import Decoded, Decoder, Record, Rejected, parse_received_at
 from services.indicators.metrics import IndicatorsMetrics, observe_counts
@@ -64,6 +66,10 @@ class DecodedBatch:
     started: float  # perf_counter when decoding began
 
 
+def _nothing() -> None:
+    """No offsets to commit: the batch was not polled from a consumer."""
+
+
 class BatchProcessor:
     def __init__(self, catalogue: Catalogue, sessions: sessionmaker[Session], sink: DeadLetterSink,
                  metrics: IndicatorsMetrics, clock: Clock) -> None:
@@ -73,12 +79,12 @@ class BatchProcessor:
         self.metrics = metrics
         self.clock = clock
 
-    def process(self, messages: Sequence[Record]) -> BatchResult:
-        """Decode and apply ``messages`` in one transaction."""
-        return self.apply(self.decode(messages))
+    def process(self, messages: Sequence[Record], commit_offsets: Callable[[], None] = _nothing) -> BatchResult:
+        """Apply ``messages`` as one checkpoint; raises if the transaction was not committed."""
+        return self.apply(self.decode(messages), commit_offsets)
 
     def decode(self, messages: Sequence[Record]) -> DecodedBatch:
-        """Phase one (no I/O): each message to an event or to the reason it cannot be applied."""
+        """Each message to an event or to the reason it cannot be applied (no I/O)."""
         started = time.perf_counter()
         decoded: list[Decoded] = []
         rejected: list[Rejected] = []
@@ -91,54 +97,53 @@ class BatchProcessor:
                 rejected.append(item)  # type: ignore[arg-type]
         return DecodedBatch(len(messages), decoded, rejected, started)
 
-    def apply(self, batch: DecodedBatch) -> BatchResult:
-        """Phase two: apply a decoded batch in one transaction (raises if it was not committed)."""
-        try:
-            result = self._transaction(batch, optimistic=True)
-        except store.ClaimsTaken:  # some events were applied before (a redelivery): say which, then skip them
-            result = self._transaction(batch, optimistic=False)
+    def apply(self, batch: DecodedBatch, commit_offsets: Callable[[], None] = _nothing) -> BatchResult:
+        """The checkpoint after decoding: claim, load, apply, save, dead letters, offsets."""
+        result = BatchResult(messages=batch.messages, dead_letters=list(batch.rejected))
+        now = self.clock.now()
+        unique = self._unique(batch.decoded, result)
+        subjects = subjects_of(d.event for d in unique.values())
+        with transaction(self.sessions) as session:
+            store.lock_subjects(session, subjects)
+            claims = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now)
+            fresh = self._fresh(unique, claims, result)
+            if len(fresh) < len(unique):
+                subjects = subjects_of(d.event for d in fresh)
+            state = store.load_state(session, *subjects)
+            changes, failed = self._apply_events(state, fresh, result)
+            store.unclaim_events(session, failed)
+            store.save_changes(session, changes, now)
+            store_dead_letters(session, result.dead_letters, now)
+        if result.dead_letters:
+            self.sink.send(result.dead_letters)
+        commit_offsets()
+        result.touched = changes.touched
         # Wall time, not the injected clock: latency is measured against intake's real stamp.
         result.committed_at = dt.datetime.now(dt.UTC)
         result.seconds = time.perf_counter() - batch.started
         self._observe(result)
         return result
 
-    def _transaction(self, batch: DecodedBatch, *, optimistic: bool) -> BatchResult:
-        result = BatchResult(messages=batch.messages, dead_letters=list(batch.rejected))
-        with transaction(self.sessions) as session:
-            self._apply(session, batch.decoded, result, optimistic=optimistic)
-            store_dead_letters(session, result.dead_letters, self.clock.now())
-            if result.dead_letters:
-                self.sink.send(result.dead_letters)
-        return result
+    @staticmethod
+    def _fresh(unique: dict[str, Decoded], claims: store.Claims, result: BatchResult) -> list[Decoded]:
+        """The events claimed now; one applied before is a duplicate (same hash) or a conflict."""
+        if len(claims.claimed) == len(unique):  # the usual case: nothing in the batch was applied before
+            return list(unique.values())
+        fresh = []
+        for eid, item in unique.items():
+            if eid in claims.claimed:
+                fresh.append(item)
+            elif claims.applied_before.get(eid, item.content_hash) == item.content_hash:
+                result.duplicates += 1
+            else:
+                result.dead_letters.append(Rejected(
+                    item.message, "conflict", f"event_id {eid!r} was applied with different content", eid))
+        return fresh
 
-    def _apply(self, session: Session, decoded: list[Decoded], result: BatchResult, *, optimistic: bool) -> None:
-        now = self.clock.now()
-        unique, hashes = self._unique(decoded, result)
-        if not unique:
-            return
-        subjects = subjects_of(d.event for d in unique.values())
-        if store.is_postgres(session):  # SQLite has one writer: nothing to lock
-            samples, projects, reports = subjects
-            store.lock_subjects(session, [f"sample:{s}" for s in samples] + [f"project:{p}" for p in projects]
-                                + [f"figure:{i}:{r}:{p}" for i, r, p in reports])
-        claimed, existing = store.claim_events(session, hashes, now, optimistic=optimistic)
-        if len(claimed) == len(unique):  # the usual case: nothing in the batch was applied before
-            fresh = list(unique.values())
-        else:
-            fresh = []
-            for eid, item in unique.items():
-                if eid in claimed:
-                    fresh.append(item)
-                elif existing.get(eid, item.content_hash) == item.content_hash:
-                    result.duplicates += 1
-                else:
-                    result.dead_letters.append(Rejected(
-                        item.message, "conflict", f"event_id {eid!r} was applied with different content", eid))
-            subjects = subjects_of(d.event for d in fresh)
-        if not fresh:
-            return
-        state = store.load_state(session, *subjects)
+    def _apply_events(self, state: SubjectState, fresh: list[Decoded],
+                      result: BatchResult) -> tuple[Changes, list[str]]:
+        """Apply ``fresh`` to the loaded ``state`` in memory; returns the changes and the ids of the events
+        that failed (dead-lettered, to be unclaimed)."""
         applier = Applier(self.catalogue, state)
         apply = applier.apply
         failed: list[str] = []
@@ -163,29 +168,23 @@ class BatchProcessor:
                 received[raw] = received.get(raw, 0) + 1
         result.ignored += ignored
         result.applied = applied
-        store.unclaim_events(session, failed)
-        tallies = applier.tally_deltas()
-        store.save_state(session, applier, tallies, now)
-        result.touched = applier.event_ids
+        return applier.changes(), failed
 
     @staticmethod
-    def _unique(decoded: list[Decoded], result: BatchResult) -> tuple[dict[str, Decoded], dict[str, str]]:
-        """The first of each event id in the batch, by id, and its content hash by id; repeats are duplicates
-        or conflicts."""
+    def _unique(decoded: list[Decoded], result: BatchResult) -> dict[str, Decoded]:
+        """The first of each event id in the batch, by id; repeats are duplicates or conflicts."""
         first: dict[str, Decoded] = {}
-        hashes: dict[str, str] = {}
         for item in decoded:
             eid = item.event.event_id
             seen = first.get(eid)
             if seen is None:
                 first[eid] = item
-                hashes[eid] = item.content_hash
             elif seen.content_hash == item.content_hash:
                 result.duplicates += 1
             else:
                 result.dead_letters.append(Rejected(item.message, "conflict",
                                                     f"event_id {eid!r} appears with different content", eid))
-        return first, hashes
+        return first
 
     def _observe(self, result: BatchResult) -> None:
         m = self.metrics
@@ -204,3 +203,4 @@ class BatchProcessor:
                                                  "offset": rejected.message.offset})
         if result.received:
             observe_counts(m.event_latency_seconds, result.latencies())
+

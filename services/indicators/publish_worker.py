@@ -1,14 +1,12 @@
 """Figure publishing off the consumer's thread.
 
-``FigurePublisher.on_batch`` recomputes the touched figures and then waits for the broker to
-acknowledge every change before it records them as published: tens of milliseconds, most of it
-waiting. Called from the consumer's loop, that wait stopped consumption (about a tenth of the time
-while working through a backlog). ``PublishWorker`` takes the touched figures from the consumer
-(``on_batch`` returns at once) and publishes them from a thread of its own, one call at a time, in
-the order the batches were committed. Figures handed over while a publish is running are merged and
-go out together in the next one, so a slow broker costs bounded memory (one entry per figure) and
-never blocks the consumer. ``stop`` publishes what is still pending before it returns; figures handed
-over when no thread runs (before ``start``, after the thread ended) are published in the caller's thread.
+``FigurePublisher.on_batch`` recomputes the touched figures and waits for the broker to acknowledge
+every change before it records them as published. ``PublishWorker`` keeps the figures the consumer
+adds (the one place where touched figures are merged: one entry per figure, up to five event ids) and
+publishes them from a thread of its own when asked, one publish at a time, so consumption never waits
+for the broker and a slow broker costs bounded memory. ``stop`` publishes what is still pending before
+it returns; figures handed over when no thread runs (before ``start``, after the thread ended) are
+published in the caller's thread.
 """
 
 from __future__ import annotations
@@ -22,14 +20,9 @@ from services.indicators.apply import Touched, note_event_ids
 
 logger = logging.getLogger(__name__)
 
+
 class BatchPublisher(Protocol):
     def on_batch(self, touched: Mapping[Touched, list[str]]) -> int: ...
-
-
-def merge_touched(into: dict[Touched, list[str]], touched: Mapping[Touched, list[str]]) -> None:
-    """Add ``touched`` to ``into``, keeping up to five event ids per figure (the first seen)."""
-    for figure, ids in touched.items():
-        note_event_ids(into, figure, ids)
 
 
 class PublishWorker:
@@ -66,17 +59,29 @@ class PublishWorker:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def add(self, touched: Mapping[Touched, list[str]]) -> None:
+        """Keep figures for the next publish, up to five event ids per figure (the first seen)."""
+        if not touched:
+            return
+        with self._lock:
+            for figure, ids in touched.items():
+                note_event_ids(self._pending, figure, ids)
+            self._idle.clear()
+
+    def publish(self) -> None:
+        """Ask for what is kept to go out; returns at once."""
+        with self._lock:
+            running = self._running
+        if running:
+            self._wake.set()
+        elif self._stopping.is_set():  # the thread has ended: publish here rather than strand them
+            self._publish_here()
+
     def on_batch(self, touched: Mapping[Touched, list[str]]) -> int:
-        """Hand figures over for publishing; returns at once (0: nothing was published yet)."""
+        """Add figures and ask for them to go out; returns at once (0: nothing was published yet)."""
         if touched:
-            with self._lock:
-                merge_touched(self._pending, touched)
-                self._idle.clear()
-                running = self._running
-            if running:
-                self._wake.set()
-            elif self._stopping.is_set():  # the thread has ended: publish here rather than strand them
-                self._publish_here()
+            self.add(touched)
+            self.publish()
         return 0
 
     def wait_idle(self, timeout: float) -> bool:

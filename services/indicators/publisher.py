@@ -23,7 +23,7 @@ from services.indicators.apply import EVENT_IDS, Touched
 from services.indicators.metrics import STATUSES, IndicatorsMetrics
 from services.indicators.models import PublishedFigure
 from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
-from services.indicators.store import _insert
+from services.indicators.store import dialect_insert
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
 from shared.db import transaction
@@ -112,9 +112,10 @@ class FigurePublisher:
             ids = touched.get((figure.indicator, figure.region, figure.category), [])
             message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:EVENT_IDS]),  # type: ignore[arg-type]
                                     changed_at=now)
-            if ids or previous != figure.status:
-                logger.info("figure changed", extra={"figure_key": figure.key, "status": figure.status,
-                                                     "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
+            # A status change is what an operator follows; a figure whose counts moved is routine churn.
+            log = logger.info if previous != figure.status else logger.debug
+            log("figure changed", extra={"figure_key": figure.key, "status": figure.status,
+                                         "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
             futures.append(self.producer.send(self.topic, key=figure.key.encode(),  # type: ignore[attr-defined]
                                               value=message.model_dump_json().encode()))
         for future in futures:
@@ -122,11 +123,12 @@ class FigurePublisher:
         rows = [{"key": f.key, "status": f.status, "value": f.value, "numerator": f.numerator,
                  "denominator": f.denominator, "published_at": now} for f, _ in changed]
         with transaction(self.sessions) as session:
-            stmt = _insert(session, PublishedFigure.__table__)
+            stmt = dialect_insert(session, PublishedFigure.__table__)
             stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
                 c: stmt.excluded[c] for c in ("status", "value", "numerator", "denominator", "published_at")})
             session.execute(stmt, rows)
-        logger.info("figures published", extra={"count": len(changed)})
+        self.metrics.figures_published.inc(len(changed))
+        logger.debug("figures published", extra={"count": len(changed)})
         return len(changed)
 
 

@@ -1,12 +1,11 @@
 """Database side of applying a batch: claim event ids, load and save subject state, add tallies.
 
-Every function takes the caller's session: the consumer runs them all in ONE transaction per batch.
-Work is batched: one statement per table per batch, never a round trip per event. PostgreSQL gets
-whole columns as arrays (``unnest``). On SQLite the subjects to load go as one JSON array
-(``json_each``, serialized by orjson: one cached statement whatever the batch size); claims and upserts
-are multi-row ``INSERT ... VALUES`` statements of a few fixed sizes (``SQLITE_LADDER``), each prepared
-once (measured: half the time of ``executemany``, a third of a JSON document). The claims' JSON path
-with ``RETURNING`` is used only when the optimistic claim finds ids applied before.
+Every function takes the caller's session and plain data: the processor runs them all in ONE
+transaction per batch. Work is batched: one statement per table per batch, never a round trip per
+event. PostgreSQL gets whole columns as arrays (``unnest``). On SQLite the ids to claim and the
+subjects to load go as one JSON array (``json_each``, serialized by orjson: one cached statement
+whatever the batch size); upserts are multi-row ``INSERT ... VALUES`` statements of a few fixed sizes
+(``SQLITE_LADDER``), each prepared once.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from sqlalchemy import Column, String, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.indicators.apply import Applier, ReportKey, SubjectState
+from services.indicators.apply import Changes, ReportKey, SubjectState
 from services.indicators.models import (
     Acceptance,
     AppliedEvent,
@@ -39,8 +39,9 @@ CHUNK = 1000
 PG_CHUNK = 5000  # rows per unnest statement
 
 
-def _insert(session: Session, table: Table):  # type: ignore[no-untyped-def]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` for the session's dialect, which offers ``on_conflict_do_nothing/update``."""
+    dialect = postgresql if is_postgres(session) else sqlite
     return dialect.insert(table)
 
 
@@ -53,63 +54,57 @@ def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield rows[start:start + size]
 
 
-def lock_subjects(session: Session, keys: Iterable[str]) -> None:
-    """PostgreSQL: serialize concurrent batches about the same subjects (transaction-scoped locks,
-    taken in sorted order so that two instances cannot deadlock). SQLite has one writer anyway."""
-    ordered = sorted(set(keys))
-    if not ordered or not is_postgres(session):
+def lock_subjects(session: Session, subjects: tuple[set[str], set[str], set[ReportKey]]) -> None:
+    """PostgreSQL: serialize concurrent batches about the same subjects (sample ids, project ids, report
+    keys, as ``apply.subjects_of`` gives them) with transaction-scoped locks, taken in sorted order so
+    that two instances cannot deadlock. SQLite has one writer anyway: nothing to do."""
+    if not is_postgres(session):
         return
-    _cursor(session).execute("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-                             "FROM unnest(%b::text[]) AS k ORDER BY k) AS locked", (ordered,))
+    samples, projects, reports = subjects
+    ordered = sorted({*(f"sample:{s}" for s in samples), *(f"project:{p}" for p in projects),
+                      *(f"figure:{i}:{r}:{p}" for i, r, p in reports)})
+    if ordered:
+        _cursor(session).execute("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                                 "FROM unnest(%b::text[]) AS k ORDER BY k) AS locked", (ordered,))
 
 
-class ClaimsTaken(Exception):
-    """An optimistic claim found event ids that were applied before: the transaction must be rolled
-    back and the batch claimed again with ``optimistic=False``, which says which ones."""
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The outcome of claiming a batch's event ids: the ids claimed now, and for the ids applied
+    before, the content hash stored with them."""
+
+    claimed: set[str]
+    applied_before: dict[str, str]
 
 
-def claim_events(session: Session, events: dict[str, str], now: dt.datetime, *,
-                 optimistic: bool = False) -> tuple[set[str], dict[str, str]]:
-    """Record event ids as applied. Returns (newly claimed ids, {already applied id: its stored hash}).
+def claim_events(session: Session, events: dict[str, str], now: dt.datetime) -> Claims:
+    """Record event ids (id → content hash) as applied, and say which were applied before.
 
     One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk: the claim is atomic per row even
-    with another instance inserting the same ids concurrently.
-
-    ``optimistic`` (SQLite): expect every id to be new, the usual case. The ids go in plain multi-row
-    inserts, counted rather than returned (``RETURNING`` costs SQLite more than the insert itself);
-    if fewer rows went in than ids were given, ``ClaimsTaken`` is raised and nothing tells which ids
-    were there before, so the caller rolls back and claims again, not optimistically."""
-    if optimistic and not is_postgres(session):
-        stamp = _sqlite_timestamp(now)
-        inserted = _sqlite_insert(_cursor(session), "INSERT INTO applied_event (event_id, content_hash, applied_at) ",
-                                  " ON CONFLICT (event_id) DO NOTHING", 3,
-                                  [(eid, content_hash, stamp) for eid, content_hash in events.items()])
-        if inserted != len(events):
-            raise ClaimsTaken(f"{len(events) - inserted} of {len(events)} event ids were applied before")
-        return set(events), {}
+    with another instance inserting the same ids concurrently; the ids it did not return were
+    there before, and their stored hashes are read next (none in the usual case)."""
     claimed: set[str] = set()
     ordered = _ordered(session, events.items())
+    cursor = _cursor(session)
     if is_postgres(session):
         sql = ("INSERT INTO applied_event (event_id, content_hash, applied_at) "
                "SELECT e, h, %b FROM unnest(%b::text[], %b::text[]) AS u(e, h) "
                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-        cursor = _cursor(session)
         for chunk in _chunks(ordered, PG_CHUNK):
             cursor.execute(sql, (now, [e for e, _ in chunk], [h for _, h in chunk]))
             claimed.update(row[0] for row in cursor.fetchall())
-    else:
-        cursor = _cursor(session)
+    elif ordered:
         cursor.execute("INSERT INTO applied_event (event_id, content_hash, applied_at) "
                        f"SELECT {_json_columns(2)}, ? FROM json_each(?) WHERE true "
                        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                        (_sqlite_timestamp(now), orjson.dumps(ordered)))
         claimed.update(row[0] for row in cursor.fetchall())
     others = [eid for eid in events if eid not in claimed]
-    existing: dict[str, str] = {}
+    applied_before: dict[str, str] = {}
     for chunk in _chunks(others):
         query = select(AppliedEvent.event_id, AppliedEvent.content_hash).where(AppliedEvent.event_id.in_(chunk))
-        existing.update((eid, h) for eid, h in session.execute(query))
-    return claimed, existing
+        applied_before.update((eid, h) for eid, h in session.execute(query))
+    return Claims(claimed, applied_before)
 
 
 def unclaim_events(session: Session, event_ids: Iterable[str]) -> None:
@@ -186,19 +181,18 @@ def _stored(session: Session) -> Callable[[Any], Any]:
     return _as_is if is_postgres(session) else _sqlite_text
 
 
-def save_state(session: Session, applier: Applier, tallies: Tallies, now: dt.datetime) -> None:
+def save_changes(session: Session, changes: Changes, now: dt.datetime) -> None:
+    """Upsert the changed subject states and reported figures, and add the tally deltas."""
     instant = _stored(session)
     for table, columns, key, row, changed in (
-            (Inspection.__table__, InspectionState.__slots__, "sample_id", _inspection_row,
-             applier.changed_inspections()),
-            (Sample.__table__, SampleState.__slots__, "sample_id", _sample_row, applier.changed_samples()),
-            (Acceptance.__table__, AcceptanceState.__slots__, "project_id", _acceptance_row,
-             applier.changed_acceptances())):
+            (Inspection.__table__, InspectionState.__slots__, "sample_id", _inspection_row, changes.inspections),
+            (Sample.__table__, SampleState.__slots__, "sample_id", _sample_row, changes.samples),
+            (Acceptance.__table__, AcceptanceState.__slots__, "project_id", _acceptance_row, changes.acceptances)):
         _upsert(session, table, columns, (key,), _ordered(session, [row(s, instant) for s in changed]))
-    reports = sorted(applier.changed_reports(), key=lambda r: (r.indicator, r.region, r.period))
+    reports = sorted(changes.reports, key=lambda r: (r.indicator, r.region, r.period))
     _upsert_rows(session, ReportedFigure.__table__, ["indicator", "region", "period"],
                  [{**_fields(r), "reported_at": now} for r in reports])
-    add_tallies(session, tallies)
+    add_tallies(session, changes.tallies)
 
 
 _TALLY_COLUMNS = ("indicator", "region", "day", "category", "numerator", "denominator", "extra", "score_sum",
@@ -314,7 +308,7 @@ def _sqlite_text(value: Any) -> str:
 def _upsert_rows(session: Session, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
     for chunk in _chunks(rows):
         session.execute(stmt, list(chunk))

@@ -10,6 +10,7 @@ from shared.kafka import CoordinatorWatch
 class FakeCoordinator:
     def __init__(self) -> None:
         self.unknown = False
+        self.rejoin_needed = False  # kafka-python: a group join is due or in flight
 
     def coordinator_unknown(self) -> bool:
         return self.unknown
@@ -69,3 +70,18 @@ def test_a_consumer_left_without_partitions_is_reported_after_the_limit() -> Non
 def test_a_consumer_that_breaks_the_watch_is_never_called_stalled() -> None:
     watch = CoordinatorWatch(after=0, clock=lambda: 100.0)
     assert not watch.stalled(object())  # type: ignore[arg-type]
+
+
+def test_a_consumer_waiting_for_its_group_join_is_not_stalled_however_long_it_waits() -> None:
+    now = [0.0]
+    watch = CoordinatorWatch(after=15, clock=lambda: now[0])
+    consumer = FakeConsumer()
+    consumer.partitions = set()
+    consumer._coordinator.rejoin_needed = True  # joining: the other members have not rejoined yet
+    assert not watch.stalled(consumer)
+    now[0] = 60.0
+    assert not watch.stalled(consumer)
+    consumer._coordinator.rejoin_needed = False  # joined, and still no partitions: stuck from now on
+    assert not watch.stalled(consumer)
+    now[0] = 75.0
+    assert watch.stalled(consumer)

@@ -10,7 +10,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.indicators.deadletters import KafkaDeadLetterSink
-from services.indicators.decode import Message
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor
 from shared.catalogue import Catalogue
@@ -65,7 +64,7 @@ def test_a_batch_applied_but_not_committed_is_redelivered_and_counted_once(pipel
     applied = 0
     for _ in range(100):
         polled = crashed.poll(timeout_ms=200)
-        messages = [Message.from_record(r) for records in polled.values() for r in records]
+        messages = [r for records in polled.values() for r in records]
         if messages:
             processor.process(messages)
             applied += len(messages)

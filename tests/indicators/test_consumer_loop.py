@@ -81,11 +81,12 @@ class FakeProcessor:
         self.fail_first = fail_first
         self.applied: list[int] = []
 
-    def process(self, messages: list[Record]) -> BatchResult:
+    def process(self, messages: list[Record], commit_offsets: Callable[[], None]) -> BatchResult:
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("database went away")
         self.applied.extend(m.offset for m in messages)
+        commit_offsets()
         return BatchResult(messages=len(messages), touched={("agri", "320000", None): [f"e{messages[0].offset}"]})
 
 
@@ -93,9 +94,11 @@ class FakePublisher:
     def __init__(self) -> None:
         self.publishes = 0
 
-    def on_batch(self, touched: object) -> int:
+    def add(self, touched: object) -> None:
+        pass
+
+    def publish(self) -> None:
         self.publishes += 1
-        return 1
 
 
 class Clock:
@@ -111,7 +114,7 @@ def make(kafka: FakeKafka, processor: FakeProcessor, publisher: FakePublisher | 
     consumer = EventsConsumer(lambda: kafka, "t", processor, publisher,  # type: ignore[arg-type]
                               IndicatorsMetrics(registry or CollectorRegistry()), max_records=10,
                               publish_interval=0.2, backlog_publish_interval=1.0, monotonic=clock or Clock())
-    consumer._consumer = kafka
+    consumer.loop.consumer = kafka  # type: ignore[assignment]
     return consumer
 
 
@@ -119,10 +122,10 @@ def test_each_applied_batch_commits_the_offsets_after_it_and_closing_commits_and
     kafka, processor = FakeKafka(end=25, per_poll=10), FakeProcessor()
     consumer = make(kafka, processor)
     for _ in range(4):
-        consumer.step()
+        consumer.loop.step()
     assert processor.applied == list(range(25))
     assert kafka.async_commits == [10, 20, 25]
-    consumer._close()
+    consumer.loop.close()
     assert kafka.sync_commits == [25] and kafka.closed
 
 
@@ -130,12 +133,12 @@ def test_a_failed_batch_is_rewound_and_nothing_is_committed_for_it() -> None:
     kafka, processor = FakeKafka(end=10, per_poll=10), FakeProcessor(fail_first=True)
     consumer = make(kafka, processor)
     try:
-        consumer.step()
+        consumer.loop.step()
         raise AssertionError("the failing batch should raise")
     except RuntimeError:
         pass
     assert kafka.async_commits == [] and kafka.position_ == 0
-    consumer.step()
+    consumer.loop.step()
     assert processor.applied == list(range(10)) and kafka.async_commits == [10]
 
 
@@ -143,8 +146,8 @@ def test_a_failed_offset_commit_is_counted_and_the_applied_batch_stays_applied()
     registry = CollectorRegistry()
     kafka, processor = FakeKafka(end=20, per_poll=10, commits_fail=True), FakeProcessor()
     consumer = make(kafka, processor, registry=registry)
-    consumer.step()
-    consumer.step()
+    consumer.loop.step()
+    consumer.loop.step()
     assert processor.applied == list(range(20)) and kafka.position_ == 20  # not rewound: applied is applied
     assert registry.get_sample_value("qw_indicators_offset_commit_failures_total") == 2
 
@@ -154,10 +157,10 @@ def test_under_a_backlog_figures_are_published_at_most_once_per_backlog_interval
     kafka = FakeKafka(end=200, per_poll=10)  # full polls (max_records=10): a backlog
     consumer = make(kafka, FakeProcessor(), publisher, clock)
     for _ in range(20):  # 20 full batches over 1.9 s
-        consumer.step()
+        consumer.loop.step()
         clock.now += 0.1
     assert publisher.publishes == 2  # at the first batch, then one backlog interval later
-    consumer.step()  # the backlog is worked off: an empty poll publishes what is pending at once
+    consumer.loop.step()  # the backlog is worked off: an empty poll publishes what is pending at once
     assert publisher.publishes == 3
 
 
@@ -166,7 +169,7 @@ def test_a_backlog_seen_in_the_lag_slows_publishing_even_when_polls_are_not_full
     kafka = FakeKafka(end=1000, per_poll=5)  # half-full polls (max_records=10), but 995 records behind
     consumer = make(kafka, FakeProcessor(), publisher, clock)
     for _ in range(20):  # 20 batches over 1.9 s
-        consumer.step()
+        consumer.loop.step()
         clock.now += 0.1
     assert publisher.publishes == 2
 
@@ -176,6 +179,6 @@ def test_without_a_backlog_figures_are_published_every_publish_interval() -> Non
     kafka = FakeKafka(end=0, per_poll=5, arriving=5)  # half-full polls, nothing left behind: keeping up
     consumer = make(kafka, FakeProcessor(), publisher, clock)
     for _ in range(20):  # 20 batches over 1.9 s
-        consumer.step()
+        consumer.loop.step()
         clock.now += 0.1
     assert publisher.publishes == 10  # every 0.2 s

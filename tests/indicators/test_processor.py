@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import func, select
 
+from services.indicators.decode import Rejected
 from services.indicators.models import AppliedEvent, DeadLetter
+from services.indicators.processor import BatchProcessor
 from tests.indicators import factory as f
 from tests.indicators.conftest import Harness
 
@@ -89,6 +92,40 @@ def test_undecodable_and_unknown_messages_become_dead_letters(harness: Harness) 
     harness.processor.process(batch)
     with harness.sessions() as session:
         assert session.scalar(select(func.count()).select_from(DeadLetter)) == 3
+
+
+class RefusingSink:
+    """Counts the committed dead-letter rows at each send; refuses the first send (a broker outage)."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.rows_at_send: list[int] = []
+        self.sent: list[Rejected] = []
+
+    def send(self, rejected: Sequence[Rejected]) -> None:
+        with self.harness.sessions() as session:  # a separate session sees only what was committed
+            self.rows_at_send.append(session.scalar(select(func.count()).select_from(DeadLetter)) or 0)
+        if len(self.rows_at_send) == 1:
+            raise RuntimeError("broker unavailable")
+        self.sent.extend(rejected)
+
+
+def test_dead_letters_are_sent_after_the_commit_and_a_refused_send_leaves_the_offsets_for_a_redelivery(
+        harness: Harness) -> None:
+    sink = RefusingSink(harness)
+    processor = BatchProcessor(harness.catalogue, harness.sessions, sink, harness.metrics, harness.clock)
+    batch = [f.message(b"{not json"), f.message(f.inspection("e1", "s1", "pass"))]
+    offsets_committed: list[bool] = []
+    with pytest.raises(RuntimeError, match="broker unavailable"):
+        processor.process(batch, lambda: offsets_committed.append(True))
+    assert sink.rows_at_send == [1]  # the transaction had committed before the send was tried
+    assert offsets_committed == []  # so the batch comes again
+    processor.process(batch, lambda: offsets_committed.append(True))  # the redelivery
+    assert offsets_committed == [True]
+    assert [r.reason for r in sink.sent] == ["decode"]
+    assert figure(harness).denominator == 1
+    with harness.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
 
 
 def test_revisions_replace_verdicts_in_the_database_in_any_arrival_order(harness: Harness) -> None:
