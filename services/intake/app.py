@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -99,10 +100,11 @@ async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """FastAPI's handler, except that a 405 lists every method of the path (GET and POST live on two routes)."""
+    """FastAPI's handler, except that a 405 lists every method of the path (GET and POST live on two routes;
+    an included router's routes are looked at one by one)."""
     if exc.status_code == 405:
         methods: set[str] = set()
-        for route in request.app.routes:
+        for route in iter_route_contexts(request.app.routes):
             match, _ = route.matches(request.scope)
             if match is not Match.NONE:
                 methods |= getattr(route, "methods", None) or set()
