@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from shared.db import Base
 
@@ -134,17 +135,26 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, or 401. The app keeps its Authenticator in app.state."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+async def authenticate(authenticator: Authenticator, authorization: str) -> Principal:
+    """The caller named by an ``Authorization`` header's value, or 401; the one bearer check of every route.
+
+    A cached key (or the admin token) is answered on the event loop; only a cache miss, which queries the
+    database, runs in a worker thread."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise _unauthorized("missing bearer token")
-    principal = request.app.state.authenticator.resolve(token.strip())
+    hit, principal = authenticator.resolve_cached(token)
+    if not hit:
+        principal = await run_in_threadpool(authenticator.resolve, token)
     if principal is None:
         raise _unauthorized("invalid or revoked token")
-    request.state.principal = principal
     return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, or 401. The app keeps its Authenticator in app.state."""
+    return await authenticate(request.app.state.authenticator, request.headers.get("authorization", ""))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

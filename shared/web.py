@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -29,28 +28,34 @@ class HttpMetrics:
                                  ["service", "route"], registry=registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.ready = Gauge("qw_ready", "1 when Kafka and the database answer", registry=registry)
+        # The labelled children, made on first use (a route's series appear with its first request) and kept:
+        # ``labels()`` costs more than the update itself.
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
 
-
-@dataclass(frozen=True, slots=True)
-class RouteTemplate:
-    """What a handler that bypasses the router puts in ``scope["route"]``, so its requests are measured
-    under their route template like any routed request."""
-
-    path: str
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counted.get((method, route, status))
+        if counter is None:
+            counter = self._counted[(method, route, status)] = self.requests.labels(self.service, method, route,
+                                                                                   str(status))
+        counter.inc()
+        timer = self._timed.get(route)
+        if timer is None:
+            timer = self._timed[route] = self.latency.labels(self.service, route)
+        timer.observe(seconds)
 
 
 class _MeasureRequests:
     """Request count and latency per route template, as a plain ASGI middleware.
 
     (Not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware wraps ``receive`` so that every
-    read of the request body starts an anyio task group, which cost intake about a third of its CPU
-    per request.) Like before, a request whose handler raised is not counted here.
+    read of the request body starts an anyio task group, a large share of a cheap request's CPU.)
+    A request whose handler raised, or that got no answer (its client went away), is not counted.
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, service: str) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,9 +71,9 @@ class _MeasureRequests:
             await send(message)
 
         await self.app(scope, receive, send_and_note)
-        template = getattr(scope.get("route"), "path", "unmatched")
-        self.metrics.requests.labels(self.service, scope["method"], template, str(status)).inc()
-        self.metrics.latency.labels(self.service, template).observe(time.perf_counter() - started)
+        if status:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
 
 
 def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegistry,
@@ -85,7 +90,7 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
     for error in (DBAPIError, *_operational_errors()):
         app.add_exception_handler(error, _database_unavailable)
 
-    app.add_middleware(_MeasureRequests, metrics=metrics, service=service)
+    app.add_middleware(_MeasureRequests, metrics=metrics)
 
     @app.get("/healthz", include_in_schema=True, tags=["operations"])
     def healthz() -> dict[str, str]:

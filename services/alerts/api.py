@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import func, select
 
+from services.alerts.deps import AlertServiceDep, CatalogueDep, ClockDep, Operator, Reader, SessionsDep
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAlert, Silence
 from services.alerts.payload import instant
 from services.alerts.routing import agencies_for_alert
@@ -25,16 +26,10 @@ from services.alerts.schemas import (
     unprocessable,
 )
 from services.alerts.silences import active_silences, is_silenced
-from shared.auth import Operator, Principal, Reader, forbidden
-
-if TYPE_CHECKING:
-    from services.alerts.app import AlertsRuntime
+from shared.auth import Principal, forbidden
+from shared.catalogue import Catalogue
 
 router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses())
-
-
-def runtime_of(request: Request) -> AlertsRuntime:
-    return request.app.state.alerts
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -48,13 +43,12 @@ def _visible(principal: Principal, agencies: tuple[str, ...]) -> bool:
 
 
 @router.get("/alerts")
-def list_alerts(request: Request, principal: Reader,
+def list_alerts(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessions: SessionsDep,
                 state: Literal["firing", "pending", "resolved", "all"] = "firing",
                 indicator: str | None = None, region: str | None = None, category: str | None = None,
                 since: DateTime | None = None, until: DateTime | None = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
     """Alerts by state; ``since``/``until`` keep alerts active at some time in that range."""
-    rt = runtime_of(request)
     since, until = _aware(since, "since"), _aware(until, "until")
     query = select(Alert).where(Alert.state != "inactive")
     if state != "all":
@@ -67,44 +61,43 @@ def list_alerts(request: Request, principal: Reader,
         query = query.where(began <= until)
     if since is not None:
         query = query.where((Alert.resolved_at.is_(None)) | (Alert.resolved_at >= since))
-    now = rt.clock.now()
-    with rt.sessions() as session:
+    now = clock.now()
+    with sessions() as session:
         rows = session.scalars(query.order_by(began.desc(), Alert.alert_id)).all()
         silences = active_silences(session, now)
     out = []
     for row in rows:
-        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
+        agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
         if _visible(principal, agencies):
-            out.append(alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, rt.catalogue)))
+            out.append(alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue)))
         if len(out) >= limit:
             break
     return {"alerts": out, "count": len(out)}
 
 
-def _get_visible_alert(request: Request, principal: Principal, alert_id: str, session: Any) -> Alert:
-    rt = runtime_of(request)
+def _get_visible_alert(catalogue: Catalogue, principal: Principal, alert_id: str, session: Any) -> Alert:
     row = session.get(Alert, alert_id)
     if row is None or row.state == "inactive":
         raise not_found(f"alert {alert_id}")
-    if not _visible(principal, agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)):
+    if not _visible(principal, agencies_for_alert(catalogue, row.indicator, row.region, row.category)):
         raise forbidden("this alert is not routed to your agency")
     return row
 
 
 @router.get("/alerts/{alert_id}", responses=error_responses(404))
-def get_alert(request: Request, principal: Reader, alert_id: str) -> dict[str, Any]:
+def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessions: SessionsDep,
+              alert_id: str) -> dict[str, Any]:
     """The alert, its transition history and the deliveries that carried it."""
-    rt = runtime_of(request)
-    with rt.sessions() as session:
-        row = _get_visible_alert(request, principal, alert_id, session)
+    with sessions() as session:
+        row = _get_visible_alert(catalogue, principal, alert_id, session)
         transitions = session.scalars(select(AlertTransition).where(AlertTransition.alert_id == alert_id)
                                       .order_by(AlertTransition.at, AlertTransition.transition_id)).all()
         deliveries = session.execute(
             select(Delivery, DeliveryAlert.notice)
             .join(DeliveryAlert, DeliveryAlert.delivery_id == Delivery.delivery_id)
             .where(DeliveryAlert.alert_id == alert_id).order_by(Delivery.created_at, Delivery.delivery_id)).all()
-        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
-        silenced = is_silenced(active_silences(session, rt.clock.now()), row, rt.catalogue)
+        agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
+        silenced = is_silenced(active_silences(session, clock.now()), row, catalogue)
     body = alert_json(row, agencies=agencies, silenced=silenced)
     body["transitions"] = [transition_json(t) for t in transitions]
     body["deliveries"] = [
@@ -116,31 +109,31 @@ def get_alert(request: Request, principal: Reader, alert_id: str) -> dict[str, A
 
 
 @router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409))
-def ack_alert(request: Request, principal: Reader, alert_id: str, body: AckRequest | None = None) -> dict[str, Any]:
+def ack_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep, alert_id: str,
+              body: AckRequest | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert: no more reminders this episode (escalation and resolve still notify)."""
-    rt = runtime_of(request)
-    now = rt.clock.now()
-    with rt.service.write() as session:
-        row = _get_visible_alert(request, principal, alert_id, session)
+    now = clock.now()
+    with service.write() as session:
+        row = _get_visible_alert(catalogue, principal, alert_id, session)
         if row.state not in ("firing", "pending"):
             raise HTTPException(status_code=409, detail=f"alert {alert_id} is {row.state}, not firing")
-        rt.service.acknowledge(session, row, by=actor(principal), comment=body.comment if body else None, now=now)
-        agencies = agencies_for_alert(rt.catalogue, row.indicator, row.region, row.category)
-        silenced = is_silenced(active_silences(session, now), row, rt.catalogue)
+        service.acknowledge(session, row, by=actor(principal), comment=body.comment if body else None, now=now)
+        agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
+        silenced = is_silenced(active_silences(session, now), row, catalogue)
         return alert_json(row, agencies=agencies, silenced=silenced)
 
 
 # ---- silences ----------------------------------------------------------------------------------------
 @router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
-def create_silence(request: Request, principal: Operator, body: SilenceCreate) -> dict[str, Any]:
+def create_silence(principal: Operator, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep,
+                   body: SilenceCreate) -> dict[str, Any]:
     """Mute notifications for matching alerts (operators). At least one matcher is required."""
-    rt = runtime_of(request)
-    now = rt.clock.now()
+    now = clock.now()
     if body.indicator is None and body.region is None and body.category is None:
         raise unprocessable("indicator", "a silence needs at least one of indicator, region, category")
-    if body.indicator is not None and rt.catalogue.indicator(body.indicator) is None:
+    if body.indicator is not None and catalogue.indicator(body.indicator) is None:
         raise unprocessable("indicator", f"unknown indicator {body.indicator!r}")
-    if body.region is not None and rt.catalogue.resolve_region(body.region) is None:
+    if body.region is not None and catalogue.resolve_region(body.region) is None:
         raise unprocessable("region", f"unknown region {body.region!r}")
     starts_at = _aware(body.starts_at, "starts_at") or now
     if (body.ends_at is None) == (body.duration_seconds is None):
@@ -151,28 +144,26 @@ def create_silence(request: Request, principal: Operator, body: SilenceCreate) -
     row = Silence(silence_id=str(uuid.uuid4()), indicator=body.indicator, region=body.region,
                   category=body.category, starts_at=starts_at, ends_at=ends_at, reason=body.reason,
                   created_by=actor(principal), created_at=now)
-    with rt.service.write() as session:
+    with service.write() as session:
         session.add(row)
     return silence_json(row, now)
 
 
 @router.get("/silences", tags=["silences"])
-def list_silences(request: Request, principal: Reader,
+def list_silences(principal: Reader, clock: ClockDep, sessions: SessionsDep,
                   state: Literal["active", "pending", "expired", "all"] = "all") -> dict[str, Any]:
-    rt = runtime_of(request)
-    now = rt.clock.now()
-    with rt.sessions() as session:
+    now = clock.now()
+    with sessions() as session:
         rows = session.scalars(select(Silence).order_by(Silence.created_at.desc(), Silence.silence_id)).all()
     out = [silence_json(r, now) for r in rows]
     return {"silences": [s for s in out if state == "all" or s["state"] == state]}
 
 
 @router.delete("/silences/{silence_id}", status_code=204, tags=["silences"], responses=error_responses(404))
-def delete_silence(request: Request, principal: Operator, silence_id: str) -> Response:
+def delete_silence(principal: Operator, clock: ClockDep, service: AlertServiceDep, silence_id: str) -> Response:
     """Expire a silence now (it stays listed, as expired)."""
-    rt = runtime_of(request)
-    now = rt.clock.now()
-    with rt.service.write() as session:
+    now = clock.now()
+    with service.write() as session:
         row = session.get(Silence, silence_id)
         if row is None:
             raise not_found(f"silence {silence_id}")

@@ -9,44 +9,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.alerts import api, api_subscriptions
 from services.alerts.consumer import Background, figure_consumer
 from services.alerts.deliver import DeliveryWorker, Jitter
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.rules import RuleBook
+from services.alerts.runtime import AlertsRuntime
 from services.alerts.service import AlertService
 from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.auth import Authenticator
-from shared.batch_consumer import BatchConsumer
-from shared.catalogue import Catalogue, load_catalogue
+from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.kafka import kafka_ping, make_consumer
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
-
-
-@dataclass
-class AlertsRuntime:
-    settings: Settings
-    catalogue: Catalogue
-    engine: Engine
-    sessions: sessionmaker[Session]
-    service: AlertService
-    worker: DeliveryWorker
-    consumer: BatchConsumer[object]
-    metrics: AlertsMetrics
-    clock: Clock
-    resolver: Resolver
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, registry: CollectorRegistry | None = None,
@@ -97,6 +80,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                   description="Plan thresholds, alert state, agency subscriptions and signed webhook deliveries.",
                   lifespan=lifespan)
     app.state.alerts = runtime
+    app.state.settings, app.state.catalogue, app.state.clock = settings, runtime.catalogue, runtime.clock
+    app.state.sessions = runtime.sessions
     app.state.authenticator = Authenticator(runtime.sessions, settings.admin_token)
     origins = settings.dashboard_origin_list
     if origins:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from kafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
 from services.indicators.deadletters import list_dead_letters, replay_dead_letters
-from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
+from services.indicators.deps import (
+    CatalogueDep,
+    ClockDep,
+    Operator,
+    ProducerDep,
+    Reader,
+    ReaderDep,
+    SessionsDep,
+    SettingsDep,
+)
+from services.indicators.reader import FigureRequest, inspection_categories
 from services.indicators.windows import is_window
-from shared.auth import Operator, Reader
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.db import transaction
 from shared.figures import Figure
@@ -34,14 +43,6 @@ router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())
 
 def _unprocessable(param: str, message: str) -> HTTPException:
     return HTTPException(status_code=422, detail=[{"loc": ["query", param], "msg": message, "type": "value_error"}])
-
-
-def _catalogue(request: Request) -> Catalogue:
-    return request.app.state.catalogue
-
-
-def _reader(request: Request) -> FigureReader:
-    return request.app.state.reader
 
 
 def figure_json(figure: Figure) -> dict[str, Any]:
@@ -84,9 +85,8 @@ WindowQuery = Annotated[str | None, Query(description="7d, 30d, 90d, 365d, mtd, 
 
 
 @router.get("/indicators")
-def list_indicators(request: Request, principal: Reader) -> dict[str, Any]:
+def list_indicators(principal: Reader, catalogue: CatalogueDep) -> dict[str, Any]:
     """The catalogue's indicators with their targets, kinds, windows and agencies."""
-    catalogue = _catalogue(request)
     items = []
     for spec in catalogue.indicators:
         items.append({
@@ -101,28 +101,27 @@ def list_indicators(request: Request, principal: Reader) -> dict[str, Any]:
 
 
 @router.get("/indicators/{indicator}", responses=_errors(404))
-def get_figure(request: Request, principal: Reader, indicator: str, region: RegionQuery = None,
-               category: CategoryQuery = None, window: WindowQuery = None) -> dict[str, Any]:
+def get_figure(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, indicator: str,
+               region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None
+               ) -> dict[str, Any]:
     """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures")."""
-    catalogue = _catalogue(request)
     spec = _spec(catalogue, indicator)
     region = region or catalogue.province_code
     window = window or catalogue.windows(spec)[0]
     _check(catalogue, spec, region, category, window)
-    return figure_json(_reader(request).figure(spec, region, category, window))
+    return figure_json(reader.figure(spec, region, category, window))
 
 
 @router.get("/indicators/{indicator}/trend", responses=_errors(404))
-def get_trend(request: Request, principal: Reader, indicator: str, region: RegionQuery = None,
-              category: CategoryQuery = None, window: WindowQuery = None,
+def get_trend(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, indicator: str,
+              region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None,
               days: Annotated[int, Query(ge=1, le=400)] = 90) -> dict[str, Any]:
     """The figure at the end of each of the last ``days`` CST days (today: now), for charts."""
-    catalogue = _catalogue(request)
     spec = _spec(catalogue, indicator)
     region = region or catalogue.province_code
     window = window or catalogue.windows(spec)[0]
     _check(catalogue, spec, region, category, window)
-    figures = _reader(request).trend(spec, region, category, window, days)
+    figures = reader.trend(spec, region, category, window, days)
     points = [{"date": f.as_of.date().isoformat(), "value": f.value, "numerator": figure_json(f)["numerator"],
                "denominator": figure_json(f)["denominator"], "n": f.sample_size, "ci95": f.ci95,
                "status": f.status} for f in figures]
@@ -131,18 +130,16 @@ def get_trend(request: Request, principal: Reader, indicator: str, region: Regio
 
 
 @router.get("/scorecard")
-def scorecard(request: Request, principal: Reader,
+def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
               window: Annotated[str, Query(description="the window for every indicator it applies to")] = "30d",
               ) -> dict[str, Any]:
     """Every indicator for the province and each city. Milestones are always judged over the plan
     period (window ``plan``); every other indicator uses the requested window."""
-    catalogue = _catalogue(request)
     if not is_window(window):
         raise _unprocessable("window", f"unknown window {window!r}")
     regions = (catalogue.province_code, *catalogue.city_codes)
     requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, catalogue.judged_regions(spec))
                 for spec in catalogue.indicators]
-    reader = _reader(request)
     now = reader.clock.now()
     figures = reader.figures(requests, now=now)
     by_indicator: dict[str, list[dict[str, Any]]] = {}
@@ -171,9 +168,9 @@ class ReplayRequest(BaseModel):
 
 
 @router.get("/dead-letters", tags=["operations"])
-def get_dead_letters(request: Request, principal: Operator, include_replayed: bool = False,
+def get_dead_letters(principal: Operator, sessions: SessionsDep, include_replayed: bool = False,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    with request.app.state.sessions() as session:
+    with sessions() as session:
         rows = list_dead_letters(session, include_replayed=include_replayed, limit=limit)
     return {"dead_letters": [{
         "id": r.id, "reason": r.reason, "error": r.error, "event_id": r.event_id, "source_topic": r.source_topic,
@@ -185,16 +182,15 @@ def get_dead_letters(request: Request, principal: Operator, include_replayed: bo
 
 
 @router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 503))
-def replay(request: Request, principal: Operator, body: ReplayRequest | None = None) -> dict[str, Any]:
+def replay(principal: Operator, producer_of: ProducerDep, sessions: SessionsDep, settings: SettingsDep,
+           clock: ClockDep, body: ReplayRequest | None = None) -> dict[str, Any]:
     """Re-publish stored dead letters to the events topic (after a catalogue fix they apply; events
     already applied stay deduplicated) and mark them replayed."""
-    state = request.app.state
     try:
-        producer = state.get_producer()
+        producer = producer_of()
     except KafkaError as exc:
         raise HTTPException(status_code=503, detail=f"Kafka unavailable, retry: {type(exc).__name__}",
                             headers={"Retry-After": "5"}) from exc
-    with transaction(state.sessions) as session:
-        ids = replay_dead_letters(session, producer, state.settings.events_topic, body.ids if body else None,
-                                  state.clock.now())
+    with transaction(sessions) as session:
+        ids = replay_dead_letters(session, producer, settings.events_topic, body.ids if body else None, clock.now())
     return {"replayed": len(ids), "ids": ids}

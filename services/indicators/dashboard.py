@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from services.indicators import report
-from services.indicators.report import app_catalogue, app_settings
+from services.indicators.deps import CatalogueDep, SettingsDep
 from shared.catalogue import Catalogue
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -44,16 +44,15 @@ def dashboard_asset(name: str) -> FileResponse:
 
 
 @router.get("/dashboard/config.json", tags=["dashboard"])
-def dashboard_config(request: Request) -> dict[str, Any]:
+def dashboard_config(settings: SettingsDep, catalogue: CatalogueDep) -> dict[str, Any]:
     """What the page needs besides figures: names from the catalogue and where the alerts live."""
-    settings = app_settings(request)
     return {
         "alerts_url": settings.alerts_public_url.rstrip("/"),
         "refresh_seconds": REFRESH_SECONDS,
         "windows": list(WINDOWS),
         "default_window": "30d",
         "trend_days": 90,
-        **catalogue_summary(app_catalogue(request)),
+        **catalogue_summary(catalogue),
     }
 
 

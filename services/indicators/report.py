@@ -9,12 +9,12 @@ period come from the alert service. If the alert service does not answer, the re
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from services.indicators.deps import CatalogueDep, Reader, SettingsDep
 from services.indicators.report_data import (
     Period,
     collect_figures,
@@ -25,49 +25,23 @@ from services.indicators.report_data import (
 )
 from services.indicators.report_format import unit_of
 from services.indicators.report_render import render_report
-from shared.auth import Reader
-from shared.catalogue import Catalogue, load_catalogue
-from shared.settings import Settings
 
-# Re-exported: dashboard.py and the tests import these from here.
-__all__ = ["Period", "app_catalogue", "app_settings", "collect_figures", "index_figures", "parse_period",
+# Re-exported: the tests import these from here.
+__all__ = ["Period", "collect_figures", "index_figures", "parse_period",
            "quality_report", "render_report", "router", "unit_of"]
 
 router = APIRouter()
-
-
-# ---- where the app keeps its settings and catalogue (shared with dashboard.py) ---------------
-def app_settings(request: Request) -> Settings:
-    settings = getattr(request.app.state, "settings", None)
-    return settings if isinstance(settings, Settings) else _default_settings()
-
-
-def app_catalogue(request: Request) -> Catalogue:
-    catalogue = getattr(request.app.state, "catalogue", None)
-    if isinstance(catalogue, Catalogue):
-        return catalogue
-    return _catalogue_at(str(app_settings(request).catalogue_path))
-
-
-@lru_cache(maxsize=1)
-def _default_settings() -> Settings:
-    return Settings()
-
-
-@lru_cache(maxsize=4)
-def _catalogue_at(path: str) -> Catalogue:
-    return load_catalogue(path)
 
 
 @router.get("/v1/reports/quality", response_class=HTMLResponse, tags=["reports"])
 async def quality_report(
     request: Request,
     principal: Reader,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
     period: Annotated[str, Query(description="a month (2026-11), a quarter (2026-Q4) or a year (2026)")],
 ) -> HTMLResponse:
     """质量状况分析报告: provincial and city figures of the period against the plan, and its alerts."""
-    catalogue = app_catalogue(request)
-    settings = app_settings(request)
     try:
         parsed = parse_period(period, catalogue.tz)
     except ValueError as exc:

@@ -10,14 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import Receive, Scope, Send
 
 from services.intake.accept import EventIntake, IntakeLimits
 from services.intake.errors import Rejection
-from services.intake.events_api import EVENT_PATHS, EventEndpoints, event_router, rejection_response
+from services.intake.events_api import install_event_routes
 from services.intake.group_commit import LedgerWorker
 from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
@@ -34,24 +34,8 @@ from shared.web import CachedCheck, install_common_routes
 logger = logging.getLogger(__name__)
 
 
-class IntakeApp(FastAPI):
-    """FastAPI, except that ``POST /v1/events[/batch]`` goes straight to ``EventEndpoints`` (events_api.py),
-    ahead of FastAPI's middleware stack, once startup has built it."""
-
-    events: EventEndpoints | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        events = self.events
-        if (events is not None and scope["type"] == "http" and scope["method"] == "POST"
-                and scope["path"] in EVENT_PATHS and not self.root_path):
-            scope["app"] = self
-            await events(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(settings: Settings, *, clock: Clock | None = None, registry: CollectorRegistry | None = None,
-               publisher: Publisher | None = None) -> IntakeApp:
+               publisher: Publisher | None = None) -> FastAPI:
     clock = clock or SystemClock()
     # Read (not connected) here: the OpenAPI document lists the catalogue's agencies.
     catalogue = load_catalogue(settings.catalogue_path)
@@ -59,7 +43,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     metrics = IntakeMetrics(registry)
 
     @asynccontextmanager
-    async def lifespan(app: IntakeApp) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
         engine = make_engine(url)
         owned = publisher is None
@@ -77,23 +61,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                                 grace_period=dt.timedelta(days=settings.grace_period_days),
                                 future_skew=dt.timedelta(seconds=settings.future_skew_seconds),
                                 publish_timeout=settings.publish_timeout_seconds))
-        app.events = EventEndpoints(intake=state.intake, authenticator=state.authenticator, metrics=metrics,
-                                    http_metrics=http_metrics, max_body_bytes=settings.max_body_bytes)
         logger.info("intake ready", extra={"topic": settings.events_topic, "database": engine.dialect.name})
         try:
             yield
         finally:
-            app.events = None
-            state.intake.close()
+            intake, state.intake = state.intake, None  # the event routes answer 503 while stopping
+            intake.close()
             ledger.close()
             if owned:
                 active.close()
             engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks are off: unconfigured, they still cost a provider look-up per request.
-    app = IntakeApp(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
-                    telemetry={"tracing": False, "metrics": False, "logs": False},
-                    description="Labs post inspection and sampling events; operators manage API keys.")
+    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
+                  description="Labs post inspection and sampling events; operators manage API keys.")
 
     def kafka_check() -> None:
         app.state.publisher.ping()
@@ -102,9 +84,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         ping(app.state.engine)
 
     checks = {"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check}
-    http_metrics = install_common_routes(app, service="intake", registry=registry, checks=checks)
+    install_common_routes(app, service="intake", registry=registry, checks=checks)
     app.include_router(keys_router)
-    app.include_router(event_router(settings.max_batch_events))
+    install_event_routes(app, settings.max_batch_events)
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     install_openapi(app, agency_ids=catalogue.agency_ids())
@@ -112,14 +94,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
 
 async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
-    return rejection_response(request, exc)
+    request.app.state.metrics.reject(exc.reason, exc.events)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """FastAPI's handler, except that a 405 lists every method of the path (GET and POST live on two routes)."""
+    """FastAPI's handler, except that a 405 lists every method of the path (GET and POST live on two routes;
+    an included router's routes are looked at one by one)."""
     if exc.status_code == 405:
         methods: set[str] = set()
-        for route in request.app.routes:
+        for route in iter_route_contexts(request.app.routes):
             match, _ = route.matches(request.scope)
             if match is not Match.NONE:
                 methods |= getattr(route, "methods", None) or set()

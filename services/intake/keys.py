@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from shared.auth import ApiKey, Operator, create_key
+from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Operator, SessionsDep
+from shared.auth import ApiKey, create_key
 from shared.db import transaction
 from shared.events import Identifier
 
@@ -68,8 +69,8 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missin
 
 @router.post("", status_code=201, response_model=KeyCreated,
              responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body"}})
-def create_api_key(body: KeyRequest, request: Request, principal: Operator) -> KeyCreated:
-    catalogue = request.app.state.catalogue
+def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDep, clock: ClockDep,
+                   sessions: SessionsDep) -> KeyCreated:
     lab_id = body.lab_id if isinstance(body, LabKeyRequest) else None
     agency_id = body.agency_id if isinstance(body, AgencyKeyRequest) else None
     if agency_id is not None and agency_id not in catalogue.agency_ids():
@@ -77,8 +78,8 @@ def create_api_key(body: KeyRequest, request: Request, principal: Operator) -> K
             "type": "value_error", "loc": ("body", "agency_id"),
             "msg": f"unknown agency {agency_id!r} (known: {', '.join(catalogue.agency_ids())})",
             "input": agency_id}])
-    now = request.app.state.clock.now()
-    with transaction(request.app.state.sessions) as session:
+    now = clock.now()
+    with transaction(sessions) as session:
         row, raw = create_key(session, role=body.role, lab_id=lab_id, agency_id=agency_id, name=body.name,
                               created_by=principal.key_id, now=now)
     return KeyCreated(api_key=raw, key_id=row.key_id, role=body.role, lab_id=lab_id, agency_id=agency_id,
@@ -86,21 +87,22 @@ def create_api_key(body: KeyRequest, request: Request, principal: Operator) -> K
 
 
 @router.get("", response_model=list[KeyRead], responses=_AUTH_RESPONSES)
-def list_api_keys(request: Request, _principal: Operator) -> list[KeyRead]:
-    with request.app.state.sessions() as session:
+def list_api_keys(_principal: Operator, sessions: SessionsDep) -> list[KeyRead]:
+    with sessions() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id)).all()
     return [KeyRead.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response,
                responses={**_AUTH_RESPONSES, 404: {"description": "no such key"}})
-def revoke_api_key(key_id: str, request: Request, _principal: Operator) -> Response:
+def revoke_api_key(key_id: str, _principal: Operator, clock: ClockDep, sessions: SessionsDep,
+                   authenticator: AuthenticatorDep) -> Response:
     """Revoke a key: it gives 401 here at once and on the other services within their cache TTL."""
-    with transaction(request.app.state.sessions) as session:
+    with transaction(sessions) as session:
         row = session.get(ApiKey, key_id)
         if row is None:
             raise HTTPException(404, f"no API key {key_id!r}")
         if row.revoked_at is None:
-            row.revoked_at = request.app.state.clock.now()
-    request.app.state.authenticator.forget()
+            row.revoked_at = clock.now()
+    authenticator.forget()
     return Response(status_code=204)

@@ -275,7 +275,7 @@ def test_events_posted_while_intake_is_not_serving_get_503_with_retry_after(tmp_
     from tests.intake.support import settings_for
 
     app = create_app(settings_for(sqlite_url, tmp_path), registry=CollectorRegistry())
-    not_started = TestClient(app)  # no lifespan: the event endpoints are not installed
+    not_started = TestClient(app)  # no lifespan: the intake behind the event routes is not built
     response = not_started.post("/v1/events", json=inspection(), headers=auth(ADMIN))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"

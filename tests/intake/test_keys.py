@@ -56,3 +56,11 @@ def test_a_revoked_key_is_refused_at_once(client: TestClient):
 
 def test_revoking_an_unknown_key_is_404(client: TestClient):
     assert client.delete("/v1/api-keys/nope", headers=auth(ADMIN)).status_code == 404
+
+
+def test_a_wrong_method_is_405_listing_every_method_of_the_path(client):
+    collection = client.put("/v1/api-keys", headers=auth(ADMIN))
+    assert collection.status_code == 405
+    assert collection.headers["Allow"] == "GET, POST", "GET and POST are two routes of one included router"
+    one = client.post("/v1/api-keys/some-key", headers=auth(ADMIN))
+    assert (one.status_code, one.headers["Allow"]) == (405, "DELETE")
