@@ -21,8 +21,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
 from services.intake.app import create_app
-from shared.clock import FixedClock
+from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, inspection, settings_for, with_changes
+from tests.support import FixedClock
 
 FIXTURE = Path(__file__).parent / "data" / "event_answers.json"
 RECORD = os.environ.get("QW_RECORD_EVENT_ANSWERS") == "1"
@@ -189,7 +190,9 @@ CASES: dict[str, Callable[[Intake], Any]] = {
 
 def _started(tmp_path: Path) -> Iterator[Intake]:
     publisher = FakePublisher()
-    app = create_app(settings_for(f"sqlite:///{tmp_path}/qw.db", tmp_path), clock=FixedClock(NOW),
+    url = f"sqlite:///{tmp_path}/qw.db"
+    migrate(url)  # as serve() does before the app starts
+    app = create_app(settings_for(url, tmp_path), clock=FixedClock(NOW),
                      registry=CollectorRegistry(), publisher=publisher)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Intake(client, publisher)
