@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import TopicAlreadyExistsError
@@ -40,7 +40,39 @@ class KeyHashPartitioner(Partitioner):
         return ordered[(murmur2(serialized_key) & 0x7FFFFFFF) % len(ordered)]
 
 
-def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overrides: Any) -> KafkaProducer:
+class RecordMetadata(Protocol):
+    """Where the broker stored an acknowledged record."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
+class SendFuture(Protocol):
+    """kafka-python's ``FutureRecordMetadata``, as far as the services use it (kafka-python ships no
+    annotations, so this states the surface the code relies on)."""
+
+    @property
+    def value(self) -> RecordMetadata:
+        """The acknowledged record's metadata; read only once the future succeeded."""
+        ...
+
+    def get(self, timeout: float | None = None) -> RecordMetadata: ...
+    def add_callback(self, fn: Callable[[RecordMetadata], object]) -> SendFuture: ...
+    def add_errback(self, fn: Callable[[BaseException], object]) -> SendFuture: ...
+
+
+class Producer(Protocol):
+    """kafka-python's ``KafkaProducer``, as far as the services use it."""
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
+             headers: Sequence[tuple[str, bytes]] | None = None) -> SendFuture: ...
+    def flush(self, timeout: float | None = None) -> None: ...
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overrides: Any) -> Producer:
     """An idempotent producer that waits for every in-sync replica (acks=all)."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
