@@ -32,7 +32,7 @@ class ApiKey(Base):
 
     key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     lab_id: Mapped[str | None] = mapped_column(String(100))
     agency_id: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(200))
@@ -127,7 +127,7 @@ class Authenticator:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
         if row is None or row.revoked_at is not None:
             return None
-        return Principal(role=row.role, key_id=row.key_id, lab_id=row.lab_id,  # type: ignore[arg-type]
+        return Principal(role=row.role, key_id=row.key_id, lab_id=row.lab_id,
                          agency_id=row.agency_id)
 
 

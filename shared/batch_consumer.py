@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from prometheus_client import Counter, Gauge
 
-from shared.kafka import CoordinatorWatch, subscribe_when_known
+from shared.kafka import Consumer, CoordinatorWatch, subscribe_when_known
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class BatchConsumer(Generic[Result]):
     partitions; ``assigned`` and ``lag`` (records behind over the assigned partitions, refreshed every
     ``lag_every`` seconds) are as of the last poll."""
 
-    def __init__(self, make_consumer: Callable[[], KafkaConsumer], topic: str,
+    def __init__(self, make_consumer: Callable[[], Consumer], topic: str,
                  handle: Callable[[Sequence[Any], Callable[[], None]], Result], metrics: ConsumerMetrics, *,
                  name: str, on_start: Callable[[], None] | None = None,
                  after_commit: Callable[[Result], None] | None = None, idle: Callable[[], None] | None = None,
@@ -72,7 +72,7 @@ class BatchConsumer(Generic[Result]):
         self.lag_every = lag_every
         self.watch = watch or CoordinatorWatch()
         self._monotonic = monotonic
-        self.consumer: KafkaConsumer | None = None
+        self.consumer: Consumer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_lag = float("-inf")
@@ -118,7 +118,7 @@ class BatchConsumer(Generic[Result]):
             self.idle()
         self.close()
 
-    def open(self) -> KafkaConsumer:
+    def open(self) -> Consumer:
         """Create the consumer and subscribe once the topic is known (raises while the broker is down)."""
         if self.consumer is None:
             consumer = self._make_consumer()
@@ -174,7 +174,7 @@ class BatchConsumer(Generic[Result]):
             logger.warning("offset commit failed after a committed batch; redelivery will be deduplicated",
                            extra={"topic": self.topic, "error": str(response)})
 
-    def _update_lag(self, consumer: KafkaConsumer) -> None:
+    def _update_lag(self, consumer: Consumer) -> None:
         now = self._monotonic()
         if now - self._last_lag < self.lag_every:
             return

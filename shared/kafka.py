@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError
 from kafka.partitioner import DefaultPartitioner
 from kafka.partitioner.abc import Partitioner
@@ -40,7 +40,39 @@ class KeyHashPartitioner(Partitioner):
         return ordered[(murmur2(serialized_key) & 0x7FFFFFFF) % len(ordered)]
 
 
-def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overrides: Any) -> KafkaProducer:
+class RecordMetadata(Protocol):
+    """Where the broker stored an acknowledged record."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
+class SendFuture(Protocol):
+    """kafka-python's ``FutureRecordMetadata``, as far as the services use it (kafka-python ships no
+    annotations, so this states the surface the code relies on)."""
+
+    @property
+    def value(self) -> RecordMetadata:
+        """The acknowledged record's metadata; read only once the future succeeded."""
+        ...
+
+    def get(self, timeout: float | None = None) -> RecordMetadata: ...
+    def add_callback(self, fn: Callable[[RecordMetadata], object]) -> SendFuture: ...
+    def add_errback(self, fn: Callable[[BaseException], object]) -> SendFuture: ...
+
+
+class Producer(Protocol):
+    """kafka-python's ``KafkaProducer``, as far as the services use it."""
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
+             headers: Sequence[tuple[str, bytes]] | None = None) -> SendFuture: ...
+    def flush(self, timeout: float | None = None) -> None: ...
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overrides: Any) -> Producer:
     """An idempotent producer that waits for every in-sync replica (acks=all)."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
@@ -60,7 +92,44 @@ def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2, **overr
     return KafkaProducer(**options)
 
 
-def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides: Any) -> KafkaConsumer:
+class ConsumedRecord(Protocol):
+    """kafka-python's ``ConsumerRecord``, as far as the services read it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> list[tuple[str, bytes]]: ...
+
+
+class Consumer(Protocol):
+    """kafka-python's ``KafkaConsumer``, as far as the services use it."""
+
+    def subscribe(self, topics: Sequence[str]) -> None: ...
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+    def poll(self, timeout_ms: int = 0,
+             max_records: int | None = None) -> Mapping[TopicPartition, list[ConsumedRecord]]: ...
+    def assignment(self) -> set[TopicPartition]: ...
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
+    def commit(self, offsets: object = None, timeout_ms: int | None = None) -> None: ...
+    def commit_async(self, offsets: object = None,
+                     callback: Callable[[object, object], object] | None = None) -> None:
+        """Returns a kafka-python Future the services never use: they are told through ``callback``."""
+        ...
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None: ...
+
+
+def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides: Any) -> Consumer:
     """A group consumer that never commits on its own: callers commit after their transaction."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
@@ -82,7 +151,7 @@ def make_consumer(bootstrap: str, *, group_id: str, client_id: str, **overrides:
     return KafkaConsumer(**options)
 
 
-def subscribe_when_known(consumer: KafkaConsumer, topic: str, *, timeout: float = 10.0) -> None:
+def subscribe_when_known(consumer: Consumer, topic: str, *, timeout: float = 10.0) -> None:
     """Subscribe once the consumer's own metadata knows the topic's partitions.
 
     A consumer that joins its group while its metadata still lacks a just-created topic gets an
@@ -118,7 +187,7 @@ class CoordinatorWatch:
         self.clock = clock
         self._stuck_since: float | None = None
 
-    def stalled(self, consumer: KafkaConsumer) -> bool:
+    def stalled(self, consumer: Consumer) -> bool:
         now = self.clock()
         if not self._stuck(consumer):
             self._stuck_since = None
@@ -131,7 +200,7 @@ class CoordinatorWatch:
         return True
 
     @staticmethod
-    def _stuck(consumer: KafkaConsumer) -> bool:
+    def _stuck(consumer: Consumer) -> bool:
         try:
             coordinator = getattr(consumer, "_coordinator", None)  # private API: if it changes, skip those parts
             if coordinator is not None and coordinator.coordinator_unknown():

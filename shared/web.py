@@ -87,7 +87,8 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
         return response
 
     # SQLAlchemy wraps most driver errors; a reconnect in the pool can raise the driver's own.
-    for error in (DBAPIError, *_operational_errors()):
+    unavailable: tuple[type[Exception], ...] = (DBAPIError, *_operational_errors())
+    for error in unavailable:
         app.add_exception_handler(error, _database_unavailable)
 
     app.add_middleware(_MeasureRequests, metrics=metrics)
@@ -131,11 +132,11 @@ def database_unavailable(path: str, exc: BaseException) -> JSONResponse | None:
     return JSONResponse({"detail": "database unavailable, retry"}, status_code=503, headers={"Retry-After": "5"})
 
 
-def _operational_errors() -> tuple[type[BaseException], ...]:
+def _operational_errors() -> tuple[type[Exception], ...]:
     """The DB-API errors that mean "the database is not reachable right now"."""
     import sqlite3
 
-    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    errors: list[type[Exception]] = [sqlite3.OperationalError]
     try:
         import psycopg
 

@@ -60,14 +60,14 @@ def status(api: Api, args: argparse.Namespace, out: Output) -> int:
     except CliError as exc:
         problems.append(f"alerts: {exc}")
     known_lags = [v for v in lag.values() if v is not None]
-    report = {"services": services, "consumer_lag": {**lag, "total": sum(known_lags) if known_lags else None},
+    total = sum(known_lags) if known_lags else None
+    report = {"services": services, "consumer_lag": {**lag, "total": total},
               "pending_deliveries": pending, "dead_letters": dead, "firing_alerts": by_severity,
               "problems": problems}
 
     def text() -> str:
         lines = [table(services, ("service", "url", "state")), ""]
         lag_text = ", ".join(f"{k} {cell(int(v)) if v is not None else '?'}" for k, v in lag.items())
-        total = report["consumer_lag"]["total"]
         lines.append(f"consumer lag        {lag_text} (total {int(total) if total is not None else '?'})")
         lines.append(f"pending deliveries  {int(pending) if pending is not None else '?'}")
         lines.append(f"dead letters        {dead if dead is not None else '?'}")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from kafka import KafkaConsumer
-from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
 from services.alerts.deliver import DeliveryWorker
@@ -24,16 +22,18 @@ from services.alerts.service import AlertService
 from shared.batch_consumer import BatchConsumer, ConsumerMetrics
 from shared.clock import Clock
 from shared.figures import FigureChanged
+from shared.kafka import ConsumedRecord, Consumer
 from shared.periodic import PeriodicTask
 
 logger = logging.getLogger(__name__)
 
 
-def decode(records: Sequence[ConsumerRecord], metrics: AlertsMetrics | None = None) -> list[FigureChanged]:
+def decode(records: Sequence[ConsumedRecord], metrics: AlertsMetrics | None = None) -> list[FigureChanged]:
     messages = []
     for record in records:
         try:
-            messages.append(FigureChanged.model_validate_json(record.value))
+            # A tombstone (value None) fails validation and is skipped like any undecodable message.
+            messages.append(FigureChanged.model_validate_json(record.value))  # type: ignore[arg-type]  # see above
         except (ValidationError, ValueError, TypeError) as exc:
             logger.error("undecodable figure message skipped", extra={
                 "topic": record.topic, "partition": record.partition, "offset": record.offset,
@@ -43,12 +43,12 @@ def decode(records: Sequence[ConsumerRecord], metrics: AlertsMetrics | None = No
     return messages
 
 
-def figure_consumer(*, factory: Callable[[], KafkaConsumer], topic: str, service: AlertService,
+def figure_consumer(*, factory: Callable[[], Consumer], topic: str, service: AlertService,
                     metrics: AlertsMetrics, clock: Clock, max_records: int = 2000,
                     retry_pause: float = 2.0) -> BatchConsumer[object]:
     """The figures consumer: each batch decoded, applied in one transaction, then its offsets committed."""
 
-    def handle(records: Sequence[ConsumerRecord], commit_offsets: Callable[[], None]) -> object:
+    def handle(records: Sequence[ConsumedRecord], commit_offsets: Callable[[], None]) -> object:
         result = service.handle_figures(decode(records, metrics), clock.now())
         commit_offsets()
         return result

@@ -106,15 +106,15 @@ class DeliveryWorker:
         with self.service.write() as session:
             query = (select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
                      .order_by(Delivery.next_attempt_at, Delivery.delivery_id).limit(self.batch_size))
-            if is_postgres(session.get_bind()):  # type: ignore[arg-type]
+            if is_postgres(session.get_bind()):
                 query = query.with_for_update(skip_locked=True)
             claims = []
             for row in session.scalars(query).all():
                 subscription = session.get(Subscription, row.subscription_id)
-                live = subscription is not None and subscription.deleted_at is None
+                live = subscription if subscription is not None and subscription.deleted_at is None else None
                 row.next_attempt_at = now + lease
-                claims.append(_Claim(row.delivery_id, subscription.url if live else None,
-                                     subscription.secret if live else "", row.body, row.attempts + 1))
+                claims.append(_Claim(row.delivery_id, live.url if live is not None else None,
+                                     live.secret if live is not None else "", row.body, row.attempts + 1))
         return claims
 
     def _send(self, claim: _Claim, now: dt.datetime) -> _Outcome:
@@ -143,7 +143,7 @@ class DeliveryWorker:
 
     def _record(self, claim: _Claim, outcome: _Outcome, now: dt.datetime) -> None:
         with self.service.write() as session:
-            row = session.get(Delivery, claim.delivery_id, with_for_update=is_postgres(session.get_bind()))  # type: ignore[arg-type]
+            row = session.get(Delivery, claim.delivery_id, with_for_update=is_postgres(session.get_bind()))
             if row is None or row.status != "pending":
                 return
             row.attempts += 1

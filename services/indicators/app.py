@@ -24,7 +24,7 @@ from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping, start_wal_checkpointer
-from shared.kafka import kafka_ping, make_consumer, make_producer
+from shared.kafka import Producer, kafka_ping, make_consumer, make_producer
 from shared.periodic import PeriodicTask
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
@@ -40,9 +40,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     metrics = IndicatorsMetrics(registry)
     reader = FigureReader(catalogue, sessions, clock)
     producer_lock = threading.Lock()
-    holder: dict[str, object] = {}
+    holder: dict[str, Producer] = {}
 
-    def get_producer() -> object:
+    def get_producer() -> Producer:
         with producer_lock:
             if "producer" not in holder:
                 holder["producer"] = make_producer(settings.kafka_bootstrap, client_id="qw-indicators")
@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                 worker.stop()
             producer = holder.pop("producer", None)
             if producer is not None:
-                producer.close(timeout=5)  # type: ignore[attr-defined]
+                producer.close(timeout=5)
             engine.dispose()
 
     app = FastAPI(title="QualityWatch indicators", version="1.0", lifespan=lifespan,

@@ -72,14 +72,13 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
     projects: set[str] = set()
     reports: set[ReportKey] = set()
     for event in events:
-        kind = type(event)  # the exact model types: what EVENT_ADAPTER gives and Applier.apply dispatches on
-        if kind is InspectionCompletedEvent or kind is SampleCollectedEvent:
-            samples.add(event.data.sample_id)  # type: ignore[union-attr]
-        elif kind is AcceptanceCompletedEvent:
-            projects.add(event.data.project_id)  # type: ignore[union-attr]
-        elif kind is FigureReportedEvent:
+        if isinstance(event, (InspectionCompletedEvent, SampleCollectedEvent)):
+            samples.add(event.data.sample_id)
+        elif isinstance(event, AcceptanceCompletedEvent):
+            projects.add(event.data.project_id)
+        elif isinstance(event, FigureReportedEvent):
             d = event.data
-            reports.add((d.indicator, d.region, d.period))  # type: ignore[union-attr]
+            reports.add((d.indicator, d.region, d.period))
     return samples, projects, reports
 
 

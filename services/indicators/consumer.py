@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from services.indicators.apply import Touched
 from services.indicators.metrics import IndicatorsMetrics
 from services.indicators.processor import BatchProcessor, BatchResult
 from shared.batch_consumer import BatchConsumer, ConsumerMetrics
+from shared.kafka import Consumer
 
 GC_GEN0_THRESHOLD = 50_000  # a batch allocates ~100k objects
 
@@ -50,7 +51,7 @@ class FigureHandover(Protocol):
 
 
 class EventsConsumer:
-    def __init__(self, make_consumer: Callable[[], KafkaConsumer], topic: str, processor: BatchProcessor,
+    def __init__(self, make_consumer: Callable[[], Consumer], topic: str, processor: BatchProcessor,
                  publisher: FigureHandover | None, metrics: IndicatorsMetrics, *, max_records: int = 2000,
                  poll_timeout_ms: int = 200, max_backoff: float = 10.0,
                  after_commit: Callable[[BatchResult], None] | None = None,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.indicators.decode import Rejected
 from services.indicators.models import DeadLetter
 from services.indicators.store import dialect_insert
+from shared.kafka import Producer
 
 REPLAYED_HEADER = "qw-replayed-from"
 
@@ -26,13 +27,13 @@ class DeadLetterSink(Protocol):
 
 
 class KafkaDeadLetterSink:
-    def __init__(self, producer: object, topic: str, timeout: float = 10.0) -> None:
+    def __init__(self, producer: Producer, topic: str, timeout: float = 10.0) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout = timeout
 
     def send(self, rejected: Sequence[Rejected]) -> None:
-        futures = [self._producer.send(self._topic, key=r.message.key, value=r.message.value,  # type: ignore[attr-defined]
+        futures = [self._producer.send(self._topic, key=r.message.key, value=r.message.value,
                                        headers=dead_letter_headers(r)) for r in rejected]
         for future in futures:
             future.get(timeout=self._timeout)
@@ -70,7 +71,7 @@ def list_dead_letters(session: Session, *, include_replayed: bool, limit: int) -
     return list(session.scalars(query))
 
 
-def replay_dead_letters(session: Session, producer: object, events_topic: str, ids: Sequence[int] | None,
+def replay_dead_letters(session: Session, producer: Producer, events_topic: str, ids: Sequence[int] | None,
                         now: dt.datetime, timeout: float = 10.0) -> list[int]:
     """Re-publish stored messages to the events topic and mark them replayed (ids None: every one not
     yet replayed). Marked only once the broker acknowledged them."""
@@ -82,7 +83,7 @@ def replay_dead_letters(session: Session, producer: object, events_topic: str, i
     for row in rows:
         headers = [(k, v.encode()) for k, v in orjson.loads(row.headers) if k != REPLAYED_HEADER]
         headers.append((REPLAYED_HEADER, str(row.id).encode()))
-        futures.append(producer.send(events_topic, key=row.key, value=row.raw_value,  # type: ignore[attr-defined]
+        futures.append(producer.send(events_topic, key=row.key, value=row.raw_value,
                                      headers=headers))
     for future in futures:
         future.get(timeout=timeout)

@@ -104,11 +104,10 @@ class Decoder:
             if isinstance(found, Rejected):
                 return found
             event = found
-        data = event.data
         # The usual case inline: a known region, a programme event with a known programme and category.
-        if not (type(event) in _PROGRAMME_EVENTS
-                and (data.programme, data.category) in self._programme_categories  # type: ignore[union-attr]
-                and self._levels(data.region)):  # type: ignore[union-attr]
+        if not (isinstance(event, _PROGRAMME_EVENTS)
+                and (event.data.programme, event.data.category) in self._programme_categories
+                and self._levels(event.data.region)):
             problem = catalogue_problem(event, self.catalogue)
             if problem:
                 return Rejected(message, "invalid", problem, event.event_id)
@@ -137,16 +136,16 @@ def _rejection(message: Record) -> Rejected | Event:
         return Rejected(message, "invalid", problems, event_id)
 
 
-_PROGRAMME_EVENTS = frozenset((SampleCollectedEvent, InspectionCompletedEvent))
+_PROGRAMME_EVENTS = (SampleCollectedEvent, InspectionCompletedEvent)
 
 
 def catalogue_problem(event: Event, catalogue: Catalogue) -> str | None:
     """What the current catalogue does not know about the event, or None."""
-    data = event.data
+    region = event.data.region
     index = catalogue_index(catalogue)
-    if not index.levels(data.region):  # type: ignore[union-attr]
-        return f"$.data.region: region {data.region!r} is not known to the catalogue"  # type: ignore[union-attr]
-    if type(event) in _PROGRAMME_EVENTS:
+    if not index.levels(region):
+        return f"$.data.region: region {region!r} is not known to the catalogue"
+    if isinstance(event, _PROGRAMME_EVENTS):
         if (event.data.programme, event.data.category) in index.programme_categories:  # the usual case
             return None
         programme = catalogue.programmes.get(event.data.programme)

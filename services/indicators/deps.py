@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from services.indicators.reader import FigureReader
 from shared.auth import Operator, Reader
 from shared.deps import CatalogueDep, ClockDep, SessionsDep, SettingsDep
+from shared.kafka import Producer
 
 __all__ = ["CatalogueDep", "ClockDep", "Operator", "ProducerDep", "Reader", "ReaderDep", "SessionsDep",
            "SettingsDep"]
@@ -19,10 +20,10 @@ async def get_reader(request: Request) -> FigureReader:
     return request.app.state.reader
 
 
-async def get_producer_factory(request: Request) -> Callable[[], Any]:
+async def get_producer_factory(request: Request) -> Callable[[], Producer]:
     """The shared Kafka producer, made on first call (replaying dead letters needs the broker; reads do not)."""
     return request.app.state.get_producer
 
 
 ReaderDep = Annotated[FigureReader, Depends(get_reader)]
-ProducerDep = Annotated[Callable[[], Any], Depends(get_producer_factory)]
+ProducerDep = Annotated[Callable[[], Producer], Depends(get_producer_factory)]

@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.indicators.decode import DEAD_LETTER_REASONS
 from shared.events import EVENT_TYPES
+from shared.figures import FigureStatus
 
-STATUSES = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind")
+STATUSES: tuple[FigureStatus, ...] = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind")
 
 
 def observe_counts(histogram: Histogram, observations: Iterable[tuple[float, int]]) -> None:

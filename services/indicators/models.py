@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Date, Float, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+from shared.figures import FigureStatus
 
 ID = String(100)
 # Category value used where a figure has no category (acceptances, surveys, milestones).
@@ -130,7 +131,7 @@ class PublishedFigure(Base):
     __tablename__ = "published_figure"
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[FigureStatus] = mapped_column(String(24))
     value: Mapped[float | None] = mapped_column(Float)
     numerator: Mapped[float | None] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)

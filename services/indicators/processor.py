@@ -91,10 +91,10 @@ class BatchProcessor:
         decode = Decoder(self.catalogue).decode
         for message in messages:
             item = decode(message)
-            if type(item) is Decoded:
+            if isinstance(item, Decoded):
                 decoded.append(item)
             else:
-                rejected.append(item)  # type: ignore[arg-type]
+                rejected.append(item)
         return DecodedBatch(len(messages), decoded, rejected, started)
 
     def apply(self, batch: DecodedBatch, commit_offsets: Callable[[], None] = _nothing) -> BatchResult:

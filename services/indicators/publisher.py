@@ -27,14 +27,15 @@ from services.indicators.store import dialect_insert
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
 from shared.db import transaction
-from shared.figures import Figure, FigureChanged
+from shared.figures import Figure, FigureChanged, FigureStatus
+from shared.kafka import Producer
 
 logger = logging.getLogger(__name__)
 
 
 class FigurePublisher:
     def __init__(self, catalogue: Catalogue, sessions: sessionmaker[Session], reader: FigureReader,
-                 producer: object, topic: str, metrics: IndicatorsMetrics, clock: Clock,
+                 producer: Producer, topic: str, metrics: IndicatorsMetrics, clock: Clock,
                  timeout: float = 10.0) -> None:
         self.catalogue = catalogue
         self.sessions = sessions
@@ -99,7 +100,7 @@ class FigurePublisher:
         with self.sessions() as session:
             last = {row.key: row for row in session.scalars(
                 select(PublishedFigure).where(PublishedFigure.key.in_(keys)))} if keys else {}
-        changed: list[tuple[Figure, str | None]] = []
+        changed: list[tuple[Figure, FigureStatus | None]] = []
         for figure in figures:
             row = last.get(figure.key)
             if row is None or _differs(row, figure):
@@ -110,13 +111,13 @@ class FigurePublisher:
         futures = []
         for figure, previous in changed:
             ids = touched.get((figure.indicator, figure.region, figure.category), [])
-            message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:EVENT_IDS]),  # type: ignore[arg-type]
+            message = FigureChanged(figure=figure, previous_status=previous, event_ids=tuple(ids[:EVENT_IDS]),
                                     changed_at=now)
             # A status change is what an operator follows; a figure whose counts moved is routine churn.
             log = logger.info if previous != figure.status else logger.debug
             log("figure changed", extra={"figure_key": figure.key, "status": figure.status,
                                          "previous_status": previous, "event_ids": list(ids[:EVENT_IDS])})
-            futures.append(self.producer.send(self.topic, key=figure.key.encode(),  # type: ignore[attr-defined]
+            futures.append(self.producer.send(self.topic, key=figure.key.encode(),
                                               value=message.model_dump_json().encode()))
         for future in futures:
             future.get(timeout=self.timeout)

@@ -125,13 +125,13 @@ def load_state(session: Session, sample_ids: set[str], project_ids: set[str],
     for row in _select(session, "sample", SampleState.__slots__, "sample_id", sample_ids, 4):
         state.samples[row[0]] = SampleState(*row)
     for row in _select(session, "acceptance", AcceptanceState.__slots__, "project_id", project_ids, 5):
-        state.acceptances[row[0]] = AcceptanceState(*row[:3], bool(row[3]), *row[4:])
+        state.acceptances[row[0]] = AcceptanceState(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6])
     for chunk in _chunks(sorted(report_keys)):
         cols = tuple_(ReportedFigure.indicator, ReportedFigure.region, ReportedFigure.period)
-        for row in session.scalars(select(ReportedFigure).where(cols.in_(list(chunk)))):
-            state.reports[(row.indicator, row.region, row.period)] = ReportState(
-                row.indicator, row.region, row.period, row.numerator, row.denominator, row.value, row.occurred_at,
-                row.event_id)
+        for figure in session.scalars(select(ReportedFigure).where(cols.in_(list(chunk)))):
+            state.reports[(figure.indicator, figure.region, figure.period)] = ReportState(
+                figure.indicator, figure.region, figure.period, figure.numerator, figure.denominator, figure.value,
+                figure.occurred_at, figure.event_id)
     return state
 
 
@@ -184,11 +184,13 @@ def _stored(session: Session) -> Callable[[Any], Any]:
 def save_changes(session: Session, changes: Changes, now: dt.datetime) -> None:
     """Upsert the changed subject states and reported figures, and add the tally deltas."""
     instant = _stored(session)
-    for table, columns, key, row, changed in (
-            (Inspection.__table__, InspectionState.__slots__, "sample_id", _inspection_row, changes.inspections),
-            (Sample.__table__, SampleState.__slots__, "sample_id", _sample_row, changes.samples),
-            (Acceptance.__table__, AcceptanceState.__slots__, "project_id", _acceptance_row, changes.acceptances)):
-        _upsert(session, table, columns, (key,), _ordered(session, [row(s, instant) for s in changed]))
+    for table, columns, key, rows in (
+            (Inspection.__table__, InspectionState.__slots__, "sample_id",
+             [_inspection_row(s, instant) for s in changes.inspections]),
+            (Sample.__table__, SampleState.__slots__, "sample_id", [_sample_row(s, instant) for s in changes.samples]),
+            (Acceptance.__table__, AcceptanceState.__slots__, "project_id",
+             [_acceptance_row(s, instant) for s in changes.acceptances])):
+        _upsert(session, table, columns, (key,), _ordered(session, rows))
     reports = sorted(changes.reports, key=lambda r: (r.indicator, r.region, r.period))
     _upsert_rows(session, ReportedFigure.__table__, ["indicator", "region", "period"],
                  [{**_fields(r), "reported_at": now} for r in reports])
@@ -274,7 +276,10 @@ def _cursor(session: Session) -> Any:
 
     On PostgreSQL (psycopg 3) array parameters are passed as ``%b`` (binary): psycopg's text array
     dumper runs a regex over every element, five times the CPU of the binary one."""
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = session.connection().connection.driver_connection
+    if driver is None:  # only after the connection was invalidated, never inside a live transaction
+        raise RuntimeError("the session's database connection is closed")
+    return driver.cursor()
 
 
 def _pg_array_type(column: Column[Any]) -> str:
@@ -314,5 +319,5 @@ def _upsert_rows(session: Session, table: Table, keys: list[str], rows: list[dic
         session.execute(stmt, list(chunk))
 
 
-def _fields(state: object) -> dict[str, Any]:
-    return {name: getattr(state, name) for name in state.__slots__}  # type: ignore[attr-defined]
+def _fields(state: ReportState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in ReportState.__slots__}

@@ -83,12 +83,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     def database_check() -> None:
         ping(app.state.engine)
 
-    checks = {"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check}
-    install_common_routes(app, service="intake", registry=registry, checks=checks)
+    install_common_routes(app, service="intake", registry=registry,
+                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
     app.include_router(keys_router)
     install_event_routes(app, settings.max_batch_events)
-    app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
+    app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
     install_openapi(app, agency_ids=catalogue.agency_ids())
     return app
 

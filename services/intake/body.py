@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -84,6 +85,7 @@ def nesting_depth(value: Any, stop_after: int) -> int:
     pop, push = stack.pop, stack.append
     while stack:
         node, depth = pop()
+        children: Iterable[Any]
         if type(node) is dict:
             children = node.values()
         elif type(node) is list:

@@ -50,7 +50,7 @@ class LedgerWorker:
     async def known_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
         if not event_ids:
             return {}
-        return await self._submit(ids=event_ids)  # type: ignore[no-any-return]
+        return await self._submit(ids=event_ids)
 
     async def record(self, rows: Sequence[LedgerRow]) -> None:
         if rows:

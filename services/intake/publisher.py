@@ -20,11 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
-from kafka.producer.future import FutureRecordMetadata
 
-from shared.kafka import kafka_ping, make_producer
+from shared.kafka import Producer, SendFuture, kafka_ping, make_producer
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ def async_publish(publisher: Publisher) -> Callable[..., Awaitable[list[Delivery
     """The publisher's ``publish_async``, or its blocking ``publish`` run in a worker thread."""
     native = getattr(publisher, "publish_async", None)
     if native is not None:
-        return native  # type: ignore[no-any-return]
+        return native
 
     async def in_thread(topic: str, messages: Sequence[OutgoingMessage], *, timeout: float) -> list[Delivery]:
         return await asyncio.to_thread(publisher.publish, topic, messages, timeout=timeout)
@@ -89,7 +87,7 @@ class _Acks:
         self._left = count
         self._lock = threading.Lock()
         self._failed = False
-        self.records: list[FutureRecordMetadata] = []
+        self.records: list[SendFuture] = []
 
     def acked(self, _metadata: object) -> None:
         with self._lock:
@@ -123,7 +121,7 @@ class KafkaPublisher:
         self._timeout = timeout
         self._retry_backoff = retry_backoff
         self._linger_ms = linger_ms
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
         # Topics whose partitions this producer knows: ``send`` to them does not block on metadata.
         self._topics_known: set[str] = set()
         self._lock = threading.Lock()
@@ -135,7 +133,7 @@ class KafkaPublisher:
         self._request_timeout_ms = int(min(max(timeout, 1.0), 10.0) * 1000)
         self._delivery_timeout_ms = self._request_timeout_ms + linger_ms + 2_000
 
-    def _get(self) -> KafkaProducer:
+    def _get(self) -> Producer:
         producer = self._producer
         if producer is not None:
             return producer
@@ -194,7 +192,7 @@ class KafkaPublisher:
             raise PublishUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     @staticmethod
-    def _send(producer: KafkaProducer, topic: str, messages: Sequence[OutgoingMessage], acks: _Acks) -> None:
+    def _send(producer: Producer, topic: str, messages: Sequence[OutgoingMessage], acks: _Acks) -> None:
         send, record = producer.send, acks.records.append
         acked, failed = acks.acked, acks.failed
         for m in messages:
@@ -203,7 +201,7 @@ class KafkaPublisher:
             future.add_callback(acked)
             future.add_errback(failed)
 
-    def _discard(self, producer: KafkaProducer) -> None:
+    def _discard(self, producer: Producer) -> None:
         """Drop a producer that failed; the next request builds a fresh one (after a short backoff)."""
         with self._lock:
             if self._producer is producer:
@@ -212,7 +210,7 @@ class KafkaPublisher:
         logger.warning("kafka producer discarded after a failed publish", extra={"bootstrap": self._bootstrap})
         threading.Thread(target=self._close_quietly, args=(producer,), daemon=True).start()
 
-    def _close_quietly(self, producer: KafkaProducer) -> None:
+    def _close_quietly(self, producer: Producer) -> None:
         # Waits until the abandoned records expire (delivery timeout), then closes the sender thread.
         try:
             producer.close(timeout=self._delivery_timeout_ms / 1000 + 5)

@@ -46,10 +46,9 @@ def batch_events(payload: Any, max_events: int) -> list[Any]:
         problems.append(problem(None, "$.events", "must be a list of events"))
     elif not 1 <= len(events) <= max_events:
         problems.append(problem(None, "$.events", f"must hold 1 to {max_events} events (got {len(events)})"))
-    if problems:
-        size = len(events) if isinstance(events, list) else 1
-        raise invalid(problems, size)
-    return events  # type: ignore[return-value]
+    if isinstance(events, list) and not problems:
+        return events
+    raise invalid(problems, len(events) if isinstance(events, list) else 1)
 
 
 def check_scope(principal: Principal, objects: Sequence[Any]) -> None:
