@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from kafka import TopicPartition
 from prometheus_client import Counter, Gauge
 
+from shared.daemon_loop import DaemonLoop
 from shared.kafka import Consumer, CoordinatorWatch, subscribe_when_known
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class ConsumerMetrics:
     commit_failures: Counter | None = None
 
 
-class BatchConsumer(Generic[Result]):
+class BatchConsumer(DaemonLoop, Generic[Result]):
     """Runs ``handle(records, commit_offsets)`` over polled batches in a daemon thread named ``name``;
     ``handle`` calls ``commit_offsets()`` as its last step, once its transaction committed.
 
@@ -58,11 +59,11 @@ class BatchConsumer(Generic[Result]):
                  max_records: int = 2000, poll_timeout_ms: int = 200, max_backoff: float = 10.0,
                  lag_every: float = 1.0, watch: CoordinatorWatch | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(name)
         self._make_consumer = make_consumer
         self.topic = topic
         self.handle = handle
         self.metrics = metrics
-        self.name = name
         self.on_start = on_start
         self.after_commit = after_commit
         self.idle = idle
@@ -73,8 +74,6 @@ class BatchConsumer(Generic[Result]):
         self.watch = watch or CoordinatorWatch()
         self._monotonic = monotonic
         self.consumer: Consumer | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_lag = float("-inf")
         self.lag = 0
         self.batches = 0
@@ -82,19 +81,6 @@ class BatchConsumer(Generic[Result]):
         self.assigned: frozenset[TopicPartition] = frozenset()
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def run(self) -> None:
         if self.on_start is not None:
             self.on_start()

@@ -19,18 +19,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
-from types import TracebackType
 
 from devtools.checkout import repo_path
-from devtools.localinfra.logfields import log_with_fields
+from devtools.localinfra.logfields import field_log
+from devtools.localinfra.server import LocalServer
 from devtools.logfiles import tail
 from devtools.ports import port_open
 from shared.kafka import ensure_topics
 
-logger = logging.getLogger(__name__)
-_log = partial(log_with_fields, logger)
+_log = field_log(__name__)
 
 
 KAFKA_VERSION = "4.1.1"
@@ -95,7 +93,7 @@ def new_cluster_id() -> str:
             return cid
 
 
-class LocalKafka:
+class LocalKafka(LocalServer):
     """One local Kafka broker+controller listening on 127.0.0.1; usable as a context manager."""
 
     def __init__(
@@ -420,20 +418,6 @@ class LocalKafka:
         """Create topics (name -> partitions, replication 1); existing ones are left as they are."""
         if topics:
             ensure_topics(self.bootstrap, topics, timeout=timeout)
-
-    # -- context manager -------------------------------------------------------
-
-    def __enter__(self) -> LocalKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LocalKafka(home={str(self.home)!r}, bootstrap={self.bootstrap!r})"

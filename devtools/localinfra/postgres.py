@@ -17,17 +17,15 @@ import re
 import stat
 import subprocess
 import time
-from functools import partial
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
-from devtools.localinfra.logfields import log_with_fields
+from devtools.localinfra.logfields import field_log
+from devtools.localinfra.server import LocalServer
 from devtools.logfiles import tail
 from devtools.ports import port_open
 
-logger = logging.getLogger(__name__)
-_log = partial(log_with_fields, logger)
+_log = field_log(__name__)
 
 
 PG_OS_USER = "postgres"
@@ -72,7 +70,7 @@ def _traversable_by(path: Path, uid: int, gid: int) -> bool:
     return True
 
 
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """A PostgreSQL cluster on 127.0.0.1:<port> with role ``user`` and database ``qualitywatch``."""
 
     def __init__(self, home: Path, port: int = 55432, user: str = "qw", password: str = "qw") -> None:
@@ -304,20 +302,6 @@ class LocalPostgres:
 
         with contextlib.suppress(Exception), self.superuser_connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    # -- context manager -------------------------------------------------------
-
-    def __enter__(self) -> LocalPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LocalPostgres(home={str(self.home)!r}, port={self.port})"

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
 from services.alerts.payload import alert_fields, instant
 from shared.auth import Principal
+from shared.error_answers import error_responses as shared_error_responses
 
 _Strict = ConfigDict(extra="forbid")
 
@@ -55,16 +56,14 @@ class SubscriptionCreate(BaseModel):
     min_severity: Literal["warning", "critical"] = "warning"
 
 
-class ErrorBody(BaseModel):
-    detail: Any
+_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+               403: "the token's role or agency may not do this", 404: "no such resource",
+               409: "conflicts with the resource's state"}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations for the error answers a route gives (401/403 on every route: auth)."""
-    text = {400: "the body is not valid JSON", 401: "missing or unknown token",
-            403: "the token's role or agency may not do this", 404: "no such resource",
-            409: "conflicts with the resource's state"}
-    return {code: {"model": ErrorBody, "description": text[code]} for code in (401, 403, *codes)}
+    return shared_error_responses(_ERROR_TEXT, *codes)
 
 
 def unprocessable(field: str, message: str, *, kind: str = "value_error") -> HTTPException:

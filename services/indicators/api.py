@@ -23,19 +23,17 @@ from services.indicators.reader import FigureRequest, inspection_categories
 from services.indicators.windows import is_window
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.db import transaction
+from shared.error_answers import error_responses
 from shared.figures import Figure
 
-
-class ErrorBody(BaseModel):
-    detail: Any
+_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+               403: "the token's role may not do this", 404: "unknown indicator",
+               503: "Kafka unavailable; retry after Retry-After seconds"}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of a route's error answers (401/403 everywhere: credentials)."""
-    text = {400: "the body is not valid JSON", 401: "missing or unknown token",
-            403: "the token's role may not do this", 404: "unknown indicator",
-            503: "Kafka unavailable; retry after Retry-After seconds"}
-    return {code: {"model": ErrorBody, "description": text[code]} for code in (401, 403, *codes)}
+    return error_responses(_ERROR_TEXT, *codes)
 
 
 router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())

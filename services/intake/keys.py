@@ -42,25 +42,30 @@ class OperatorKeyRequest(_KeyRequest):
 KeyRequest = Annotated[LabKeyRequest | AgencyKeyRequest | OperatorKeyRequest, Field(discriminator="role")]
 
 
-class KeyRead(BaseModel):
+class _Key(BaseModel):
+    """What every answer about a key says (not in OpenAPI: only its subclasses are)."""
+
     key_id: str
     role: Literal["lab", "agency", "operator"]
     lab_id: str | None
     agency_id: str | None
     name: str | None
     created_at: dt.datetime
+
+
+class KeyRead(_Key):
     created_by: str | None
     revoked_at: dt.datetime | None
 
 
-class KeyCreated(BaseModel):
+class _RawKey(BaseModel):
     api_key: str = Field(description="the raw key; shown once, only its hash is stored")
-    key_id: str
-    role: Literal["lab", "agency", "operator"]
-    lab_id: str | None
-    agency_id: str | None
-    name: str | None
-    created_at: dt.datetime
+
+
+# A class docstring would become the schema's description: the comment keeps OpenAPI as it was.
+# Pydantic orders fields from the last base on, so api_key stays the answer's first field.
+class KeyCreated(_Key, _RawKey):
+    pass
 
 
 _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missing or bad token"},

@@ -9,10 +9,11 @@ import pytest
 
 from devtools.launcher import ServiceProcesses
 from devtools.localinfra import LocalKafka, LocalPostgres
-from tests.drills.support import FAST_ENV, SECRET
+from tests.drills.support import FAST_ENV, SECRET, Chain, Feeder, FigureWatch, Load, batches, inspections
 from tests.support import WebhookReceiver
 
 StackFactory = Callable[..., ServiceProcesses]
+LoadFactory = Callable[..., Load]
 
 
 @pytest.fixture
@@ -53,3 +54,20 @@ def receiver() -> Iterator[WebhookReceiver]:
     hooks = WebhookReceiver(secret=SECRET).start()
     yield hooks
     hooks.stop()
+
+
+@pytest.fixture
+def start_load(make_stack: StackFactory, receiver: WebhookReceiver) -> LoadFactory:
+    """``start_load(prefix, count, senders=, pause=)``: a fresh stack's chain, started, under a lab that
+    feeds ``count`` inspections in batches of 100 from a ``Feeder``, with a ``FigureWatch`` running."""
+
+    def factory(prefix: str, count: int, *, senders: int = 1, pause: float = 0.0) -> Load:
+        stack = make_stack()
+        chain = Chain.start(stack, receiver.url())
+        events = inspections(prefix, count)
+        lab = chain.lab()
+        watch = FigureWatch(chain).start()
+        feeder = Feeder(lab, batches(events, 100), senders=senders, pause=pause).start()
+        return Load(stack, chain, events, lab, watch, feeder, receiver)
+
+    return factory

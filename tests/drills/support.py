@@ -433,3 +433,25 @@ def assert_ends_exact(chain: Chain, stack: ServiceProcesses, events: list[dict[s
     notices = assert_one_notification_per_change(stack, wait_all_notified(stack, [receiver]))
     assert_single_firing_notice_each(stack, notices)
     return notices
+
+
+@dataclass
+class Load:
+    """A drill's running setup: a fresh stack's chain, a lab feeding ``events`` through ``feeder``, and
+    a watch recording the largest figure seen while the fault lasts."""
+
+    stack: ServiceProcesses
+    chain: Chain
+    events: list[dict[str, Any]]
+    lab: Lab
+    watch: FigureWatch
+    feeder: Feeder
+    receiver: WebhookReceiver
+
+    def wait_first_batches(self) -> None:
+        """Wait until intake accepted the first few batches, so that the fault strikes mid-ingest."""
+        wait_for(lambda: self.feeder.done_batches >= 5, timeout=30, what="the first batches to be accepted")
+
+    def assert_ends_exact(self) -> Any:
+        """``assert_ends_exact`` over this load's chain, events, watch and receiver."""
+        return assert_ends_exact(self.chain, self.stack, self.events, watch=self.watch, receiver=self.receiver)

@@ -7,32 +7,18 @@ import time
 import pytest
 
 from devtools.localinfra import LocalKafka
-from tests.drills.conftest import StackFactory
-from tests.drills.support import (
-    Chain,
-    Feeder,
-    FigureWatch,
-    assert_ends_exact,
-    assert_lab_accounting,
-    batches,
-    inspections,
-    wait_for,
-)
-from tests.support import WebhookReceiver
+from tests.drills.conftest import LoadFactory
+from tests.drills.support import assert_lab_accounting
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
 
 def test_a_broker_outage_mid_ingest_loses_nothing_and_counts_nothing_twice(
-        make_stack: StackFactory, kafka_broker: LocalKafka, receiver: WebhookReceiver) -> None:
-    stack = make_stack()
-    chain = Chain.start(stack, receiver.url())
-    events = inspections("brk", 3000)
-    lab = chain.lab()
-    watch = FigureWatch(chain).start()
-    feeder = Feeder(lab, batches(events, 100), pause=0.05).start()
+        start_load: LoadFactory, kafka_broker: LocalKafka) -> None:
+    load = start_load("brk", 3000, pause=0.05)
+    lab, feeder = load.lab, load.feeder
     try:
-        wait_for(lambda: feeder.done_batches >= 5, timeout=30, what="the first batches to be accepted")
+        load.wait_first_batches()
         kafka_broker.stop()
         refused = lab.statuses["503"]
         time.sleep(3)  # the outage: the lab keeps posting and is told to retry
@@ -42,6 +28,6 @@ def test_a_broker_outage_mid_ingest_loses_nothing_and_counts_nothing_twice(
     feeder.join(timeout=120)
     assert feeder.done_batches == 30
 
-    assert_lab_accounting(lab, events)
-    assert_ends_exact(chain, stack, events, watch=watch, receiver=receiver)
-    assert all(p.poll() is None for p in stack.processes.values()), "a service died during the outage"
+    assert_lab_accounting(lab, load.events)
+    load.assert_ends_exact()
+    assert all(p.poll() is None for p in load.stack.processes.values()), "a service died during the outage"

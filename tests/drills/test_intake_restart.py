@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.drills.conftest import StackFactory
-from tests.drills.support import (
-    Chain,
-    Feeder,
-    FigureWatch,
-    assert_ends_exact,
-    assert_lab_accounting,
-    batches,
-    inspections,
-    wait_for,
-)
-from tests.support import WebhookReceiver
+from tests.drills.conftest import LoadFactory
+from tests.drills.support import assert_lab_accounting, wait_for
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration, pytest.mark.e2e]
 
 
 def test_intake_restarted_and_killed_under_load_loses_nothing_and_counts_nothing_twice(
-        make_stack: StackFactory, receiver: WebhookReceiver) -> None:
-    stack = make_stack()
-    chain = Chain.start(stack, receiver.url())
-    events = inspections("itk", 4000)
-    lab = chain.lab()
-    watch = FigureWatch(chain).start()
-    feeder = Feeder(lab, batches(events, 100), senders=3).start()
+        start_load: LoadFactory) -> None:
+    load = start_load("itk", 4000, senders=3)
+    stack, lab, feeder = load.stack, load.lab, load.feeder
 
-    wait_for(lambda: feeder.done_batches >= 5, timeout=30, what="the first batches to be accepted")
+    load.wait_first_batches()
     stack.stop("intake")  # SIGTERM: uvicorn finishes requests in flight
     stack.start("intake")
     done = feeder.done_batches
@@ -40,5 +26,5 @@ def test_intake_restarted_and_killed_under_load_loses_nothing_and_counts_nothing
 
     interrupted = sum(n for outcome, n in lab.statuses.items() if outcome != "202")
     assert interrupted > 0, f"the restarts interrupted no request: {lab.statuses}"
-    assert_lab_accounting(lab, events, exact=False)
-    assert_ends_exact(chain, stack, events, watch=watch, receiver=receiver)
+    assert_lab_accounting(lab, load.events, exact=False)
+    load.assert_ends_exact()
