@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ from shared.db import make_engine, make_sessionmaker, migrate
 from shared.settings import DEFAULT_CATALOGUE
 from tests.indicators import factory
 from tests.support import FixedClock
+
+# Group joins, syncs and membership losses in a failing consumer test's captured log.
+logging.getLogger("kafka.coordinator").setLevel(logging.INFO)
 
 
 class ListSink:
