@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -45,7 +45,9 @@ class ConsumerMetrics:
 
 class BatchConsumer(DaemonLoop, Generic[Result]):
     """Runs ``handle(records, commit_offsets)`` over polled batches in a daemon thread named ``name``;
-    ``handle`` calls ``commit_offsets()`` as its last step, once its transaction committed.
+    ``handle`` calls ``commit_offsets()`` as its last step, once its transaction committed. A handler
+    that returns without calling it (its transaction committed, but a step after it failed) gets the
+    same records again from the next poll, and its result still goes to ``after_commit``.
 
     ``on_start()`` runs first in the thread; ``after_commit(result)`` runs after each handled batch;
     ``idle()`` after an empty poll and when the loop ends. ``ready`` is set once the consumer has
@@ -82,6 +84,12 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
 
     # ---- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
+        try:
+            self._consume()
+        finally:
+            self.close()
+
+    def _consume(self) -> None:
         if self.on_start is not None:
             self.on_start()
         backoff = 0.5
@@ -102,14 +110,12 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
                 backoff = min(self.max_backoff, backoff * 2)
         if self.idle is not None:
             self.idle()
-        self.close()
 
     def open(self) -> Consumer:
         """Create the consumer and subscribe once the topic is known (raises while the broker is down)."""
         if self.consumer is None:
-            consumer = self._make_consumer()
-            subscribe_when_known(consumer, self.topic)
-            self.consumer = consumer
+            self.consumer = self._make_consumer()  # kept first, so close() closes it if subscribing fails
+            subscribe_when_known(self.consumer, self.topic)
         return self.consumer
 
     def close(self) -> None:
@@ -142,16 +148,32 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
                 self.idle()
             return 0
         records = [r for batch in polled.values() for r in batch]
+        committed = False
+
+        def commit_offsets() -> None:
+            nonlocal committed
+            consumer.commit_async(callback=self._commit_done)
+            committed = True
+
         try:
-            result = self.handle(records, lambda: consumer.commit_async(callback=self._commit_done))
+            result = self.handle(records, commit_offsets)
         except Exception:
-            for tp, batch in polled.items():  # not applied: the next poll returns the same records
-                consumer.seek(tp, batch[0].offset)
+            self._rewind(consumer, polled)  # not applied: the next poll returns the same records
             raise
+        if not committed:
+            self._rewind(consumer, polled)
         self.batches += 1
         if self.after_commit is not None:
-            self.after_commit(result)
+            try:
+                self.after_commit(result)
+            except Exception:  # noqa: BLE001 - the batch stays committed; only what follows it failed
+                logger.exception("step after a committed batch failed", extra={"topic": self.topic})
         return len(records)
+
+    @staticmethod
+    def _rewind(consumer: Consumer, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        for tp, batch in polled.items():
+            consumer.seek(tp, batch[0].offset)
 
     def _commit_done(self, offsets: object, response: object) -> None:
         if isinstance(response, Exception):

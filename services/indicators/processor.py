@@ -7,10 +7,12 @@ changes and record the dead letters; after the commit, send the dead letters to 
 commit the consumer's offsets.
 
 Dead letters are sent after the commit and before the offsets, so no Kafka wait holds the
-transaction open and none is lost: if the process dies (or the broker refuses them) between the
-commit and the offsets, the batch is redelivered, its events are skipped as applied, and the same
-messages are rejected again (decoding and claims give the same answer) and sent again. The
-``dead_letter`` table keeps one row per source message; the topic may see a message twice.
+transaction open and none is lost. When the topic refuses them, the batch's result still counts (its
+figures go to the publisher) but its offsets are not committed: the batch comes again, its events are
+skipped as applied, and its rejected messages are rejected again and sent again (a message rejected
+because its event failed to apply is tried again, since its id was not kept). The same holds if the
+process dies between the commit and the offsets. The ``dead_letter`` table keeps one row per source
+message; the topic may see a message twice.
 """
 
 from __future__ import annotations
@@ -114,15 +116,25 @@ class BatchProcessor:
             store.unclaim_events(session, failed)
             store.save_changes(session, changes, now)
             store_dead_letters(session, result.dead_letters, now)
-        if result.dead_letters:
-            self.sink.send(result.dead_letters)
-        commit_offsets()
+        if self._send_dead_letters(result.dead_letters):
+            commit_offsets()
         result.touched = changes.touched
         # Wall time, not the injected clock: latency is measured against intake's real stamp.
         result.committed_at = dt.datetime.now(dt.UTC)
         result.seconds = time.perf_counter() - batch.started
         self._observe(result)
         return result
+
+    def _send_dead_letters(self, dead_letters: list[Rejected]) -> bool:
+        """Send the batch's dead letters to their topic; False if it refused them (the batch comes again)."""
+        if not dead_letters:
+            return True
+        try:
+            self.sink.send(dead_letters)
+        except Exception:  # noqa: BLE001 - committed already: hold the offsets so the batch comes again
+            logger.exception("dead letters not sent; the batch will be read again", extra={"count": len(dead_letters)})
+            return False
+        return True
 
     @staticmethod
     def _fresh(unique: dict[str, Decoded], claims: store.Claims, result: BatchResult) -> list[Decoded]:

@@ -77,8 +77,9 @@ class FakeKafka:
 class FakeProcessor:
     """Applies every batch (its first call fails if ``fail_first``); each batch touches one figure."""
 
-    def __init__(self, *, fail_first: bool = False) -> None:
+    def __init__(self, *, fail_first: bool = False, hold_first: bool = False) -> None:
         self.fail_first = fail_first
+        self.hold_first = hold_first  # the first batch commits but keeps its offsets (dead letters refused)
         self.applied: list[int] = []
 
     def process(self, messages: list[Record], commit_offsets: Callable[[], None]) -> BatchResult:
@@ -86,16 +87,20 @@ class FakeProcessor:
             self.fail_first = False
             raise RuntimeError("database went away")
         self.applied.extend(m.offset for m in messages)
-        commit_offsets()
+        if self.hold_first:
+            self.hold_first = False
+        else:
+            commit_offsets()
         return BatchResult(messages=len(messages), touched={("agri", "320000", None): [f"e{messages[0].offset}"]})
 
 
 class FakePublisher:
     def __init__(self) -> None:
         self.publishes = 0
+        self.added = 0
 
     def add(self, touched: object) -> None:
-        pass
+        self.added += 1
 
     def publish(self) -> None:
         self.publishes += 1
@@ -140,6 +145,16 @@ def test_a_failed_batch_is_rewound_and_nothing_is_committed_for_it() -> None:
     assert kafka.async_commits == [] and kafka.position_ == 0
     consumer.loop.step()
     assert processor.applied == list(range(10)) and kafka.async_commits == [10]
+
+
+def test_a_batch_that_kept_its_offsets_comes_again_and_its_result_still_counts() -> None:
+    kafka, processor, publisher = FakeKafka(end=10, per_poll=10), FakeProcessor(hold_first=True), FakePublisher()
+    consumer = make(kafka, processor, publisher)
+    consumer.loop.step()
+    assert kafka.async_commits == [] and kafka.position_ == 0  # rewound: the next poll reads it again
+    assert publisher.added == 1  # its figures went to the publisher all the same
+    consumer.loop.step()
+    assert processor.applied == [*range(10), *range(10)] and kafka.async_commits == [10]
 
 
 def test_a_failed_offset_commit_is_counted_and_the_applied_batch_stays_applied() -> None:

@@ -116,12 +116,14 @@ def test_dead_letters_are_sent_after_the_commit_and_a_refused_send_leaves_the_of
     processor = BatchProcessor(harness.catalogue, harness.sessions, sink, harness.metrics, harness.clock)
     batch = [f.message(b"{not json"), f.message(f.inspection("e1", "s1", "pass"))]
     offsets_committed: list[bool] = []
-    with pytest.raises(RuntimeError, match="broker unavailable"):
-        processor.process(batch, lambda: offsets_committed.append(True))
+    first = processor.process(batch, lambda: offsets_committed.append(True))
     assert sink.rows_at_send == [1]  # the transaction had committed before the send was tried
     assert offsets_committed == []  # so the batch comes again
-    processor.process(batch, lambda: offsets_committed.append(True))  # the redelivery
+    assert first.applied == {"inspection.completed": 1} and first.touched  # and what it applied still counts
+    assert harness.metric("qw_indicators_events_applied_total", type="inspection.completed") == 1
+    again = processor.process(batch, lambda: offsets_committed.append(True))  # the redelivery
     assert offsets_committed == [True]
+    assert again.applied == {} and again.duplicates == 1
     assert [r.reason for r in sink.sent] == ["decode"]
     assert figure(harness).denominator == 1
     with harness.sessions() as session:
