@@ -101,8 +101,9 @@ class PublishWorker:
                     if self._stopping.is_set():
                         self._running = False
                         return
-                else:
+                elif self._stopping.is_set():  # figures added meanwhile go out before the thread ends
                     self._wake.set()
+                # Otherwise what was added during the publish waits for the consumer's next ``publish()``.
 
     def _publish_here(self) -> None:
         with self._lock:

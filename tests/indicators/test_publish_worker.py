@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 
 import pytest
@@ -57,6 +58,24 @@ def test_handing_over_returns_while_a_publish_is_still_waiting_for_the_broker(pu
     # What arrived during the blocked publish went out together, merged, from the worker's thread.
     assert publisher.calls == [{PROVINCE: ["e1"]}, {SUZHOU: ["e2", "e4"], PROVINCE: ["e3"]}]
     assert set(publisher.threads) == {"indicators-publish"}
+
+
+def test_figures_added_during_a_publish_wait_for_the_next_request(publisher: BlockingPublisher) -> None:
+    worker = PublishWorker(publisher)
+    worker.start()
+    try:
+        worker.add({PROVINCE: ["e1"]})
+        worker.publish()
+        assert publisher.entered.wait(10)
+        worker.add({SUZHOU: ["e2"]})  # kept, not asked for: the consumer's throttle decides when
+        publisher.release.set()
+        time.sleep(0.3)
+        assert publisher.calls == [{PROVINCE: ["e1"]}]
+        worker.publish()
+        assert worker.wait_idle(10)
+        assert publisher.calls == [{PROVINCE: ["e1"]}, {SUZHOU: ["e2"]}]
+    finally:
+        worker.stop()
 
 
 def test_a_failed_publish_is_logged_and_the_next_figures_still_go_out(caplog: pytest.LogCaptureFixture) -> None:
