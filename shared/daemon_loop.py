@@ -20,11 +20,16 @@ class DaemonLoop:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()  # a loop stopped before may be started again
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float | None = None) -> None:
+    def signal_stop(self) -> None:
+        """Ask the loop to end after its current step, without waiting (stop several loops at once)."""
         self._stop.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.signal_stop()
         if self._thread is not None:
             self._thread.join(self.stop_timeout if timeout is None else timeout)
 

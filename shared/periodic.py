@@ -32,4 +32,4 @@ class PeriodicTask(DaemonLoop):
         try:
             self.task()
         except Exception:  # noqa: BLE001 - try again next interval
-            logger.warning(self.failure, exc_info=True)
+            logger.exception(self.failure)

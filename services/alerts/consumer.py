@@ -77,10 +77,13 @@ class Background:
             task.start()
 
     def close(self, timeout: float = 15.0) -> None:
-        if self.consumer is not None:
-            self.consumer.stop(timeout)
-        for task in self.tasks:
-            task.stop(timeout)
+        """Ask every loop to stop first, then wait for each: no loop starts another step while an
+        earlier one is being waited for."""
+        loops = [*([self.consumer] if self.consumer is not None else []), *self.tasks]
+        for loop in loops:
+            loop.signal_stop()
+        for loop in loops:
+            loop.stop(timeout)
 
 
 __all__ = ["Background", "decode", "figure_consumer"]
