@@ -82,16 +82,11 @@ def start_wal_checkpointer(engine: Engine, interval: float = 0.25) -> PeriodicTa
     seconds (``wal_checkpoint``) and return it; the caller stops it before disposing of the engine.
     PostgreSQL: nothing to do, None.
 
-    SQLite's writers checkpoint on their own once the WAL holds 1,000 pages: the commit that crosses
-    it copies them and syncs the file in the writer's thread (~10 ms; for the indicator consumer
-    about a twentieth of its database time). With this thread copying as the WAL grows, the writers'
-    own checkpoints find most pages already copied (commits' total time per 400,000 events in the
-    consumer's offline benchmark: 0.53 s without, 0.27 s with it), and they still restart the WAL
-    at its usual size. (Raising the writers' threshold instead let the WAL grow to 47 MB in `make run`:
-    a busy writer leaves no moment for a background checkpoint to finish and the WAL to restart.) The
-    indicators service, the busy writer, runs one; intake and alerts, which share the file by default,
-    do not run their own (intake's single-event benchmark was no better with one: 0.36–0.39 of the bare
-    endpoint against 0.36–0.45 without, alternating runs)."""
+    SQLite's writers checkpoint on their own once the WAL holds 1,000 pages, copying and syncing in the
+    committing thread. With this thread copying as the WAL grows, the writers' own checkpoints find most
+    pages already copied, and the WAL still restarts at its usual size (a higher writer threshold lets a
+    busy writer grow the WAL without bound). The indicators service, the busy writer, runs one for the
+    file the services share; bench/RESULTS.md has the measurements."""
     if engine.dialect.name != "sqlite":
         return None
     checkpointer = PeriodicTask(lambda: wal_checkpoint(engine), interval, name="sqlite-checkpoint",
