@@ -77,13 +77,6 @@ class PublishWorker:
         elif self._stopping.is_set():  # the thread has ended: publish here rather than strand them
             self._publish_here()
 
-    def on_batch(self, touched: Mapping[Touched, list[str]]) -> int:
-        """Add figures and ask for them to go out; returns at once (0: nothing was published yet)."""
-        if touched:
-            self.add(touched)
-            self.publish()
-        return 0
-
     def wait_idle(self, timeout: float) -> bool:
         """Wait until everything handed over has been published (or failed and logged)."""
         return self._idle.wait(timeout)

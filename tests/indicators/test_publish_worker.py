@@ -37,6 +37,12 @@ class BlockingPublisher:
         return len(touched)
 
 
+def hand_over(worker: PublishWorker, touched: Mapping[Touched, list[str]]) -> None:
+    """What the consumer does after a batch: keep the figures and ask for them to go out."""
+    worker.add(touched)
+    worker.publish()
+
+
 @pytest.fixture
 def publisher() -> BlockingPublisher:
     return BlockingPublisher()
@@ -46,10 +52,10 @@ def test_handing_over_returns_while_a_publish_is_still_waiting_for_the_broker(pu
     worker = PublishWorker(publisher)
     worker.start()
     try:
-        worker.on_batch({PROVINCE: ["e1"]})
+        hand_over(worker, {PROVINCE: ["e1"]})
         assert publisher.entered.wait(10)
-        worker.on_batch({SUZHOU: ["e2"]})  # returns although the first publish is blocked
-        worker.on_batch({PROVINCE: ["e3"], SUZHOU: ["e4"]})
+        hand_over(worker, {SUZHOU: ["e2"]})  # returns although the first publish is blocked
+        hand_over(worker, {PROVINCE: ["e3"], SUZHOU: ["e4"]})
         assert len(publisher.calls) == 1
         publisher.release.set()
         assert worker.wait_idle(10)
@@ -83,10 +89,10 @@ def test_a_failed_publish_is_logged_and_the_next_figures_still_go_out(caplog: py
     worker = PublishWorker(publisher)
     worker.start()
     try:
-        worker.on_batch({PROVINCE: ["e1"]})
+        hand_over(worker, {PROVINCE: ["e1"]})
         assert publisher.entered.wait(10)
         publisher.release.set()
-        worker.on_batch({SUZHOU: ["e2"]})
+        hand_over(worker, {SUZHOU: ["e2"]})
         assert worker.wait_idle(10)
     finally:
         worker.stop()
@@ -98,9 +104,9 @@ def test_a_failed_publish_is_logged_and_the_next_figures_still_go_out(caplog: py
 def test_stopping_publishes_what_is_pending_first(publisher: BlockingPublisher) -> None:
     worker = PublishWorker(publisher)
     worker.start()
-    worker.on_batch({PROVINCE: ["e1"]})
+    hand_over(worker, {PROVINCE: ["e1"]})
     assert publisher.entered.wait(10)
-    worker.on_batch({SUZHOU: ["e2"]})
+    hand_over(worker, {SUZHOU: ["e2"]})
     publisher.release.set()
     worker.stop()
     assert publisher.calls == [{PROVINCE: ["e1"]}, {SUZHOU: ["e2"]}]
@@ -110,8 +116,8 @@ def test_stopping_publishes_what_is_pending_first(publisher: BlockingPublisher) 
 def test_a_figure_keeps_at_most_five_event_ids(publisher: BlockingPublisher) -> None:
     publisher.release.set()
     worker = PublishWorker(publisher)
-    worker.on_batch({PROVINCE: ["e1", "e2", "e3"]})
-    worker.on_batch({PROVINCE: ["e2", "e4", "e5", "e6", "e7"]})  # handed over before the thread starts
+    hand_over(worker, {PROVINCE: ["e1", "e2", "e3"]})
+    hand_over(worker, {PROVINCE: ["e2", "e4", "e5", "e6", "e7"]})  # handed over before the thread starts
     worker.start()
     assert worker.wait_idle(10)
     worker.stop()
@@ -122,11 +128,11 @@ def test_figures_handed_over_when_no_thread_runs_are_published_in_the_callers_th
         publisher: BlockingPublisher) -> None:
     publisher.release.set()
     never_started = PublishWorker(publisher)
-    never_started.on_batch({PROVINCE: ["e1"]})
+    hand_over(never_started, {PROVINCE: ["e1"]})
     never_started.stop()
     stopped = PublishWorker(publisher)
     stopped.start()
     stopped.stop()
-    stopped.on_batch({SUZHOU: ["e2"]})  # e.g. a consumer whose stop timed out, finishing its last batch
+    hand_over(stopped, {SUZHOU: ["e2"]})  # e.g. a consumer whose stop timed out, finishing its last batch
     assert publisher.calls == [{PROVINCE: ["e1"]}, {SUZHOU: ["e2"]}]
     assert publisher.threads == [threading.current_thread().name] * 2
