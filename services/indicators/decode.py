@@ -13,9 +13,7 @@ again with orjson + ``parse_event``, to say why in the usual words (not JSON →
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -33,6 +31,7 @@ from shared.events import (
     SampleCollectedEvent,
     error_path,
 )
+from shared.kafka import ConsumedRecord
 
 validate_event = EVENT_ADAPTER.validate_python  # = shared.events.parse_event, without a call in between
 # The same validation from JSON bytes, with pydantic-core's validator called directly: TypeAdapter's
@@ -42,21 +41,7 @@ validate_event_json = EVENT_ADAPTER.validator.validate_json
 DEAD_LETTER_REASONS = ("decode", "invalid", "conflict", "apply")
 
 
-class Record(Protocol):
-    """What decoding and dead letters read of a record: kafka-python's ConsumerRecord or a ``Message``."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+Record = ConsumedRecord  # what decoding and dead letters read: a Kafka record or a ``Message``
 
 
 @dataclass(slots=True)
