@@ -58,7 +58,10 @@ def test_with_the_thread_running_a_busy_writer_still_restarts_the_wal(tmp_path: 
     try:
         write_rows(engine, 16_000)  # ~32 MB through the WAL
         assert (tmp_path / "qw.db").stat().st_size > 20_000_000  # most of it copied (the last pages may not be yet)
-        assert (tmp_path / "qw.db-wal").stat().st_size < 10_000_000  # ~1,000 pages and a transaction or two
+        # The WAL file keeps its high-water mark: ~1,000 pages and a transaction or two when checkpoints keep
+        # up (4-9 MB), more when a checkpoint's fsync is slow (11 MB seen once on a loaded CI machine). A WAL
+        # that never restarts holds everything written (the 10,000-page threshold grew it to 40 MB).
+        assert (tmp_path / "qw.db-wal").stat().st_size < 16_000_000  # restarted: under half of what was written
     finally:
         if checkpointer is not None:
             checkpointer.stop()
