@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -12,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from devtools.localinfra import LocalKafka, LocalPostgres
 from devtools.localinfra.kafka import new_cluster_id
-from devtools.ports import port_open
+from devtools.ports import free_port_pair, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -74,8 +75,23 @@ def test_produce_acks_all_and_consume_back(kafka_broker: LocalKafka, kafka_topic
     assert [(r.key, r.value) for r in records] == [(b"k1", value)]
 
 
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A broker of this module's own for the kill and restart tests: the session's broker holds every
+    topic the suite made so far, and a killed broker recovers all their logs on restart (over a minute
+    late in a full run on a loaded machine), which is the suite's history, not what these tests check."""
+    port = free_port_pair()
+    broker = LocalKafka(tmp_path_factory.mktemp("own-kafka"), port=port, controller_port=port + 1)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @pytest.mark.drill
-def test_kill_then_start_keeps_messages(kafka_broker: LocalKafka, kafka_topic_prefix: str) -> None:
+def test_kill_then_start_keeps_messages(own_broker: LocalKafka, kafka_topic_prefix: str) -> None:
+    kafka_broker = own_broker
     topic = f"{kafka_topic_prefix}durable"
     kafka_broker.create_topics({topic: 1})
     value = uuid.uuid4().bytes
@@ -101,8 +117,8 @@ def test_kill_then_start_keeps_messages(kafka_broker: LocalKafka, kafka_topic_pr
     assert records and records[0].value == value
 
 
-def test_second_start_reuses_running_broker(kafka_broker: LocalKafka) -> None:
-    twin = LocalKafka(kafka_broker.home, port=kafka_broker.port, controller_port=kafka_broker.controller_port)
+def test_second_start_reuses_running_broker(own_broker: LocalKafka) -> None:
+    twin = LocalKafka(own_broker.home, port=own_broker.port, controller_port=own_broker.controller_port)
     twin.start(timeout=10)  # must attach to the running broker, not spawn a second one
     assert twin.running()
     assert twin._proc is None
