@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Response
@@ -12,6 +11,7 @@ from sqlalchemy import select
 
 from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Operator, SessionsDep
 from shared.auth import ApiKey, create_key
+from shared.clock import Instant
 from shared.db import transaction
 from shared.events import Identifier
 
@@ -50,12 +50,12 @@ class _Key(BaseModel):
     lab_id: str | None
     agency_id: str | None
     name: str | None
-    created_at: dt.datetime
+    created_at: Instant
 
 
 class KeyRead(_Key):
     created_by: str | None
-    revoked_at: dt.datetime | None
+    revoked_at: Instant | None
 
 
 class _RawKey(BaseModel):
