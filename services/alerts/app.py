@@ -82,7 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     app.state.alerts = runtime
     app.state.settings, app.state.catalogue, app.state.clock = settings, runtime.catalogue, runtime.clock
     app.state.sessions = runtime.sessions
-    app.state.authenticator = Authenticator(runtime.sessions, settings.admin_token)
+    app.state.authenticator = Authenticator(runtime.sessions, settings.admin_token, clock=clock)
     origins = settings.dashboard_origin_list
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],

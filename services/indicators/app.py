@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     app.state.reader = reader
     app.state.get_producer = get_producer
     app.state.consumer = None
-    app.state.authenticator = Authenticator(sessions, settings.admin_token)
+    app.state.authenticator = Authenticator(sessions, settings.admin_token, clock=clock)
     install_common_routes(app, service="indicators", registry=registry, checks={
         "kafka": CachedCheck(lambda: kafka_ping(settings.kafka_bootstrap)),
         "database": CachedCheck(lambda: ping(engine)),

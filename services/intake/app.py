@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         state = app.state
         state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
         state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
-        state.authenticator = Authenticator(state.sessions, settings.admin_token)
+        state.authenticator = Authenticator(state.sessions, settings.admin_token, clock=clock)
         ledger = LedgerWorker(EventLedger(engine))
         state.intake = EventIntake(
             catalogue=catalogue, clock=clock, ledger=ledger, publisher=active, metrics=metrics,
