@@ -341,7 +341,8 @@ def test_an_agency_subscribing_while_an_alert_fires_hears_of_it_at_once_and_of_i
     late = receiver.requests[-1]
     assert receiver.verify(late, SECRET, harness.clock.now())
     ((alert,),) = [r.json["alerts"] for r in receiver.to("/late")]
-    assert (alert["state"], alert["severity"], alert["started_at"]) == ("firing", "critical", "2026-11-20T10:00:00+08:00")
+    assert (alert["state"], alert["severity"], alert["started_at"]) == (
+        "firing", "critical", "2026-11-20T10:00:00+08:00")
     harness.periodic()
     assert harness.deliver() == 0, "the alert's own notification state is unchanged: no reminder, no repeat"
     harness.advance(60)
