@@ -28,8 +28,9 @@ from services.alerts.schemas import (
 from services.alerts.silences import active_silences, is_silenced
 from shared.auth import Principal, forbidden
 from shared.catalogue import Catalogue
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses())
+router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses(), route_class=StrictJsonRoute)
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:

@@ -25,6 +25,7 @@ from shared.catalogue import Catalogue, IndicatorSpec
 from shared.db import transaction
 from shared.error_answers import error_responses
 from shared.figures import Figure
+from shared.jsonbody import StrictJsonRoute
 
 _ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
                403: "the token's role may not do this", 404: "unknown indicator",
@@ -36,7 +37,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return error_responses(_ERROR_TEXT, *codes)
 
 
-router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())
+router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors(), route_class=StrictJsonRoute)
 
 
 def _unprocessable(param: str, message: str) -> HTTPException:

@@ -14,8 +14,9 @@ from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Opera
 from shared.auth import ApiKey, create_key
 from shared.db import transaction
 from shared.events import Identifier
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/api-keys", tags=["credentials"])
+router = APIRouter(prefix="/v1/api-keys", tags=["credentials"], route_class=StrictJsonRoute)
 
 KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
