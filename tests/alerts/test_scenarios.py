@@ -33,7 +33,7 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
                      "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None, "window": "30d",
                      "value": 0.951, "ci95": [0.9358, 0.9627], "numerator": 951, "denominator": 1000,
                      "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T02:00:00Z",
-                     "resolved_at": None}
+                     "resolved_at": None, "acks": []}
     assert delivery.status == "delivered" and harness.counter("delivered") == 1
 
 
@@ -155,7 +155,8 @@ def test_an_acknowledged_alert_gets_no_reminder_but_its_resolve_still_notifies(
     harness.deliver()
     with harness.rt.service.write() as session:
         (row,) = session.scalars(select(Alert)).all()
-        harness.rt.service.acknowledge(session, row, by="agency:agri", comment="on it", now=harness.clock.now())
+        harness.rt.service.acknowledge(session, row, by="agency:agri", agency_id="agri", comment="on it",
+                                         now=harness.clock.now())
     harness.advance(25 * 3600)
     harness.periodic()
     harness.deliver()
