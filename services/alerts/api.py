@@ -117,7 +117,7 @@ def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessi
     return body
 
 
-@router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409))
+@router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409, 413))
 def ack_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep, alert_id: str,
               body: AckRequest | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert. An agency's ack stops its own reminders for this episode; an operator's
@@ -137,7 +137,7 @@ def ack_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, servi
 
 
 # ---- silences ----------------------------------------------------------------------------------------
-@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
+@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400, 413))
 def create_silence(principal: Operator, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep,
                    body: SilenceCreate) -> dict[str, Any]:
     """Mute notifications for matching alerts (operators). At least one matcher is required."""

@@ -47,7 +47,7 @@ def _agency_scope(catalogue: Catalogue, principal: Principal, agency_id: str) ->
 
 
 @router.post("/agencies/{agency_id}/subscriptions", status_code=201, tags=["subscriptions"],
-             responses=error_responses(400, 404))
+             responses=error_responses(400, 404, 413))
 def create_subscription(principal: CurrentPrincipal, catalogue: CatalogueDep, clock: ClockDep,
                         service: AlertServiceDep, settings: SettingsDep, resolver: ResolverDep, agency_id: str,
                         body: SubscriptionCreate) -> dict[str, Any]:

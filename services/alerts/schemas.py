@@ -63,7 +63,8 @@ class SubscriptionCreate(BaseModel):
     min_severity: Literal["warning", "critical"] = "warning"
 
 
-_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+_ERROR_TEXT = {400: "the body is not valid JSON, or names a key twice", 401: "missing or unknown token",
+               413: "the body is larger than the route's limit (the connection is then closed)",
                403: "the token's role or agency may not do this", 404: "no such resource",
                409: "conflicts with the resource's state"}
 

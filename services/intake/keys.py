@@ -74,7 +74,8 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missin
 
 
 @router.post("", status_code=201, response_model=KeyCreated,
-             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body"}})
+             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body, or a key named twice"},
+                        413: {"description": "body over the limit (the connection is then closed)"}})
 def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDep, clock: ClockDep,
                    sessions: SessionsDep) -> KeyCreated:
     lab_id = body.lab_id if isinstance(body, LabKeyRequest) else None
