@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from bench import prom
 from bench.bench_intake import ADMIN
@@ -126,6 +127,16 @@ class RssSampler(threading.Thread):
         self.sample()
 
 
+def disk_mb(work: Path, database_url: str) -> dict[str, float]:
+    """Kafka's log folder and the services' database (before the peer's table), in MB."""
+    from bench.province_peer import conninfo
+
+    kafka = sum(f.stat().st_size for f in (work / "kafka").rglob("*") if f.is_file())
+    with psycopg.connect(conninfo(database_url)) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return {"kafka": round(kafka / 2**20, 1), "postgres": round((row[0] if row else 0) / 2**20, 1)}
+
+
 # ---- the history -----------------------------------------------------------------------------
 def volume_for(catalogue: Catalogue, inspections_per_year: float) -> float:
     return inspections_per_year / (samples_per_day(catalogue) * 365)
@@ -189,7 +200,7 @@ class Comparison:
 
 def figure_reads(client: httpx.Client, peer: Peer, args: argparse.Namespace, year: str,
                  comparison: Comparison) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for (level, region), window, category in itertools.product(
             (("province", PROVINCE), ("city", CITY), ("county", COUNTY)), ("30d", "365d", year), (None, CATEGORY)):
         params = {"region": region, "window": window, **({"category": category} if category else {})}
@@ -214,7 +225,7 @@ def figure_reads(client: httpx.Client, peer: Peer, args: argparse.Namespace, yea
 
 def scorecard_reads(client: httpx.Client, peer: Peer, args: argparse.Namespace, windows: tuple[str, ...],
                     comparison: Comparison) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for window in windows:
         def ours(window: str = window) -> dict[str, Any]:
             response = client.get("/v1/scorecard", params={"window": window})
@@ -257,7 +268,7 @@ def report_reads(client: httpx.Client, peer: Peer, args: argparse.Namespace, yea
             figure = client.get(f"/v1/indicators/{indicator}",
                                 params={"region": region, "window": year, "category": category}).json()
             comparison.check(f"report {year} {indicator} {region} {category}", counts_of(figure), counts)
-    result = {"name": f"annual report {year}", "ours": timings(seconds), "peer": timings(peer_seconds),
+    result: dict[str, Any] = {"name": f"annual report {year}", "ours": timings(seconds), "peer": timings(peer_seconds),
               "html_bytes": len(document.encode())}
     log(f"annual report {year}: p50 {ms(result['ours']['p50_s'])} p95 {ms(result['ours']['p95_s'])}; "
         f"peer p50 {ms(result['peer']['p50_s'])}")
@@ -363,24 +374,30 @@ def catch_up(stack: ServiceProcesses, catalogue: Catalogue, args: argparse.Names
         extra.append(other)
         sampler.stacks.append(other)
     started = time.perf_counter()
-    stack.start("indicators")
-    for other in extra:
-        other.start("indicators")
-    reader = Reader(stack.url("indicators"), token)
-    reader.start()
-    all_stacks = [stack, *extra]
-    deadline = time.monotonic() + args.catch_up_timeout
     try:
-        while True:
-            processed, lag = processed_and_lag(all_stacks)
-            if processed >= posted and lag == 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"catch-up ×{instances}: processed {processed:,.0f} of {posted:,}, lag {lag:,.0f}")
-            time.sleep(0.2)
-        seconds = time.perf_counter() - started
+        stack.start("indicators")
+        for other in extra:
+            other.start("indicators")
+        ready_seconds = time.perf_counter() - started
+        reader = Reader(stack.url("indicators"), token)
+        reader.start()
+        deadline = time.monotonic() + args.catch_up_timeout
+        try:
+            while True:
+                processed, lag = processed_and_lag([stack, *extra])
+                if processed >= posted and lag == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"catch-up ×{instances}: processed {processed:,.0f} of {posted:,}, "
+                                       f"lag {lag:,.0f}")
+                time.sleep(0.2)
+            seconds = time.perf_counter() - started
+        finally:
+            reader.stop()
     finally:
-        reader.stop()
+        for other in extra:
+            other.stop()
+            sampler.stacks.remove(other)
     with stack.client("indicators", token) as client:
         after = {name: client.get(f"/v1/indicators/{name}", params={"region": PROVINCE, "window": "30d"}).json()
                  for name in (AGRI, SPOT)}
@@ -392,13 +409,12 @@ def catch_up(stack: ServiceProcesses, catalogue: Catalogue, args: argparse.Names
                        counts_of(after[name]).total - counts_of(before[name]).total)
         exact[name] = {"expected": [expected.passes, expected.total], "moved": [moved.passes, moved.total],
                        "exact": expected == moved}
-    for other in extra:
-        other.stop()
-        sampler.stacks.remove(other)
-    result = {"instances": instances, "events": posted, "seconds": seconds, "rate": posted / seconds,
+    result: dict[str, Any] = {"instances": instances, "events": posted, "seconds": seconds, "rate": posted / seconds,
+              "ready_seconds": ready_seconds, "drain_rate": posted / max(seconds - ready_seconds, 1e-9),
               "reads": timings(reader.seconds), "read_failures": reader.failures, "totals": exact,
               "exact": all(v["exact"] for v in exact.values())}
-    log(f"catch-up ×{instances}: {posted:,} events in {seconds:.1f} s ({result['rate']:,.0f}/s); reads meanwhile "
+    log(f"catch-up ×{instances}: {posted:,} events in {seconds:.1f} s ({ready_seconds:.1f} s to /readyz, then "
+        f"{result['drain_rate']:,.0f}/s); reads meanwhile "
         f"p95 {ms(result['reads']['p95_s'])} (n={result['reads']['n']}, failures {reader.failures}); "
         f"totals exact: {result['exact']}")
     return result
@@ -489,7 +505,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR091
                               "volume": volume, "from": start.isoformat(), "to": end.isoformat(),
                               "post_seconds": post_seconds, "ingest_rate": posted / post_seconds,
                               "current_seconds": current_seconds, "apply_rate": posted / current_seconds,
-                              "rss_peak_mb": dict(sampler.peak)}
+                              "rss_peak_mb": dict(sampler.peak), "disk_mb": disk_mb(work, db_url)}
+            log(f"disk after the load: {result['load']['disk_mb']}")
 
             # 3.+4. reads, and the peer
             result["peer_load"] = peer.load(peer_file)
@@ -604,7 +621,8 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:  # 
     rows.append(Row("accept→webhook, one breach, empty store, for=0", ms(r["webhook"]["seconds"])))
     for c in r.get("catch_up", []):
         label = f"catch-up of {c['events']:,} events, {c['instances']} instance{'s' if c['instances'] > 1 else ''}"
-        goal(label, f"{c['seconds']:,.1f} s ({c['rate']:,.0f}/s)", "≤ 90 s per 1M",
+        goal(label, f"{c['seconds']:,.1f} s ({c['ready_seconds']:.1f} s start, then {c['drain_rate']:,.0f}/s)",
+             "≤ 90 s per 1M",
              c["seconds"] * 1_000_000 / max(c["events"], 1) <= 90, c["seconds"])
         p95 = c["reads"]["p95_s"]
         goal(f"{label}: figure reads meanwhile p95 (n={c['reads']['n']})", ms(p95), "p95 ≤ 50 ms",

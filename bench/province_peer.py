@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -167,8 +167,8 @@ class Peer:
         """Every pass-rate figure of a window for the province and each city (and, with ``categories``,
         the province per category), in one grouped query: {(indicator, region, category): counts}."""
         sets = "(e.programme, e.city), (e.programme)" + (", (e.programme, e.category)" if categories else "")
-        category = "e.category, GROUPING(e.category)" if categories else "NULL, 1"
-        sql = (f"SELECT e.programme, e.city, {category}, GROUPING(e.city), {_COUNTS} "
+        by_category = "e.category, GROUPING(e.category)" if categories else "NULL, 1"
+        sql = (f"SELECT e.programme, e.city, {by_category}, GROUPING(e.city), {_COUNTS} "
                f"FROM peer_event e WHERE e.type = %(type)s AND e.occurred_at >= %(start)s "
                f"AND e.occurred_at < %(end)s AND e.programme = ANY(%(programmes)s) AND {_LATEST} "
                f"GROUP BY GROUPING SETS ({sets})")
@@ -188,13 +188,3 @@ class Peer:
                 out[(indicator, region, category)] = Counts(sum(x.passes for x in parts),
                                                             sum(x.total for x in parts))
         return out
-
-    def explain(self, indicator: str, region: str, category: str | None, start: dt.datetime,
-                end: dt.datetime) -> Iterator[str]:
-        """The plan of one figure query (for the notes: which index the peer used)."""
-        with self.conn.cursor() as cur:
-            cur.execute("EXPLAIN SELECT 1 FROM peer_event e WHERE e.type = %s AND e.programme = ANY(%s) "
-                        "AND e.occurred_at >= %s AND e.occurred_at < %s AND " + _LATEST,
-                        (INSPECTION, list(self.programmes[indicator]), start, end))
-            for (line,) in cur.fetchall():
-                yield line
