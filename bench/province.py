@@ -513,6 +513,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR091
             log(f"peer: {result['peer_load']['rows']:,} rows copied and indexed: {result['peer_load']}")
             reads: dict[str, Any] = {}
             with stack.client("indicators", token) as client:
+                # the floor under every read: a sync route through the same middleware, no auth, no query
+                reads["http_floor"] = timings(timed(lambda: client.get("/healthz").raise_for_status(), args.reads)[0])
+                log(f"HTTP floor (GET /healthz): p50 {ms(reads['http_floor']['p50_s'])} "
+                    f"p95 {ms(reads['http_floor']['p95_s'])}")
                 reads["figures"] = figure_reads(client, peer, args, year, comparison)
                 reads["scorecards"] = scorecard_reads(client, peer, args, ("30d", "365d", year), comparison)
                 reads["report"] = report_reads(client, peer, args, year, comparison)
@@ -575,6 +579,10 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:  # 
                     ratio=f"{load['apply_rate']:,.0f} events/s applied"))
     reads = r.get("reads", {})
     peer_faster_everywhere = True
+    if "http_floor" in reads:
+        floor = reads["http_floor"]
+        rows.append(Row("HTTP floor: GET /healthz (no auth, no query) p50 / p95",
+                        f"{ms(floor['p50_s'])} / {ms(floor['p95_s'])}"))
     for item in reads.get("figures", []):
         ratio = _ratio(item)
         peer_faster_everywhere &= ratio is not None and ratio > 1
