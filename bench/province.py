@@ -27,6 +27,7 @@ import datetime as dt
 import itertools
 import json
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -123,7 +124,8 @@ class RssSampler(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.join(5)
+        if self.is_alive():
+            self.join(5)
         self.sample()
 
 
@@ -665,6 +667,8 @@ def notes(r: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A SIGTERM (``timeout``, a CI job cancelled) unwinds like Ctrl-C: services, PostgreSQL and Kafka stop.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     result: dict[str, Any] = {"at": stamp, "machine": machine_info(), "load_start": load_average(),
                               "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
