@@ -651,9 +651,9 @@ def notes(r: dict[str, Any]) -> list[str]:
         f"Machine: {describe(r['machine'])}; load average {r['load_start']} at start, {r['load_end']} at end "
         "(shared machine: other work runs beside the benchmark).",
         "PostgreSQL (LocalPostgres), Kafka (LocalKafka), the three services as processes with production timings "
-        "(QW_ALERT_FOR_SECONDS=0). History: devtools.demo_data, seeded, all 13 cities and their counties, "
-        "every category, 25 % of failures first reported as a pass and revised; posted in batches of "
-        f"{BATCH} by 4 threads through intake's batch API as the operator.",
+        "(QW_ALERT_FOR_SECONDS=0). History: devtools.demo_data, seeded, all 13 cities and 3–6 counties each "
+        "(the demo's COUNTIES), every category, 25 % of failures first reported as a pass and revised; "
+        f"posted in batches of {BATCH} by 4 threads through intake's batch API as the operator.",
         "Reads: sequential requests over one keep-alive connection with an agency key; p50/p95 of each query. "
         "Peer: psycopg straight to PostgreSQL (no HTTP, JSON or auth), GROUP BY over the raw events with its "
         "own indexes; ratio = peer p50 / ours p50. Its scorecard and report cover the inspection pass rates "
