@@ -143,15 +143,25 @@ def wilson_interval(passes: int, total: int, z: float = 1.959964) -> tuple[float
 
 def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | None, *, catalogue: Catalogue,
                     live_from: dt.datetime | None = None, speed: float = DEFAULT_SPEED, drift: Drift | None = Drift(),
-                    run_tag: str | None = None) -> Iterator[dict[str, Any]]:
+                    run_tag: str | None = None, volume: float = 1.0) -> Iterator[dict[str, Any]]:
     """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first; from ``live_from`` on,
-    the province's day ``speed`` times faster."""
-    return _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag).events()
+    the province's day ``speed`` times faster.
+
+    ``volume`` multiplies the backfill's daily volumes (samples, acceptances, surveys, milestones; monthly
+    reported figures stay one per city and month): the province benchmark loads years at ~20x the demo's."""
+    return _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag, volume).events()
+
+
+def samples_per_day(catalogue: Catalogue) -> float:
+    """Samples (inspections) a day the backfill produces across the province at ``volume=1``."""
+    mix = _Generator(random.Random(0), dt.datetime.now(CST), None, catalogue, None, DEFAULT_SPEED, None, None).mix
+    return sum(weight for (kind, _), weight in mix if kind in (AGRI, SPOT))
 
 
 class _Generator:
     def __init__(self, rng: random.Random, start: dt.datetime, end: dt.datetime | None, catalogue: Catalogue,
-                 live_from: dt.datetime | None, speed: float, drift: Drift | None, run_tag: str | None) -> None:
+                 live_from: dt.datetime | None, speed: float, drift: Drift | None, run_tag: str | None,
+                 volume: float = 1.0) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
         if speed <= 0:
@@ -167,7 +177,7 @@ class _Generator:
         self.ids = itertools.count(1)
         self.debt: dict[tuple[str, str], tuple[float, float]] = {}
         self.decks: dict[tuple[str, str], list[str]] = {}
-        self.mix = self._mix()
+        self.mix = [(kind, weight * volume) for kind, weight in self._mix()]
         per_day = sum(weight for _, weight in self.mix)
         self.base_rate = per_day / 86400.0  # episodes per second, on average over a week
         self.speed = speed
