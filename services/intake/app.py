@@ -90,7 +90,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
-    install_openapi(app, agency_ids=catalogue.agency_ids())
+    install_openapi(app, agency_ids=catalogue.agency_ids(), programmes=list(catalogue.programmes),
+                    regions=[catalogue.province_code, *catalogue.city_codes])
     return app
 
 

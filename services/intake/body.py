@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,10 +66,42 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise Rejection(400, "bad_json", "request body is empty; expected a JSON object")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Rejection(400, "bad_json", f"malformed JSON at line {exc.lineno} column {exc.colno} "
                                          f"(byte {exc.pos}): {exc.msg}") from None
+    reject_duplicate_keys(body)
+    return value
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+def reject_duplicate_keys(body: bytes) -> None:
+    """400 if an object of the (already parsed, valid) JSON names a key twice: orjson keeps the last one
+    silently, so the sender's and the stored reading of such a body could differ. Called after orjson
+    accepted the body; the standard library's scanner calls the hook once per object."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        raise Rejection(400, "bad_json", f"duplicate key {exc.key[:100]!r} in a JSON object; "
+                                         "each field may appear only once") from None
+    except (ValueError, RecursionError):  # orjson accepted it: nothing else to say
+        return
 
 
 def too_deep(value: Any) -> Rejection | None:

@@ -93,7 +93,8 @@ def batch_body(max_events: int) -> dict[str, Any]:
     return request_body(schema, f"1 to {max_events} events; all or nothing")
 
 
-def install_openapi(app: FastAPI, *, agency_ids: Sequence[str]) -> None:
+def install_openapi(app: FastAPI, *, agency_ids: Sequence[str], programmes: Sequence[str] = (),
+                    regions: Sequence[str] = ()) -> None:
     """Serve an OpenAPI document that also holds the event component schemas and the known agencies."""
 
     def openapi() -> dict[str, Any]:
@@ -106,6 +107,11 @@ def install_openapi(app: FastAPI, *, agency_ids: Sequence[str]) -> None:
         agency = document["components"]["schemas"].get("AgencyKeyRequest", {}).get("properties", {}).get("agency_id")
         if agency is not None:
             agency["enum"] = list(agency_ids)
+        lab = document["components"]["schemas"].get("LabKeyRequest", {}).get("properties", {})
+        for name, known in (("programmes", programmes), ("regions", regions)):
+            for variant in lab.get(name, {}).get("anyOf", ()):
+                if variant.get("type") == "array" and known:
+                    variant["items"] = {**variant.get("items", {}), "enum": list(known)}
         document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         for path, item in document.get("paths", {}).items():
             if path.startswith("/v1/"):
