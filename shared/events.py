@@ -80,7 +80,8 @@ def _rfc3339_text(value: Any) -> Any:
     if isinstance(value, dt.datetime):  # already parsed (a model built in Python)
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 date-time string with an offset, e.g. 2026-03-01T09:30:00+08:00")
+        raise ValueError("must be an RFC 3339 date-time string with a timezone offset, e.g. 2026-03-01T09:30:00+08:00 "
+                         "(not a number of seconds, not a local time)")
     return value
 
 
