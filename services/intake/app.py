@@ -23,6 +23,7 @@ from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
 from services.intake.openapi import install_openapi
 from services.intake.publisher import KafkaPublisher, Publisher
+from services.intake.status import router as status_router
 from services.intake.store import EventLedger
 from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     install_common_routes(app, service="intake", registry=registry,
                           checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
     app.include_router(keys_router)
+    app.include_router(status_router)
     install_event_routes(app, settings.max_batch_events)
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
