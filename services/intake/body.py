@@ -66,12 +66,11 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise Rejection(400, "bad_json", "request body is empty; expected a JSON object")
     try:
-        value = orjson.loads(body)
+        orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Rejection(400, "bad_json", f"malformed JSON at line {exc.lineno} column {exc.colno} "
                                          f"(byte {exc.pos}): {exc.msg}") from None
-    reject_duplicate_keys(body)
-    return value
+    return strict_loads(body)
 
 
 class _DuplicateKey(ValueError):
@@ -91,17 +90,20 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def reject_duplicate_keys(body: bytes) -> None:
-    """400 if an object of the (already parsed, valid) JSON names a key twice: orjson keeps the last one
-    silently, so the sender's and the stored reading of such a body could differ. Called after orjson
-    accepted the body; the standard library's scanner calls the hook once per object."""
+def strict_loads(body: bytes) -> Any:
+    """The JSON value of a body orjson accepted (so its syntax is valid and it holds no NaN or Infinity),
+    read again by the standard library: a key named twice in one object is a 400 (orjson keeps the last one
+    silently, so the sender's and the stored reading could differ), and integers stay exact (orjson turns
+    one beyond 64 bits into a float, which would slip past the 64-bit bound validation puts on them)."""
     try:
-        json.loads(body, object_pairs_hook=_unique_pairs)
+        return json.loads(body, object_pairs_hook=_unique_pairs)
     except _DuplicateKey as exc:
         raise Rejection(400, "bad_json", f"duplicate key {exc.key[:100]!r} in a JSON object; "
                                          "each field may appear only once") from None
-    except (ValueError, RecursionError):  # orjson accepted it: nothing else to say
-        return
+    except RecursionError:
+        raise Rejection(400, "bad_json", f"JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # orjson accepted it; the standard library should too
+        raise Rejection(400, "bad_json", f"malformed JSON: {str(exc)[:200]}") from None
 
 
 def too_deep(value: Any) -> Rejection | None:

@@ -25,6 +25,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.intake.deps import CurrentPrincipal, SessionsDep
 from services.intake.models import IntakeEvent
@@ -32,6 +33,22 @@ from shared.clock import rfc3339
 from shared.events import EventId
 
 logger = logging.getLogger(__name__)
+
+
+class EventIdConvertor(Convertor[str]):
+    """An event id in a path, except ``batch``: ``/v1/events/batch`` stays the batch route's alone (an event
+    whose id is ``batch`` cannot be looked up by path)."""
+
+    regex = r"(?!batch$)[A-Za-z0-9._:-]{1,100}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("event_id", EventIdConvertor())
 router = APIRouter(prefix="/v1", tags=["events"])
 
 Status = Literal["accepted", "applied", "ignored_stale", "dead_lettered"]
@@ -50,7 +67,7 @@ class EventStatus(BaseModel):
                                                          "status is intake's own (accepted); ask again later")
 
 
-@router.get("/events/{event_id}", response_model=EventStatus,
+@router.get("/events/{event_id:event_id}", response_model=EventStatus,
             responses={401: {"description": "missing or unknown token"},
                        404: {"description": "no such event of this sender (another sender's id answers the "
                                               "same)"}},
