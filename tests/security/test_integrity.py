@@ -246,6 +246,13 @@ def test_duplicate_json_keys_are_a_400_on_both_event_routes(stack: ServiceProces
     assert accepted_total(stack) == counted
 
 
+def _send(stack: ServiceProcesses, service: str, token: str, event: dict[str, Any], start: threading.Barrier,
+          answers: list[int]) -> None:
+    with stack.client(service, token) as client:
+        start.wait()
+        answers.append(client.post("/v1/events", json=event).status_code)
+
+
 def test_two_intakes_given_one_id_with_different_content_at_once_answer_202_and_409(
         stack: ServiceProcesses) -> None:
     lab = lab_key(stack, "LAB-3201")
@@ -254,14 +261,8 @@ def test_two_intakes_given_one_id_with_different_content_at_once_answer_202_and_
         contents = [inspection(event_id, "LAB-3201", uid("S-race"), "320100", verdict=v) for v in ("pass", "fail")]
         answers: list[int] = []
         start = threading.Barrier(2)
-
-        def send(service: str, event: dict[str, Any]) -> None:
-            with stack.client(service, lab) as client:
-                start.wait()
-                answers.append(client.post("/v1/events", json=event).status_code)
-
-        threads = [threading.Thread(target=send, args=(s, e)) for s, e in zip(("intake", "intake2"), contents,
-                                                                                strict=True)]
+        threads = [threading.Thread(target=_send, args=(stack, s, lab, e, start, answers))
+                   for s, e in zip(("intake", "intake2"), contents, strict=True)]
         for thread in threads:
             thread.start()
         for thread in threads:
