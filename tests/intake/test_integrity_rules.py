@@ -116,7 +116,8 @@ def test_an_events_status_is_its_senders_only(client: TestClient) -> None:
         "event_id": "st-1", "type": "inspection.completed", "status": "accepted", "accepted_at": None,
         "standing_revision": None, "reason": None, "error": None, "outcome_unavailable": True}
     assert mine.json()["accepted_at"].endswith("+08:00")
-    theirs, unknown = client.get("/v1/events/st-1", headers=auth(lab_b)), client.get("/v1/events/x", headers=auth(lab_b))
+    theirs = client.get("/v1/events/st-1", headers=auth(lab_b))
+    unknown = client.get("/v1/events/x", headers=auth(lab_b))
     assert theirs.status_code == unknown.status_code == 404
     assert client.get("/v1/events/st-1").status_code == 401
 
