@@ -49,6 +49,10 @@ class EventIdConvertor(Convertor[str]):
 
 
 register_url_convertor("event_id", EventIdConvertor())
+# At most this many look-ups wait on indicators at once; beyond, intake answers from its ledger alone
+# (outcome_unavailable), so a flood of status requests cannot pile connections onto indicators.
+MAX_CONCURRENT_LOOKUPS = 32
+_lookups = asyncio.Semaphore(MAX_CONCURRENT_LOOKUPS)
 router = APIRouter(prefix="/v1", tags=["events"])
 
 Status = Literal["accepted", "applied", "ignored_stale", "dead_lettered"]
@@ -89,8 +93,11 @@ async def event_status(request: Request, principal: CurrentPrincipal, sessions: 
     status = EventStatus(event_id=event_id, type=found[0], status="accepted", accepted_at=rfc3339(found[1]))
     settings = request.app.state.settings
     url = f"{settings.effective_indicators_url}/v1/event-outcomes"
+    if _lookups.locked():
+        return status.model_copy(update={"outcome_unavailable": True})
     try:
-        async with httpx.AsyncClient(timeout=settings.event_status_timeout_seconds, follow_redirects=False) as client:
+        async with _lookups, httpx.AsyncClient(timeout=settings.event_status_timeout_seconds,
+                                               follow_redirects=False) as client:
             answer = await asyncio.wait_for(client.get(url, params={"event_id": event_id}, headers={
                 "Authorization": request.headers.get("authorization", "")}), settings.event_status_timeout_seconds)
     except (httpx.HTTPError, TimeoutError) as exc:
