@@ -111,8 +111,8 @@ async def event_status(request: Request, principal: CurrentPrincipal, sessions: 
         outcome = EventOutcomeAnswer.model_validate_json(answer.content)
     except ValueError:
         return status.model_copy(update={"outcome_unavailable": True})
-    kind = outcome.outcome
-    mapped: Status = {"applied": "applied", "ignored": "ignored_stale"}.get(kind, "dead_lettered")  # type: ignore[assignment]
+    mapped: Status = ("applied" if outcome.outcome == "applied"
+                      else "ignored_stale" if outcome.outcome == "ignored" else "dead_lettered")
     return status.model_copy(update={"status": mapped, "standing_revision": outcome.standing_revision,
                                      "reason": outcome.reason, "error": outcome.error})
 
