@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from devtools.demo_data import CST, DEFAULT_SPEED, Drift, generate_events, lab_ids
+from devtools.demo_data import CST, DEFAULT_SPEED, Drift, generate_events, lab_ids, lab_regions
 from shared.catalogue import Catalogue, load_catalogue
 from shared.settings import DEFAULT_CATALOGUE
 
@@ -101,17 +101,31 @@ class DemoFeed:
             self.sleep(1.0)
 
     def create_lab_keys(self, labs: Iterable[str] = ()) -> dict[str, str]:
-        """One lab key per demo lab, created with the operator token."""
+        """One lab key per demo lab (a city lab accredited for its city), created with the operator token."""
         for lab in labs or lab_ids():
-            try:
-                response = self.client.post(f"{self.url}/v1/api-keys", headers=self._auth(self.token),
-                                            json={"role": "lab", "lab_id": lab, "name": f"demo feed {lab}"})
-            except httpx.TransportError as exc:
-                raise FeedError(f"cannot reach intake at {self.url}: {exc}") from exc
-            if response.status_code != 201:
-                raise FeedError(f"creating a key for {lab} failed: {response.status_code} {_detail(response)}")
-            self.lab_keys[lab] = response.json()["api_key"]
+            body: dict[str, Any] = {"role": "lab", "lab_id": lab, "name": f"demo feed {lab}"}
+            if (regions := lab_regions(lab)) is not None:
+                body["regions"] = regions
+            self.lab_keys[lab] = self._create_key(lab, body)
         return self.lab_keys
+
+    def key_for(self, sender: str) -> str:
+        """The key a batch of ``sender`` (a lab, or an agency for its statements) is posted with; an agency's
+        key is created on first use."""
+        key = self.lab_keys.get(sender)
+        if key is None and sender in self.catalogue.agency_ids():
+            key = self.lab_keys[sender] = self._create_key(
+                sender, {"role": "agency", "agency_id": sender, "name": f"demo feed {sender}"})
+        return key or self.token
+
+    def _create_key(self, who: str, body: dict[str, Any]) -> str:
+        try:
+            response = self.client.post(f"{self.url}/v1/api-keys", headers=self._auth(self.token), json=body)
+        except httpx.TransportError as exc:
+            raise FeedError(f"cannot reach intake at {self.url}: {exc}") from exc
+        if response.status_code != 201:
+            raise FeedError(f"creating a key for {who} failed: {response.status_code} {_detail(response)}")
+        return str(response.json()["api_key"])
 
     # ---- the feed ------------------------------------------------------------------------------
     def events(self, started: dt.datetime) -> Iterable[dict[str, Any]]:
@@ -174,7 +188,7 @@ class DemoFeed:
     def post(self, lab: str, events: Sequence[dict[str, Any]]) -> None:
         """Post one batch as its lab; retry 503/429 (after Retry-After) and lost connections until accepted."""
         body = {"events": list(events)}
-        headers = self._auth(self.lab_keys.get(lab, self.token))
+        headers = self._auth(self.key_for(lab))
         backoff = 0.5
         while True:
             try:

@@ -30,7 +30,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 AGRI = "agri-routine-monitoring"
 SPOT = "national-spot-check"
 PROVINCIAL_AGRI_LAB = "LAB-3280"  # 省农产品质量检验测试中心
-PROVINCIAL_PRODUCT_LAB = "LAB-3290"  # 省产品质量监督检验研究院 (also files figures, surveys, milestones)
+PROVINCIAL_PRODUCT_LAB = "LAB-3290"  # 省产品质量监督检验研究院
 
 # Relative size of each city's activity (bigger cities sample more).
 CITY_WEIGHT: dict[str, float] = {
@@ -124,6 +124,28 @@ def working_start(at: dt.datetime) -> dt.datetime:
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
     return day
+
+
+AGENCY_STATEMENTS = ("figure.reported", "survey.scored", "milestone.reported")
+
+
+def reporting_agency(catalogue: Catalogue, event_type: str, data: dict[str, Any]) -> str:
+    """The agency that reports an agency statement: the lead agency of its indicator (a survey: of its
+    sector's indicator)."""
+    if event_type == "survey.scored":
+        spec = next(s for s in catalogue.indicators if s.source == "survey" and s.survey_sector == data["sector"])
+    else:
+        found = catalogue.indicator(data["indicator"])
+        assert found is not None, data["indicator"]
+        spec = found
+    return spec.lead_agency
+
+
+def lab_regions(lab: str) -> list[str] | None:
+    """The regions a demo lab is accredited for: a city lab its city; the provincial labs anywhere."""
+    if lab in (PROVINCIAL_AGRI_LAB, PROVINCIAL_PRODUCT_LAB):
+        return None
+    return [f"{lab.removeprefix('LAB-')}00"]
 
 
 def lab_ids() -> tuple[str, ...]:
@@ -249,6 +271,8 @@ class _Generator:
                 yield event
 
     def _emit(self, at: dt.datetime, type_: str, lab: str, data: dict[str, Any]) -> None:
+        if type_ in AGENCY_STATEMENTS:  # reported by the indicator's lead agency, with its own key
+            lab = reporting_agency(self.catalogue, type_, data)
         at = at.replace(microsecond=0)
         event = {"event_id": f"{lab.lower()}-{self.tag}-{next(self.ids):07d}", "type": type_,
                  "occurred_at": at.astimezone(CST).isoformat(), "lab_id": lab, "data": data}

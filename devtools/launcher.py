@@ -79,15 +79,17 @@ class ServiceProcesses:
         for name in names or SERVICES:
             self.wait_ready(name, timeout)
 
-    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        """Start argv as the process called name, with the services' environment and its own log file."""
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start argv as the process called name, with the services' environment (``env`` added) and its own
+        log file."""
+        environment = {**self.env(), **(env or {})}
         path = self.log_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.rotate is None:
             with path.open("ab") as log:
-                process = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(argv, env=environment, stdout=log, stderr=subprocess.STDOUT)
         else:
-            process = subprocess.Popen(argv, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             assert process.stdout is not None
             max_bytes, backups = self.rotate
             self._pumps[name] = LogPump(process.stdout, path, max_bytes=max_bytes, backups=backups).start()

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab-id")
     p.add_argument("--agency-id")
     p.add_argument("--name")
+    p.add_argument("--programmes", help="lab keys: comma-separated programmes the lab is accredited for "
+                                        "(default: not restricted)")
+    p.add_argument("--regions", help="lab keys: comma-separated region codes (province or cities) the lab is "
+                                     "accredited for (default: not restricted)")
     leaf(keys, "list", "keys list", "list keys")
     leaf(keys, "revoke", "keys revoke", "revoke a key").add_argument("key_id")
 

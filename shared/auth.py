@@ -14,12 +14,12 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import String, or_, select, update
+from sqlalchemy import String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -46,6 +46,10 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None]
     # When the key last authenticated a request, to the minute (``UsageRecorder``): labs gone silent show.
     last_used_at: Mapped[dt.datetime | None]
+    # A lab key's accreditation (comma-separated programme ids / region codes); NULL: not restricted (the
+    # reach lab keys had before accreditation was recorded).
+    programmes: Mapped[str | None] = mapped_column(Text)
+    regions: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,23 @@ class Principal:
     key_id: str
     lab_id: str | None = None
     agency_id: str | None = None
+    # A lab key's accreditation: the programmes and regions it may report for (None: not restricted).
+    programmes: tuple[str, ...] | None = None
+    regions: tuple[str, ...] | None = None
 
     @property
     def is_operator(self) -> bool:
         return self.role == "operator"
+
+    @property
+    def sender(self) -> str:
+        """Who sends events with this key, for ownership and idempotency: the lab or the agency (every key of
+        one lab is the same sender), or ``operator`` for every operator key."""
+        if self.role == "lab":
+            return f"lab:{self.lab_id}"
+        if self.role == "agency":
+            return f"agency:{self.agency_id}"
+        return "operator"
 
     def may_read(self) -> bool:
         return self.role in ("operator", "agency")
@@ -75,13 +92,15 @@ def new_raw_key() -> str:
 
 
 def create_key(session: Session, *, role: Role, lab_id: str | None = None, agency_id: str | None = None,
-               name: str | None = None, created_by: str | None = None,
-               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+               name: str | None = None, created_by: str | None = None, now: dt.datetime | None = None,
+               programmes: Sequence[str] | None = None,
+               regions: Sequence[str] | None = None) -> tuple[ApiKey, str]:
     """Store a new key's hash; returns the row and the raw key (shown once, never stored)."""
     raw = new_raw_key()
     row = ApiKey(key_id=str(uuid.uuid4()), key_hash=hash_key(raw), role=role, lab_id=lab_id,
                  agency_id=agency_id, name=name, created_by=created_by,
-                 created_at=now or dt.datetime.now(dt.UTC))
+                 created_at=now or dt.datetime.now(dt.UTC), programmes=_joined(programmes),
+                 regions=_joined(regions))
     session.add(row)
     return row, raw
 
@@ -130,6 +149,13 @@ class UsageRecorder:
                     self._noted.setdefault(key_id, at)
             return 0
         return len(noted)
+def _joined(values: Sequence[str] | None) -> str | None:
+    return None if values is None else ",".join(values)
+
+
+def split_list(value: str | None) -> tuple[str, ...] | None:
+    """A stored accreditation list back as a tuple (None: not restricted)."""
+    return None if value is None else tuple(v for v in value.split(",") if v)
 
 
 class Authenticator:
@@ -184,7 +210,8 @@ class Authenticator:
         if row is None or row.revoked_at is not None:
             return None
         return Principal(role=row.role, key_id=row.key_id, lab_id=row.lab_id,
-                         agency_id=row.agency_id)
+                         agency_id=row.agency_id, programmes=split_list(row.programmes),
+                         regions=split_list(row.regions))
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -31,6 +33,8 @@ from shared.catalogue import Catalogue
 # Headers intake puts on every event record: the SHA-256 of the canonical event bytes, and when intake received it.
 CONTENT_HASH_HEADER = "qw-content-hash"
 RECEIVED_AT_HEADER = "qw-received-at"
+# Who sent it (``Principal.sender``: "lab:<id>", "agency:<id>", "operator"): idempotency and ownership are per sender.
+SENDER_HEADER = "qw-sender"
 
 _ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_ID_PATTERN, strict=True)]
@@ -38,6 +42,9 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, patt
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strict=True)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$", strict=True)]
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$", strict=True)]
+# Revisions count a subject's corrections: 1 is the first report. A million leaves every real lab far below
+# the bound, fits the INTEGER columns that store it, and keeps a careless sender from jumping to a value
+# (2^63) that no later correction of its own could ever exceed.
 Revision = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Count = Annotated[int, Field(ge=0, le=10**12, strict=True)]
 
@@ -49,6 +56,34 @@ def _no_control_chars(value: str) -> str:
 
 
 SafeText = Annotated[ShortText, AfterValidator(_no_control_chars)]
+UnitText = Annotated[str, StringConstraints(max_length=50, strict=True), AfterValidator(_no_control_chars)]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _within_int64(value: Any) -> Any:
+    """An integer must fit the 64-bit columns that store it (a float is bounded by allow_inf_nan and its own
+    range)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("integer out of range: must be between -9223372036854775808 and 9223372036854775807")
+    return value
+
+
+# RFC 3339 date-time with a time-zone offset (Z or ±hh:mm), seconds required; a number (Unix seconds) or a
+# local time without offset is refused.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    if isinstance(value, dt.datetime):  # already parsed (a model built in Python)
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time string with a timezone offset, e.g. 2026-03-01T09:30:00+08:00 "
+                         "(not a number of seconds, not a local time)")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +141,15 @@ class SampleCollected(_ProgrammeData):
 # A measured value or limit: a JSON number, or a text of at most 200 characters (strict numbers: a long string
 # of digits is a text over the limit, not a number, as the OpenAPI document says).
 Measure = Annotated[float, Field(strict=True)] | Annotated[int, Field(strict=True)] | SafeText
+# ... and an integer must fit the 64-bit columns that store it.
+ItemValue = Annotated[Measure | None, BeforeValidator(_within_int64)]
 
 
 class InspectionItem(_Data):
     name: SafeText
-    value: Measure | None = None
-    unit: Annotated[str, StringConstraints(max_length=50, strict=True)] | None = None
-    limit: Measure | None = None
+    value: ItemValue = None
+    unit: UnitText | None = None
+    limit: ItemValue = None
     verdict: Literal["pass", "fail"]
 
 
@@ -198,7 +235,7 @@ class _Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: EventId
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     lab_id: Identifier
 
     @field_validator("occurred_at")
@@ -300,6 +337,14 @@ def subject_key(event: Event) -> str:
             return f"figure:{data.indicator}:{data.region}:{data.period}"
         case _:
             return f"event:{event.event_id}"
+
+
+def owned_subject(event: Event) -> str | None:
+    """The subject an event reports on that belongs to its first sender (a sample, a project, a reported
+    figure), or None for events that only add (surveys, milestones)."""
+    if isinstance(event, SurveyScoredEvent | MilestoneReportedEvent):
+        return None
+    return subject_key(event)
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # the next one anyway; measured with 32 connections of single events, 1 ms gave ~+35 % over 5 ms (each
     # request waits for its acknowledgement) and batches of 500 the same rate.
     publish_linger_ms: int = 1
+    # Intake's GET /v1/events/{event_id} asks indicators what became of an event (forwarding the caller's key)
+    # at this URL (default: indicators on this host), waiting at most this long before answering "accepted".
+    indicators_internal_url: str | None = None
+    event_status_timeout_seconds: float = 2.0
 
     # Indicators.
     consumer_max_records: int = 2000
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'qualitywatch.db').resolve()}"
+
+    @property
+    def effective_indicators_url(self) -> str:
+        return (self.indicators_internal_url or f"http://127.0.0.1:{self.indicators_port}").rstrip("/")
 
     @property
     def dashboard_origin_list(self) -> list[str]:

@@ -19,7 +19,12 @@ def keys_create(api: Api, args: argparse.Namespace, out: Output) -> None:
         if not args.lab_id:
             raise CliError("a lab key needs --lab-id", 2)
         body["lab_id"] = args.lab_id
-    elif args.role == "agency":
+        for name in ("programmes", "regions"):
+            if (value := getattr(args, name, None)) is not None:
+                body[name] = [v.strip() for v in value.split(",") if v.strip()]
+    elif getattr(args, "programmes", None) or getattr(args, "regions", None):
+        raise CliError("--programmes and --regions are for lab keys only", 2)
+    if args.role == "agency":
         if not args.agency_id:
             raise CliError("an agency key needs --agency-id", 2)
         body["agency_id"] = args.agency_id

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from services.indicators import api, dashboard
+from services.indicators import api, dashboard, outcomes
 from services.indicators.consumer import EventsConsumer
 from services.indicators.deadletters import KafkaDeadLetterSink
 from services.indicators.metrics import IndicatorsMetrics
@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         "database": CachedCheck(lambda: ping(engine)),
     }, body_limits=BodyLimits.from_settings(settings))
     app.include_router(api.router)
+    app.include_router(outcomes.router)
     app.include_router(dashboard.router)
     install_api_docs(app)
     return app

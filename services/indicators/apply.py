@@ -126,6 +126,16 @@ class Applier:
             raise TypeError(f"unknown event type {type(event).__name__}")
         return handler(event)
 
+    def standing_revision(self, event: Event) -> int | None:
+        """For an inspection or acceptance that was ignored: the revision that stands (else None)."""
+        if isinstance(event, InspectionCompletedEvent):
+            inspection = self.current.inspections.get(event.data.sample_id)
+            return inspection.revision if inspection is not None else None
+        if isinstance(event, AcceptanceCompletedEvent):
+            acceptance = self.current.acceptances.get(event.data.project_id)
+            return acceptance.revision if acceptance is not None else None
+        return None
+
     def _survey(self, event: SurveyScoredEvent) -> Outcome:
         d = event.data
         respondents, score = d.respondents, d.score

@@ -54,7 +54,7 @@ def store_dead_letters(session: Session, rejected: Sequence[Rejected], now: dt.d
     """One row per source message (a redelivered batch does not add a second row)."""
     if not rejected:
         return
-    rows = [{"reason": r.reason, "error": r.error[:4000], "event_id": r.event_id,
+    rows = [{"reason": r.reason, "error": r.error[:4000], "event_id": r.event_id, "sender": r.sender,
              "source_topic": r.message.topic, "source_partition": r.message.partition,
              "source_offset": r.message.offset, "key": r.message.key, "raw_value": r.message.value,
              "headers": orjson.dumps([[k, v.decode(errors="replace")] for k, v in r.message.headers or ()]).decode(),

@@ -24,6 +24,7 @@ from shared.events import (
     CONTENT_HASH_HEADER,
     EVENT_ADAPTER,
     RECEIVED_AT_HEADER,
+    SENDER_HEADER,
     Event,
     FigureReportedEvent,
     InspectionCompletedEvent,
@@ -38,7 +39,7 @@ validate_event = EVENT_ADAPTER.validate_python  # = shared.events.parse_event, w
 # wrapper only checks keyword arguments this module does not pass.
 validate_event_json = EVENT_ADAPTER.validator.validate_json
 
-DEAD_LETTER_REASONS = ("decode", "invalid", "conflict", "apply")
+DEAD_LETTER_REASONS = ("decode", "invalid", "conflict", "apply", "not_owner")
 
 
 Record = ConsumedRecord  # what decoding and dead letters read: a Kafka record or a ``Message``
@@ -62,6 +63,12 @@ class Decoded:
     event: Event
     content_hash: str
     received: bytes | None  # the raw ``qw-received-at`` header: parsed only for the latency metric, per distinct value
+    sender: str = ""  # the ``qw-sender`` header; "" for a record published before intake named senders
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What an event is known by: its sender and its id (ids are unique per sender only)."""
+        return self.sender, self.event.event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,7 @@ class Rejected:
     reason: str
     error: str
     event_id: str | None = None
+    sender: str | None = None
 
 
 class Decoder:
@@ -82,12 +90,21 @@ class Decoder:
         self._levels = self.index.levels
 
     def decode(self, message: Record) -> Decoded | Rejected:
+        raw_hash = raw_received = raw_sender = None
+        for name, value in message.headers or ():
+            if name == CONTENT_HASH_HEADER and raw_hash is None:
+                raw_hash = value
+            elif name == RECEIVED_AT_HEADER and raw_received is None:
+                raw_received = value
+            elif name == SENDER_HEADER and raw_sender is None:
+                raw_sender = value
+        sender = raw_sender.decode(errors="replace")[:120] if raw_sender else ""
         try:  # straight from the bytes: no intermediate dict (the usual case: a valid event)
             event = validate_event_json(message.value or b"")
         except ValidationError:  # say why as the orjson + parse_event path says it
             found = _rejection(message)
             if isinstance(found, Rejected):
-                return found
+                return Rejected(found.message, found.reason, found.error, found.event_id, sender)
             event = found
         # The usual case inline: a known region, a programme event with a known programme and category.
         if not (isinstance(event, _PROGRAMME_EVENTS)
@@ -95,15 +112,9 @@ class Decoder:
                 and self._levels(event.data.region)):
             problem = catalogue_problem(event, self.catalogue)
             if problem:
-                return Rejected(message, "invalid", problem, event.event_id)
-        raw_hash = raw_received = None
-        for name, value in message.headers or ():
-            if name == CONTENT_HASH_HEADER and raw_hash is None:
-                raw_hash = value
-            elif name == RECEIVED_AT_HEADER and raw_received is None:
-                raw_received = value
+                return Rejected(message, "invalid", problem, event.event_id, sender)
         content_hash = raw_hash.decode() if raw_hash else event.content_hash()
-        return Decoded(message, event, content_hash, raw_received or None)
+        return Decoded(message, event, content_hash, raw_received or None, sender)
 
 
 def _rejection(message: Record) -> Rejected | Event:

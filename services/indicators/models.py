@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, Float, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -27,9 +27,23 @@ NO_CATEGORY = ""
 class AppliedEvent(Base):
     __tablename__ = "applied_event"
 
+    # The event's sender (the qw-sender header; '' for messages published before senders were recorded).
+    sender: Mapped[str] = mapped_column(String(120), primary_key=True)
     event_id: Mapped[str] = mapped_column(ID, primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     applied_at: Mapped[dt.datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # "applied" or "ignored" (stale: a newer state stands)
+    standing_revision: Mapped[int | None] = mapped_column(Integer)  # for an ignored revision: the one that stands
+
+
+class SubjectOwner(Base):
+    """The first sender of each sample, project and reported figure (``shared.events.owned_subject``)."""
+
+    __tablename__ = "subject_owner"
+
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    claimed_at: Mapped[dt.datetime]
 
 
 class Inspection(Base):
@@ -111,12 +125,14 @@ class ReportedFigure(Base):
 class DeadLetter(Base):
     __tablename__ = "dead_letter"
     __table_args__ = (UniqueConstraint("source_topic", "source_partition", "source_offset",
-                                       name="uq_dead_letter_source"),)
+                                       name="uq_dead_letter_source"),
+                      Index("ix_dead_letter_sender_event", "sender", "event_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     reason: Mapped[str] = mapped_column(String(16))
     error: Mapped[str] = mapped_column(Text)
     event_id: Mapped[str | None] = mapped_column(ID)
+    sender: Mapped[str | None] = mapped_column(String(120))
     source_topic: Mapped[str] = mapped_column(String(255))
     source_partition: Mapped[int] = mapped_column(Integer)
     source_offset: Mapped[int] = mapped_column(BigInteger)

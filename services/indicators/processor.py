@@ -30,9 +30,11 @@ from services.indicators.apply import Applier, Changes, SubjectState, Touched, s
 from services.indicators.deadletters import DeadLetterSink, store_dead_letters
 from services.indicators.decode import Decoded, Decoder, Record, Rejected, parse_received_at
 from services.indicators.metrics import IndicatorsMetrics, observe_counts
+from services.indicators.store import EventKey
 from shared.catalogue import Catalogue
 from shared.clock import Clock
 from shared.db import transaction
+from shared.events import owned_subject
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +109,16 @@ class BatchProcessor:
         subjects = subjects_of(d.event for d in unique.values())
         with transaction(self.sessions) as session:
             store.lock_subjects(session, subjects)
-            claims = store.claim_events(session, {eid: d.content_hash for eid, d in unique.items()}, now)
+            claims = store.claim_events(session, {key: d.content_hash for key, d in unique.items()}, now)
             fresh = self._fresh(unique, claims, result)
+            fresh, owners, refused = self._owned(session, fresh, result)
             if len(fresh) < len(unique):
                 subjects = subjects_of(d.event for d in fresh)
             state = store.load_state(session, *subjects)
-            changes, failed = self._apply_events(state, fresh, result)
-            store.unclaim_events(session, failed)
+            changes, failed, ignored = self._apply_events(state, fresh, result)
+            store.unclaim_events(session, failed + refused)
+            store.mark_ignored(session, ignored)
+            store.save_owners(session, owners, now)
             store.save_changes(session, changes, now)
             store_dead_letters(session, result.dead_letters, now)
         if self._send_dead_letters(result.dead_letters):
@@ -137,28 +142,64 @@ class BatchProcessor:
         return True
 
     @staticmethod
-    def _fresh(unique: dict[str, Decoded], claims: store.Claims, result: BatchResult) -> list[Decoded]:
+    def _fresh(unique: dict[EventKey, Decoded], claims: store.Claims, result: BatchResult) -> list[Decoded]:
         """The events claimed now; one applied before is a duplicate (same hash) or a conflict."""
         if len(claims.claimed) == len(unique):  # the usual case: nothing in the batch was applied before
             return list(unique.values())
         fresh = []
-        for eid, item in unique.items():
-            if eid in claims.claimed:
+        for key, item in unique.items():
+            if key in claims.claimed:
                 fresh.append(item)
-            elif claims.applied_before.get(eid, item.content_hash) == item.content_hash:
+            elif claims.applied_before.get(key, item.content_hash) == item.content_hash:
                 result.duplicates += 1
             else:
                 result.dead_letters.append(Rejected(
-                    item.message, "conflict", f"event_id {eid!r} was applied with different content", eid))
+                    item.message, "conflict", f"event_id {key[1]!r} was applied with different content", key[1],
+                    item.sender))
         return fresh
 
+    @staticmethod
+    def _owned(session: Session, fresh: list[Decoded],
+               result: BatchResult) -> tuple[list[Decoded], dict[str, str], list[EventKey]]:
+        """Ownership, as intake enforces it (and again here: two intake instances, or a record published
+        before intake knew the owner): an event about a sample, project or reported figure another sender
+        reported first is dead-lettered ``not_owner`` and never applied. Returns the events to apply, the
+        subjects' new owners (their first sender in this batch) and the keys refused (to be unclaimed).
+        Operators may correct any subject; a record without a sender (published before senders were
+        named) is neither checked nor makes its sender an owner."""
+        wanted: dict[int, str] = {}
+        for i, item in enumerate(fresh):
+            if item.sender and (subject := owned_subject(item.event)) is not None:
+                wanted[i] = subject
+        if not wanted:
+            return fresh, {}, []
+        owners = store.load_owners(session, set(wanted.values()))
+        new: dict[str, str] = {}
+        kept: list[Decoded] = []
+        refused: list[EventKey] = []
+        for i, item in enumerate(fresh):
+            subject = wanted.get(i)
+            owner = None if subject is None else owners.get(subject) or new.get(subject)
+            if subject is not None and owner is None:
+                new[subject] = item.sender
+            elif owner is not None and owner != item.sender and item.sender != "operator":
+                result.dead_letters.append(Rejected(
+                    item.message, "not_owner", f"{subject} was first reported by another sender; only its first "
+                    "sender may report on it or revise it", item.event.event_id, item.sender))
+                refused.append(item.key)
+                continue
+            kept.append(item)
+        return kept, new, refused
+
     def _apply_events(self, state: SubjectState, fresh: list[Decoded],
-                      result: BatchResult) -> tuple[Changes, list[str]]:
-        """Apply ``fresh`` to the loaded ``state`` in memory; returns the changes and the ids of the events
-        that failed (dead-lettered, to be unclaimed)."""
+                      result: BatchResult) -> tuple[Changes, list[EventKey], list[tuple[EventKey, int | None]]]:
+        """Apply ``fresh`` to the loaded ``state`` in memory; returns the changes, the keys of the events
+        that failed (dead-lettered, to be unclaimed) and the events ignored as stale with the revision that
+        stands."""
         applier = Applier(self.catalogue, state)
         apply = applier.apply
-        failed: list[str] = []
+        failed: list[EventKey] = []
+        stale: list[tuple[EventKey, int | None]] = []
         applied: dict[str, int] = {}
         received = result.received
         ignored = 0
@@ -169,33 +210,35 @@ class BatchProcessor:
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the partition
                 logger.exception("event could not be applied", extra={"event_id": event.event_id})
                 result.dead_letters.append(Rejected(item.message, "apply", f"{type(exc).__name__}: {exc}",
-                                                    event.event_id))
-                failed.append(event.event_id)
+                                                    event.event_id, item.sender))
+                failed.append(item.key)
                 continue
             if outcome == "ignored":
                 ignored += 1
+                stale.append((item.key, applier.standing_revision(event)))
             else:
                 applied[event.type] = applied.get(event.type, 0) + 1
             if (raw := item.received) is not None:  # counted by the raw header: hashing instants costs more
                 received[raw] = received.get(raw, 0) + 1
         result.ignored += ignored
         result.applied = applied
-        return applier.changes(), failed
+        return applier.changes(), failed, stale
 
     @staticmethod
-    def _unique(decoded: list[Decoded], result: BatchResult) -> dict[str, Decoded]:
-        """The first of each event id in the batch, by id; repeats are duplicates or conflicts."""
-        first: dict[str, Decoded] = {}
+    def _unique(decoded: list[Decoded], result: BatchResult) -> dict[EventKey, Decoded]:
+        """The first of each (sender, event id) in the batch; repeats are duplicates or conflicts."""
+        first: dict[EventKey, Decoded] = {}
         for item in decoded:
-            eid = item.event.event_id
-            seen = first.get(eid)
+            key = item.key
+            seen = first.get(key)
             if seen is None:
-                first[eid] = item
+                first[key] = item
             elif seen.content_hash == item.content_hash:
                 result.duplicates += 1
             else:
                 result.dead_letters.append(Rejected(item.message, "conflict",
-                                                    f"event_id {eid!r} appears with different content", eid))
+                                                    f"event_id {key[1]!r} appears with different content", key[1],
+                                                    item.sender))
         return first
 
     def _observe(self, result: BatchResult) -> None:

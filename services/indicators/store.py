@@ -31,6 +31,7 @@ from services.indicators.models import (
     Inspection,
     ReportedFigure,
     Sample,
+    SubjectOwner,
 )
 from services.indicators.state import AcceptanceState, InspectionState, ReportState, SampleState, Tallies
 from shared.db import UtcDateTime
@@ -68,49 +69,81 @@ def lock_subjects(session: Session, subjects: tuple[set[str], set[str], set[Repo
                                  "FROM unnest(%b::text[]) AS k ORDER BY k) AS locked", (ordered,))
 
 
+EventKey = tuple[str, str]  # (sender, event_id): event ids are unique per sender only
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
-    """The outcome of claiming a batch's event ids: the ids claimed now, and for the ids applied
+    """The outcome of claiming a batch's events: the keys claimed now, and for the keys applied
     before, the content hash stored with them."""
 
-    claimed: set[str]
-    applied_before: dict[str, str]
+    claimed: set[EventKey]
+    applied_before: dict[EventKey, str]
 
 
-def claim_events(session: Session, events: dict[str, str], now: dt.datetime) -> Claims:
-    """Record event ids (id → content hash) as applied, and say which were applied before.
+def claim_events(session: Session, events: dict[EventKey, str], now: dt.datetime) -> Claims:
+    """Record events ((sender, event_id) → content hash) as applied, and say which were applied before.
 
     One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk: the claim is atomic per row even
-    with another instance inserting the same ids concurrently; the ids it did not return were
+    with another instance inserting the same keys concurrently; the keys it did not return were
     there before, and their stored hashes are read next (none in the usual case)."""
-    claimed: set[str] = set()
-    ordered = _ordered(session, events.items())
+    claimed: set[EventKey] = set()
+    ordered = _ordered(session, [(s, e, h) for (s, e), h in events.items()])
     cursor = _cursor(session)
     if is_postgres(session):
-        sql = ("INSERT INTO applied_event (event_id, content_hash, applied_at) "
-               "SELECT e, h, %b FROM unnest(%b::text[], %b::text[]) AS u(e, h) "
-               "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+        sql = ("INSERT INTO applied_event (sender, event_id, content_hash, applied_at, outcome) "
+               "SELECT s, e, h, %b, 'applied' FROM unnest(%b::text[], %b::text[], %b::text[]) AS u(s, e, h) "
+               "ON CONFLICT (sender, event_id) DO NOTHING RETURNING sender, event_id")
         for chunk in _chunks(ordered, PG_CHUNK):
-            cursor.execute(sql, (now, [e for e, _ in chunk], [h for _, h in chunk]))
-            claimed.update(row[0] for row in cursor.fetchall())
+            cursor.execute(sql, (now, [s for s, _, _ in chunk], [e for _, e, _ in chunk], [h for _, _, h in chunk]))
+            claimed.update((row[0], row[1]) for row in cursor.fetchall())
     elif ordered:
-        cursor.execute("INSERT INTO applied_event (event_id, content_hash, applied_at) "
-                       f"SELECT {_json_columns(2)}, ? FROM json_each(?) WHERE true "
-                       "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        cursor.execute("INSERT INTO applied_event (sender, event_id, content_hash, applied_at, outcome) "
+                       f"SELECT {_json_columns(3)}, ?, 'applied' FROM json_each(?) WHERE true "
+                       "ON CONFLICT (sender, event_id) DO NOTHING RETURNING sender, event_id",
                        (_sqlite_timestamp(now), orjson.dumps(ordered)))
-        claimed.update(row[0] for row in cursor.fetchall())
-    others = [eid for eid in events if eid not in claimed]
-    applied_before: dict[str, str] = {}
+        claimed.update((row[0], row[1]) for row in cursor.fetchall())
+    others = [key for key in events if key not in claimed]
+    applied_before: dict[EventKey, str] = {}
     for chunk in _chunks(others):
-        query = select(AppliedEvent.event_id, AppliedEvent.content_hash).where(AppliedEvent.event_id.in_(chunk))
-        applied_before.update((eid, h) for eid, h in session.execute(query))
+        query = (select(AppliedEvent.sender, AppliedEvent.event_id, AppliedEvent.content_hash)
+                 .where(tuple_(AppliedEvent.sender, AppliedEvent.event_id).in_(list(chunk))))
+        applied_before.update(((s, e), h) for s, e, h in session.execute(query))
     return Claims(claimed, applied_before)
 
 
-def unclaim_events(session: Session, event_ids: Iterable[str]) -> None:
-    ids = list(event_ids)
+def unclaim_events(session: Session, keys: Iterable[EventKey]) -> None:
+    ids = list(keys)
     for chunk in _chunks(ids):
-        session.execute(AppliedEvent.__table__.delete().where(AppliedEvent.event_id.in_(chunk)))
+        session.execute(AppliedEvent.__table__.delete().where(
+            tuple_(AppliedEvent.sender, AppliedEvent.event_id).in_(list(chunk))))
+
+
+def mark_ignored(session: Session, ignored: Sequence[tuple[EventKey, int | None]]) -> None:
+    """Note the claimed events that changed nothing (a stale revision) and the revision that stands."""
+    table = AppliedEvent.__table__
+    for (sender, event_id), standing in ignored:
+        session.execute(table.update().where(table.c.sender == sender, table.c.event_id == event_id)
+                        .values(outcome="ignored", standing_revision=standing))
+
+
+def load_owners(session: Session, subjects: set[str]) -> dict[str, str]:
+    """The recorded owner (first sender) of each of ``subjects`` that has one."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(subjects)):
+        query = select(SubjectOwner.subject, SubjectOwner.owner).where(SubjectOwner.subject.in_(list(chunk)))
+        found.update((subject, owner) for subject, owner in session.execute(query))
+    return found
+
+
+def save_owners(session: Session, owners: dict[str, str], now: dt.datetime) -> None:
+    """Record new owners (subjects are locked by ``lock_subjects`` on PostgreSQL; SQLite has one writer)."""
+    if not owners:
+        return
+    stmt = dialect_insert(session, SubjectOwner.__table__).on_conflict_do_nothing(index_elements=["subject"])
+    rows = [{"subject": subject, "owner": owner, "claimed_at": now} for subject, owner in sorted(owners.items())]
+    for chunk in _chunks(rows):
+        session.execute(stmt, list(chunk))
 
 
 def load_state(session: Session, sample_ids: set[str], project_ids: set[str],

@@ -1,21 +1,22 @@
-"""Accepting events: validate all, sort out duplicates and conflicts, publish, then record.
+"""Accepting events: validate all, check who may send them, claim their ids, publish, then confirm.
 
-The order matters. Every new event of a request is published and acknowledged by Kafka (acks=all)
-*before* the request is answered 202 and *before* the events are recorded in ``intake_event``: a
-recorded event is durable, and an event that failed to publish is not recorded, so the sender's
-retry publishes it again.
+The order matters. A request's new events are first *claimed* in ``intake_event`` (per sender: the same
+``event_id`` from two senders is two events) together with the subjects they report on (a sample, project
+or reported figure belongs to its first sender; another sender's event about it is a 403). Only then are
+they published and acknowledged by Kafka (acks=all), and only then confirmed in the ledger and answered
+202: a confirmed event is durable, and an event that failed to publish has its claim released, so the
+sender's retry publishes it again.
 
-Races and retries may therefore put the same event on the topic more than once: a publish that
-timed out may still land, and two intake instances that receive the same new ``event_id`` at the
-same moment both see it as new and both publish it. That is acceptable only because the indicators
-consumer de-duplicates by ``event_id`` downstream (an event counts once however often it is on the
-topic). Intake's own guarantee is narrower: a request that was answered 202 is on the topic, and a
-re-send after a 202 is never published again.
+Two intake instances that receive one sender's ``event_id`` with different content at the same moment
+therefore answer 202 to one and 409 to the other (the second claim finds the first). The same content may
+still reach the topic twice (a publish that timed out may land, a claim left by a crash is re-published):
+the indicators consumer de-duplicates by sender and ``event_id`` downstream, and enforces ownership again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -33,17 +34,19 @@ from services.intake.errors import Rejection
 from services.intake.group_commit import LedgerWorker
 from services.intake.metrics import IntakeMetrics
 from services.intake.publisher import OutgoingMessage, Publisher, PublishUnavailable, async_publish
-from services.intake.store import LedgerRow
-from services.intake.validation import batch_events, check_scope, single_event, validate_all
+from services.intake.store import ClaimResult, LedgerRow
+from services.intake.validation import batch_events, check_reach, check_scope, single_event, validate_all
 from shared.auth import Principal
 from shared.catalogue import Catalogue
 from shared.clock import Clock
 from shared.events import (
     CONTENT_HASH_HEADER,
     RECEIVED_AT_HEADER,
+    SENDER_HEADER,
     Event,
     EventContext,
     canonical_json,
+    owned_subject,
     subject_key,
 )
 
@@ -96,7 +99,7 @@ class EventIntake:
                 self._batch_thread, functools.partial(self.validate, principal, body, batch=batch))
         else:
             events, now = self.validate(principal, body, batch=batch)
-        return await self.accept(events, now)
+        return await self.accept(events, now, sender=principal.sender)
 
     def validate(self, principal: Principal, body: bytes, *, batch: bool) -> tuple[list[Prepared], dt.datetime]:
         payload = parse_json(body)
@@ -107,24 +110,34 @@ class EventIntake:
             now = self._clock.now()
             context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
             events = validate_all(objects, context)
+            check_reach(principal, events, self._catalogue)
         except Rejection as rejection:
             raise too_deep(payload) or rejection from None  # nesting too deep: 400, whatever else is wrong
         # The Kafka records are built here (for big batches, off the event loop): canonical bytes and their hash
         # are computed once, and both published and recorded.
         received_at = now.astimezone(dt.UTC).isoformat().encode()
-        return [_prepare(i, e, received_at) for i, e in enumerate(events)], now
+        sender = principal.sender.encode()
+        return [_prepare(i, e, received_at, sender) for i, e in enumerate(events)], now
 
-    async def accept(self, prepared: list[Prepared], now: dt.datetime) -> dict[str, Any]:
+    async def accept(self, prepared: list[Prepared], now: dt.datetime, *, sender: str) -> dict[str, Any]:
+        """Claim, publish and confirm validated events of ``sender`` (``Principal.sender``): the 202 answer, or
+        a Rejection (403 another sender's subject, 409 an id re-used with other content, 503)."""
         first, duplicates = self._within_request(prepared)
-        known = await self._lookup(list(first))
-        conflicts = [(p.index, p.event.event_id) for p in first.values()
-                     if p.event.event_id in known and known[p.event.event_id] != p.content_hash]
-        if conflicts:
-            raise self._conflict(conflicts, len(prepared))
-        new = [p for p in first.values() if p.event.event_id not in known]
+        rows = {eid: LedgerRow(sender, eid, p.content_hash, p.event.type, p.event.lab_id, p.event.occurred_at, now)
+                for eid, p in first.items()}
+        subjects: dict[str, int] = {}
+        for p in first.values():
+            if (subject := owned_subject(p.event)) is not None:
+                subjects.setdefault(subject, p.index)
+        claims = await self._claim(sender, list(rows.values()), list(subjects), now, len(prepared))
+        if claims.foreign:
+            raise self._not_owner([subjects[s] for s in claims.foreign], claims.foreign, len(prepared))
+        if claims.conflicts:
+            raise self._conflict([(first[e].index, e) for e in sorted(claims.conflicts)], len(prepared))
+        new = [p for eid, p in first.items() if eid in claims.publish]
         duplicates += len(first) - len(new)
         if new:
-            await self._publish_and_record(new, now)
+            await self._publish_and_record(sender, new, [rows[p.event.event_id] for p in new])
         if len(new) == 1:
             self._metrics.accept(new[0].event.type)
         else:
@@ -159,15 +172,26 @@ class EventIntake:
                          f"event_id re-used with different content ({where}): {shown}; nothing was accepted",
                          events=events, conflicts=[{"index": i, "event_id": e} for i, e in conflicts])
 
-    async def _lookup(self, event_ids: list[str]) -> dict[str, str]:
+    def _not_owner(self, indexes: list[int], subjects: list[str], events: int) -> Rejection:
+        shown = ", ".join(str(i) for i in sorted(indexes)[:20])
+        what = ", ".join(repr(s) for s in subjects[:5])
+        return Rejection(403, "not_owner",
+                         f"event index {shown}: {what} was first reported by another sender; only its first "
+                         "sender may report on it or revise it; nothing was accepted", events=events,
+                         indexes=sorted(indexes), rule="not_owner",
+                         detail_zh=f"第 {shown} 条事件：{what} 已由其他单位首次上报，只有首次上报的单位可以上报或修订；"
+                                   "本次提交未被接受")
+
+    async def _claim(self, sender: str, rows: list[LedgerRow], subjects: list[str], now: dt.datetime,
+                     events: int) -> ClaimResult:
         try:
-            return await self._ledger.known_hashes(event_ids)
+            return await self._ledger.claim(sender, rows, subjects, now)
         except SQLAlchemyError as exc:
-            logger.error("intake ledger look-up failed", exc_info=exc)
-            raise Rejection(503, "unavailable", "database unavailable, retry", events=len(event_ids),
+            logger.error("intake ledger claim failed", exc_info=exc)
+            raise Rejection(503, "unavailable", "database unavailable, retry", events=events,
                             headers=RETRY_AFTER) from exc
 
-    async def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
+    async def _publish_and_record(self, sender: str, new: list[Prepared], claimed: list[LedgerRow]) -> None:
         messages = [p.message for p in new]
         started = time.perf_counter()
         try:
@@ -175,13 +199,14 @@ class EventIntake:
         except PublishUnavailable as exc:
             self._metrics.publish_failures.inc()
             logger.warning("publish failed; answering 503", extra={"events": len(new), "error": str(exc)})
+            with contextlib.suppress(SQLAlchemyError):  # else the claims go stale and are taken over later
+                await self._ledger.release(sender, claimed)
             raise Rejection(503, "unavailable", "event store unavailable, retry", events=len(new),
                             headers=RETRY_AFTER) from exc
         finally:
             self._metrics.publish_seconds.observe(time.perf_counter() - started)
-        rows = [LedgerRow(p.event.event_id, p.content_hash, p.event.type, p.event.lab_id, p.event.occurred_at, now,
-                          d.partition, d.offset)
-                for p, d in zip(new, deliveries, strict=True)]
+        rows = [row._replace(kafka_partition=d.partition, kafka_offset=d.offset)
+                for row, d in zip(claimed, deliveries, strict=True)]
         if logger.isEnabledFor(logging.INFO):
             logger.info("events accepted", extra={"event_ids": [p.event.event_id for p in new],
                                                   "lab_ids": sorted({p.event.lab_id for p in new})})
@@ -194,9 +219,10 @@ class EventIntake:
                             headers=RETRY_AFTER) from exc
 
 
-def _prepare(index: int, event: Event, received_at: bytes) -> Prepared:
+def _prepare(index: int, event: Event, received_at: bytes, sender: bytes) -> Prepared:
     value = canonical_json(event)
     content_hash = hashlib.sha256(value).hexdigest()
     message = OutgoingMessage(subject_key(event).encode(), value,
-                              [(CONTENT_HASH_HEADER, content_hash.encode()), (RECEIVED_AT_HEADER, received_at)])
+                              [(CONTENT_HASH_HEADER, content_hash.encode()), (RECEIVED_AT_HEADER, received_at),
+                               (SENDER_HEADER, sender)])
     return Prepared(index, event, content_hash, message)

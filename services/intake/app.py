@@ -23,6 +23,7 @@ from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
 from services.intake.openapi import install_openapi
 from services.intake.publisher import KafkaPublisher, Publisher
+from services.intake.status import router as status_router
 from services.intake.store import EventLedger
 from shared.auth import Authenticator
 from shared.bodylimit import BodyLimits, BodyTooLarge
@@ -89,12 +90,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                           checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check},
                           body_limits=BodyLimits.from_settings(settings))
     app.include_router(keys_router)
+    app.include_router(status_router)
     install_event_routes(app, settings.max_batch_events, settings.max_body_bytes)
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
     app.add_exception_handler(BodyTooLarge, _too_large)  # type: ignore[arg-type]  # only BodyTooLarge
-    install_openapi(app, agency_ids=catalogue.agency_ids())
+    install_openapi(app, agency_ids=catalogue.agency_ids(), programmes=list(catalogue.programmes),
+                    regions=[catalogue.province_code, *catalogue.city_codes])
     install_api_docs(app)
     return app
 

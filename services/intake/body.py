@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,7 +44,10 @@ def require_json(content_type: str) -> None:
 
 
 def parse_json(body: bytes) -> Any:
-    """orjson.loads with errors that name the position.
+    """The body's JSON value, read strictly: a key named twice in one object is a 400 (orjson and most
+    parsers keep the last one silently, so the sender's and the stored reading could differ), integers stay
+    exact (orjson turns one beyond 64 bits into a float, which would slip past the 64-bit bound validation
+    puts on them), NaN and Infinity are refused. Malformed JSON is described by orjson, with its position.
 
     The nesting limit is checked by ``too_deep`` only once validation has failed: no event nests deeper than
     six levels, so a body nested deeper than ``MAX_DEPTH`` always fails validation, and a valid body need not
@@ -50,10 +55,49 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise Rejection(400, "bad_json", "request body is empty; expected a JSON object")
     try:
-        return orjson.loads(body)
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_unique_pairs, parse_constant=_no_constant,
+                          parse_float=_finite)
+    except _DuplicateKey as exc:
+        raise Rejection(400, "bad_json", f"duplicate key {exc.key[:100]!r} in a JSON object; "
+                                         "each field may appear only once") from None
+    except RecursionError:
+        raise Rejection(400, "bad_json", f"JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError: orjson says where
+        pass
+    try:
+        orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Rejection(400, "bad_json", f"malformed JSON at line {exc.lineno} column {exc.colno} "
                                          f"(byte {exc.pos}): {exc.msg}") from None
+    raise Rejection(400, "bad_json", "malformed JSON")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:50]} does not fit a double")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def too_deep(value: Any) -> Rejection | None:

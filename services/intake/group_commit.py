@@ -1,37 +1,39 @@
-"""One thread does all ledger work for the event loop, and does it in groups.
+"""One thread does all ledger work for the event loop, and does its confirmations in groups.
 
-Requests put their look-ups and their inserts on a queue (those of one event-loop turn together, so
+Requests put their claims and their confirmations on a queue (those of one event-loop turn together, so
 the thread is woken once per turn) and await an asyncio future. The worker takes everything that
-queued up while it was busy (no added wait when idle): all inserts go into one transaction (one
-commit, the cost SQLite serialises on), all look-ups into one ``IN (...)`` query, and the waiting
-requests are woken with a single ``call_soon_threadsafe``. A request's rows are committed before
-its future completes, so "202" still means "recorded". If a group's commit fails, each request's
-rows are retried in a transaction of their own, so one bad request cannot fail its neighbours.
+queued up while it was busy (no added wait when idle): each claim runs in a transaction of its own (a
+refused request rolls back only its own claims), all confirmations go into one transaction (one commit,
+the cost SQLite serialises on), and the waiting requests are woken with a single
+``call_soon_threadsafe``. A request's rows are committed before its future completes, so "202" still
+means "recorded". If a group's commit fails, each request's rows are retried in a transaction of their
+own, so one bad request cannot fail its neighbours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import functools
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake.store import EventLedger, LedgerRow
+from services.intake.store import ClaimResult, EventLedger, LedgerRow
 
 logger = logging.getLogger(__name__)
 
 MAX_GROUP_ROWS = 5_000  # a group stops taking more once it has this many rows (one turn's jobs stay together)
-LOOKUP_CHUNK = 900
 
 
 @dataclass(slots=True)
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    ids: Sequence[str] = ()
+    call: Callable[[], Any] | None = None  # a claim or a release: run on its own
     rows: Sequence[LedgerRow] = ()
     writes: bool = False
     outcome: Any = field(default=None)
@@ -47,10 +49,13 @@ class LedgerWorker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def known_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
-        if not event_ids:
-            return {}
-        return await self._submit(ids=event_ids)
+    async def claim(self, sender: str, rows: Sequence[LedgerRow], subjects: Sequence[str],
+                    now: dt.datetime) -> ClaimResult:
+        return await self._submit(call=functools.partial(self._ledger.claim, sender, rows, subjects, now))
+
+    async def release(self, sender: str, rows: Sequence[LedgerRow]) -> None:
+        if rows:
+            await self._submit(call=functools.partial(self._ledger.release, sender, rows))
 
     async def record(self, rows: Sequence[LedgerRow]) -> None:
         if rows:
@@ -120,11 +125,14 @@ class LedgerWorker:
 
     def _work(self, group: list[_Job]) -> None:
         writes = [job for job in group if job.writes]
-        reads = [job for job in group if not job.writes]
         if writes:
             self._write(writes)
-        if reads:
-            self._read(reads)
+        for job in group:
+            if job.call is not None:
+                try:
+                    job.outcome = job.call()
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                    job.error = exc
         _wake(group)
 
     def _write(self, jobs: list[_Job]) -> None:
@@ -140,19 +148,6 @@ class LedgerWorker:
                 self._ledger.record(job.rows)
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                 job.error = exc
-
-    def _read(self, jobs: list[_Job]) -> None:
-        ids = list(dict.fromkeys(event_id for job in jobs for event_id in job.ids))
-        try:
-            found: dict[str, str] = {}
-            for start in range(0, len(ids), LOOKUP_CHUNK):
-                found.update(self._ledger.known_hashes(ids[start:start + LOOKUP_CHUNK]))
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
-            for job in jobs:
-                job.error = exc
-            return
-        for job in jobs:
-            job.outcome = {event_id: found[event_id] for event_id in job.ids if event_id in found}
 
 
 def _wake(group: list[_Job]) -> None:

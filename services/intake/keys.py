@@ -6,14 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Operator, SessionsDep
-from shared.auth import ApiKey, create_key
+from shared.auth import ApiKey, create_key, split_list
+from shared.catalogue import Catalogue
 from shared.clock import Instant
 from shared.db import transaction
-from shared.events import Identifier
+from shared.events import Identifier, RegionCode
 from shared.jsonbody import StrictJsonRoute
 
 router = APIRouter(prefix="/v1/api-keys", tags=["credentials"], route_class=StrictJsonRoute)
@@ -29,6 +30,12 @@ class _KeyRequest(BaseModel):
 class LabKeyRequest(_KeyRequest):
     role: Literal["lab"]
     lab_id: Identifier
+    programmes: Annotated[list[Identifier], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="programmes the lab is accredited for (its events name one of them); "
+                          "omitted: not restricted")
+    regions: Annotated[list[RegionCode], Field(min_length=1, max_length=200)] | None = Field(
+        None, description="region codes the lab is accredited for (a city covers its districts); "
+                          "omitted: not restricted")
 
 
 class AgencyKeyRequest(_KeyRequest):
@@ -52,6 +59,13 @@ class _Key(BaseModel):
     agency_id: str | None
     name: str | None
     created_at: Instant
+    programmes: list[str] | None = Field(None, description="a lab key's accredited programmes (null: any)")
+    regions: list[str] | None = Field(None, description="a lab key's accredited regions (null: any)")
+
+    @field_validator("programmes", "regions", mode="before")
+    @classmethod
+    def _stored_list(cls, value: object) -> object:
+        return list(split_list(value) or ()) if isinstance(value, str) else value
 
 
 class KeyRead(_Key):
@@ -87,12 +101,37 @@ def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDe
             "type": "value_error", "loc": ("body", "agency_id"),
             "msg": f"unknown agency {agency_id!r} (known: {', '.join(catalogue.agency_ids())})",
             "input": agency_id}])
+    programmes = regions = None
+    if isinstance(body, LabKeyRequest):
+        programmes = _unique(body.programmes)
+        regions = _unique(body.regions)
+        _check_accreditation(catalogue, programmes, regions)
     now = clock.now()
     with transaction(sessions) as session:
         row, raw = create_key(session, role=body.role, lab_id=lab_id, agency_id=agency_id, name=body.name,
-                              created_by=principal.key_id, now=now)
+                              created_by=principal.key_id, now=now, programmes=programmes, regions=regions)
     return KeyCreated(api_key=raw, key_id=row.key_id, role=body.role, lab_id=lab_id, agency_id=agency_id,
-                      name=body.name, created_at=row.created_at)
+                      name=body.name, created_at=row.created_at, programmes=programmes, regions=regions)
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    return None if values is None else list(dict.fromkeys(values))
+
+
+def _check_accreditation(catalogue: Catalogue, programmes: list[str] | None, regions: list[str] | None) -> None:
+    errors = []
+    for i, programme in enumerate(programmes or ()):
+        if programme not in catalogue.programmes:
+            errors.append({"type": "value_error", "loc": ("body", "programmes", i), "input": programme,
+                           "msg": f"unknown programme {programme!r} (known: {', '.join(catalogue.programmes)})"})
+    known = (catalogue.province_code, *catalogue.city_codes)
+    for i, region in enumerate(regions or ()):
+        if region not in known:
+            errors.append({"type": "value_error", "loc": ("body", "regions", i), "input": region,
+                           "msg": f"region {region!r} is not the province or a city of "
+                                  f"{catalogue.regions.province.name} (known: {', '.join(known)})"})
+    if errors:
+        raise RequestValidationError(errors)
 
 
 @router.get("", response_model=list[KeyRead], responses=_AUTH_RESPONSES)

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from shared.events import EVENT_TYPES
 
 RejectReason = Literal["invalid", "conflict", "forbidden", "too_large", "bad_json", "unsupported_media_type",
-                       "unavailable"]
+                       "unavailable", "not_owner"]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 

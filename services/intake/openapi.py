@@ -50,16 +50,31 @@ class Detail(BaseModel):
     detail: str
 
 
+class Refused(BaseModel):
+    detail: str = Field(description="what was refused and what to do, in English")
+    rule: str | None = Field(None, description="the rule that refused: agency_statement (a lab key posted a "
+                                               "figure, survey or milestone), lab_result (an agency key posted a "
+                                               "lab's result), programme_not_accredited, region_not_accredited, "
+                                               "not_responsible (not an agency of the indicator), not_owner "
+                                               "(another sender reported the sample, project or figure first); "
+                                               "absent when the key may not post for that lab_id")
+    detail_zh: str | None = Field(None, description="the same in Chinese")
+    indexes: list[int] | None = Field(None, description="the refused events' indexes in the request")
+
+
 def _response(model: type[BaseModel], description: str, **extra: Any) -> dict[str, Any]:
     return {"model": model, "description": description, **extra}
 
 
 EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "every new event is durably in Kafka"},
-    400: _response(Detail, "malformed JSON (with its position), empty body or nesting too deep"),
+    400: _response(Detail, "malformed JSON (with its position), empty body, nesting too deep, or a key named "
+                           "twice in one object"),
     401: _response(Detail, "missing or bad token"),
-    403: _response(Detail, "the key may not post these events (names the event index)"),
-    409: _response(Conflict, "an event_id re-used with different content"),
+    403: _response(Refused, "the key may not post these events: names the rule and the event indexes; nothing "
+                            "was accepted"),
+    409: _response(Conflict, "an event_id this sender already used with different content (event ids are "
+                             "per sender: another sender's ids are never named)"),
     413: _response(Detail, "body larger than the limit"),
     415: _response(Detail, "content type is not application/json"),
     422: _response(Invalid, "invalid events: every problem of every event"),
@@ -93,7 +108,8 @@ def batch_body(max_events: int) -> dict[str, Any]:
     return request_body(schema, f"1 to {max_events} events; all or nothing")
 
 
-def install_openapi(app: FastAPI, *, agency_ids: Sequence[str]) -> None:
+def install_openapi(app: FastAPI, *, agency_ids: Sequence[str], programmes: Sequence[str] = (),
+                    regions: Sequence[str] = ()) -> None:
     """Serve an OpenAPI document that also holds the event component schemas and the known agencies."""
 
     def openapi() -> dict[str, Any]:
@@ -106,6 +122,11 @@ def install_openapi(app: FastAPI, *, agency_ids: Sequence[str]) -> None:
         agency = document["components"]["schemas"].get("AgencyKeyRequest", {}).get("properties", {}).get("agency_id")
         if agency is not None:
             agency["enum"] = list(agency_ids)
+        lab = document["components"]["schemas"].get("LabKeyRequest", {}).get("properties", {})
+        for name, known in (("programmes", programmes), ("regions", regions)):
+            for variant in lab.get(name, {}).get("anyOf", ()):
+                if variant.get("type") == "array" and known:
+                    variant["items"] = {**variant.get("items", {}), "enum": list(known)}
         document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         for path, item in document.get("paths", {}).items():
             if path.startswith("/v1/"):

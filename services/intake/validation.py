@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from services.intake.errors import Rejection
 from shared.auth import Principal
-from shared.events import EVENT_TYPES, Event, EventContext, error_path, parse_events
+from shared.catalogue import Catalogue
+from shared.events import EVENT_TYPES, Event, EventContext, SurveyScoredEvent, error_path, parse_events
 
 
 def problem(index: int | None, path: str, message: str) -> dict[str, Any]:
@@ -52,19 +53,119 @@ def batch_events(payload: Any, max_events: int) -> list[Any]:
 
 
 def check_scope(principal: Principal, objects: Sequence[Any]) -> None:
-    """A lab key posts only its own lab's events; agency keys post nothing; operators anything."""
+    """A lab key posts only its own lab's events, an agency key only events whose ``lab_id`` (the reporting
+    body) is its agency; operators anything. What each may report is ``check_reach``'s."""
     if principal.is_operator:
         return
-    if principal.role != "lab":
+    if principal.role == "lab":
+        own, whose = principal.lab_id, "lab"
+    elif principal.role == "agency":
+        own, whose = principal.agency_id, "agency"
+    else:
         raise Rejection(403, "forbidden", f"a {principal.role} key may not post events", events=len(objects))
     foreign = [i for i, obj in enumerate(objects)
-               if isinstance(obj, dict) and obj.get("lab_id") != principal.lab_id and "lab_id" in obj]
+               if isinstance(obj, dict) and obj.get("lab_id") != own and "lab_id" in obj]
     if foreign:
         first = objects[foreign[0]]["lab_id"]
         shown = ", ".join(str(i) for i in foreign[:20]) + (" ..." if len(foreign) > 20 else "")
         raise Rejection(403, "forbidden",
-                        f"this key may post only events of lab {principal.lab_id!r}; event index {shown} "
+                        f"this key may post only events of {whose} {own!r}; event index {shown} "
                         f"names lab {str(first)[:100]!r}", events=len(objects), indexes=foreign)
+
+
+# Who reports what. Labs report what they sampled and tested; reported figures, surveys and milestones are
+# statements of the agencies responsible for the indicator.
+LAB_EVENTS = frozenset({"sample.collected", "inspection.completed", "acceptance.completed"})
+AGENCY_EVENTS = frozenset({"figure.reported", "survey.scored", "milestone.reported"})
+
+# rule → (English, Chinese); {placeholders} from the refused event.
+REACH_RULES: dict[str, tuple[str, str]] = {
+    "agency_statement": (
+        "{type} is an agency's statement: post it with an agency key of the agency responsible for the "
+        "indicator (its lead or other agencies), not with a lab key",
+        "{type} 属于主管部门上报的数据：请使用负责该指标的部门（牵头或配合部门）的密钥上报，检验机构密钥不能上报"),
+    "lab_result": (
+        "{type} is a lab's result: post it with the lab's own key, not with an agency key",
+        "{type} 属于检验机构的检验结果：请使用该检验机构自己的密钥上报，部门密钥不能上报"),
+    "programme_not_accredited": (
+        "this lab key is accredited for programmes {allowed}, not for {programme!r}: ask the operator for a key "
+        "that covers it",
+        "该检验机构密钥获准的抽检计划为 {allowed}，不包括 {programme!r}：如需上报，请向系统管理员申请相应授权"),
+    "region_not_accredited": (
+        "this lab key is accredited for regions {allowed}, not for {region!r}: ask the operator for a key "
+        "that covers it",
+        "该检验机构密钥获准的地区为 {allowed}，不包括 {region!r}：如需上报，请向系统管理员申请相应授权"),
+    "not_responsible": (
+        "agency {agency!r} is not responsible for indicator {indicator!r} (responsible: {allowed}): "
+        "the lead or another responsible agency reports it",
+        "部门 {agency!r} 不负责指标 {indicator!r}（负责部门：{allowed}）：请由牵头或配合部门上报"),
+}
+
+
+def check_reach(principal: Principal, events: Sequence[Event], catalogue: Catalogue) -> None:
+    """403 naming the first rule an event breaks: what a lab key (and its accreditation) or an agency key (its
+    indicators) may report. Operators may report anything."""
+    if principal.is_operator:
+        return
+    refused: list[int] = []
+    first: tuple[str, dict[str, str]] | None = None
+    for index, event in enumerate(events):
+        found = _reach_problem(principal, event, catalogue)
+        if found is not None:
+            refused.append(index)
+            first = first or found
+    if first is None:
+        return
+    rule, params = first
+    english, chinese = REACH_RULES[rule]
+    shown = ", ".join(str(i) for i in refused[:20]) + (" ..." if len(refused) > 20 else "")
+    raise Rejection(403, "forbidden", f"event index {shown}: {english.format(**params)}; nothing was accepted",
+                    events=len(events), indexes=refused, rule=rule,
+                    detail_zh=f"第 {shown} 条事件：{chinese.format(**params)}；本次提交未被接受")
+
+
+def _reach_problem(principal: Principal, event: Event, catalogue: Catalogue) -> tuple[str, dict[str, str]] | None:
+    params: dict[str, str] = {"type": event.type}
+    if principal.role == "lab":
+        if event.type not in LAB_EVENTS:
+            return "agency_statement", params
+        programme = getattr(event.data, "programme", None)
+        if principal.programmes is not None and programme is not None and programme not in principal.programmes:
+            return "programme_not_accredited", {"allowed": ", ".join(principal.programmes), "programme": programme}
+        if principal.regions is not None and not _covers(principal.regions, event.data.region, catalogue):
+            return "region_not_accredited", {"allowed": ", ".join(principal.regions), "region": event.data.region}
+        return None
+    if event.type not in AGENCY_EVENTS:
+        return "lab_result", params
+    responsible = responsible_agencies(event, catalogue)
+    if principal.agency_id not in responsible:
+        indicator = str(getattr(event.data, "indicator", None) or getattr(event.data, "sector", ""))
+        return "not_responsible", {"agency": str(principal.agency_id), "indicator": indicator,
+                                   "allowed": ", ".join(responsible) or "none"}
+    return None
+
+
+def _covers(accredited: Sequence[str], region: str, catalogue: Catalogue) -> bool:
+    path = catalogue.resolve_region(region)
+    return path is not None and any(level in accredited for level in path.levels)
+
+
+def responsible_agencies(event: Event, catalogue: Catalogue) -> tuple[str, ...]:
+    """The lead and other agencies of the indicator an agency statement reports on (a survey: the indicators
+    of its sector)."""
+    if isinstance(event, SurveyScoredEvent):
+        specs = [s for s in catalogue.indicators if s.source == "survey" and s.survey_sector == event.data.sector]
+    else:
+        spec = catalogue.indicator(getattr(event.data, "indicator", ""))
+        specs = [spec] if spec is not None else []
+    found: list[str] = []
+    for spec in specs:
+        for agency in (spec.lead_agency, *spec.other_agencies):
+            if agency == "programme":
+                found.extend(catalogue.programmes[p].lead_agency for p in catalogue.programme_for_indicator(spec.id))
+            else:
+                found.append(agency)
+    return tuple(dict.fromkeys(found))
 
 
 def validate_all(objects: list[Any], context: EventContext) -> list[Event]:

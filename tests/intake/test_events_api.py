@@ -33,7 +33,8 @@ def test_a_valid_event_is_published_with_its_key_and_headers_and_answered_202(cl
     assert message.key == b"sample:S-lab0001-2026-000123"
     assert orjson.loads(message.value)["data"]["verdict"] == "pass"
     headers = dict(message.headers)
-    assert set(headers) == {"qw-content-hash", "qw-received-at"}
+    assert set(headers) == {"qw-content-hash", "qw-received-at", "qw-sender"}
+    assert headers["qw-sender"] == b"lab:LAB-0001"
     assert headers["qw-received-at"] == b"2026-11-28T02:00:00+00:00"
     assert len(headers["qw-content-hash"]) == 64
     assert _rows(client) == 1
@@ -73,9 +74,10 @@ def test_reusing_an_event_id_with_other_content_is_409_naming_the_event(client, 
     assert _metric(registry, "qw_intake_events_rejected_total", reason="conflict") == 2
 
 
-def test_a_batch_is_accepted_whole_and_counted_per_type(client, lab_key, publisher, registry):
+def test_a_batch_is_accepted_whole_and_counted_per_type(client, publisher, registry):
     events = [inspection(), inspection(verdict="fail"), figure(), survey()]
-    response = client.post("/v1/events/batch", json={"events": events}, headers=auth(lab_key))
+    # Lab results beside agency statements: only an operator key may post both in one batch.
+    response = client.post("/v1/events/batch", json={"events": events}, headers=auth(ADMIN))
     assert response.status_code == 202, response.text
     assert response.json() == {"accepted": 4, "duplicates": 0, "event_ids": [e["event_id"] for e in events]}
     assert len(publisher.published) == 4

@@ -1,5 +1,5 @@
 """The ledger worker's hand-off (a fake ledger, no I/O): work submitted in the same event-loop turn as
-the worker's shutdown is still done, and one turn's submissions are handled together."""
+the worker's shutdown is still done, and each claim of a turn is answered on its own."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from services.intake.group_commit import LedgerWorker
 class FakeLedger:
     def __init__(self) -> None:
         self.recorded: list[object] = []
-        self.lookups: list[list[str]] = []
+        self.claims: list[list[str]] = []
 
     def record(self, rows: Sequence[object]) -> None:
         self.recorded.extend(rows)
 
-    def known_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
-        self.lookups.append(list(event_ids))
-        return {}
+    def claim(self, sender: str, rows: Sequence[str], subjects: Sequence[str], now: object) -> str:
+        self.claims.append(list(rows))
+        return f"claimed {rows[0]}"
 
 
 def test_rows_submitted_in_the_same_turn_as_shutdown_are_still_recorded() -> None:
@@ -39,18 +39,19 @@ def test_rows_submitted_in_the_same_turn_as_shutdown_are_still_recorded() -> Non
     assert asyncio.run(scenario()) == ["warm-up", "row of a request answered 202"]
 
 
-def test_look_ups_from_one_turn_are_answered_together() -> None:
-    async def scenario() -> tuple[list[dict[str, str]], list[list[str]]]:
+def test_claims_from_one_turn_each_run_on_their_own() -> None:
+    """Each claim is its own transaction (a refused request rolls back only its own claims), and every
+    request of the turn gets its own answer."""
+    async def scenario() -> tuple[list[object], list[list[str]]]:
         ledger = FakeLedger()
         worker = LedgerWorker(ledger)  # type: ignore[arg-type]
         try:
             answers = await asyncio.wait_for(
-                asyncio.gather(*(worker.known_hashes([f"e{i}"]) for i in range(5))), 5)
+                asyncio.gather(*(worker.claim("lab:L", [f"e{i}"], [], None) for i in range(5))), 5)  # type: ignore[list-item, arg-type]
         finally:
             worker.close()
-        return list(answers), ledger.lookups
+        return list(answers), ledger.claims
 
-    answers, lookups = asyncio.run(scenario())
-    assert answers == [{}] * 5
-    assert sorted(eid for ids in lookups for eid in ids) == [f"e{i}" for i in range(5)]
-    assert len(lookups) == 1  # one query for the whole turn
+    answers, claims = asyncio.run(scenario())
+    assert answers == [f"claimed e{i}" for i in range(5)]
+    assert sorted(c[0] for c in claims) == [f"e{i}" for i in range(5)]

@@ -64,7 +64,7 @@ def test_a_posted_event_is_on_the_topic_with_its_key_and_headers(client, setting
     assert published["event_id"] == "lab0001-2026-000123"
     assert published["data"]["region"] == "320500"
     headers = dict(record.headers)
-    assert set(headers) == {"qw-content-hash", "qw-received-at"}
+    assert set(headers) == {"qw-content-hash", "qw-received-at", "qw-sender"}
     assert headers["qw-received-at"] == b"2026-11-28T02:00:00+00:00"
     assert len(headers["qw-content-hash"]) == 64
     assert _recorded(settings) == 1

@@ -40,6 +40,16 @@ def test_keys_create_posts_the_role_and_prints_the_key_once(fake_server: FakeSer
     assert "api_key: qw_secret" in out and "shown once" in out
 
 
+def test_keys_create_sends_a_lab_keys_accreditation(fake_server: FakeServer) -> None:
+    fake_server.route("POST", "/v1/api-keys", (201, {"api_key": "qw_secret", "key_id": "k1", "role": "lab",
+                                                      "lab_id": "LAB-3203", "agency_id": None, "name": None}))
+    assert run(fake_server, "keys", "create", "--role", "lab", "--lab-id", "LAB-3203",
+               "--programmes", "agri-routine-monitoring", "--regions", "320300,320000") == 0
+    (call,) = fake_server.calls("POST", "/v1/api-keys")
+    assert call.body == {"role": "lab", "lab_id": "LAB-3203", "programmes": ["agri-routine-monitoring"],
+                         "regions": ["320300", "320000"]}
+
+
 def test_a_lab_key_without_a_lab_id_is_a_usage_error(fake_server: FakeServer, capsys) -> None:
     assert run(fake_server, "keys", "create", "--role", "lab") == 2
     assert "--lab-id" in capsys.readouterr().err

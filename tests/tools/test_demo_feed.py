@@ -29,7 +29,8 @@ def fake_intake(fake: FakeServer, *, unavailable_first: int = 0) -> None:
     state = {"unavailable": unavailable_first}
 
     def create_key(request: Recorded) -> tuple[int, dict]:
-        return 201, {"api_key": f"key-{request.body['lab_id']}", "key_id": request.body["lab_id"]}
+        who = request.body.get("lab_id") or request.body["agency_id"]
+        return 201, {"api_key": f"key-{who}", "key_id": who}
 
     def batch(request: Recorded) -> tuple[int, dict] | tuple[int, dict, dict]:
         if state["unavailable"] > 0:
@@ -55,8 +56,11 @@ def test_the_feed_creates_a_key_per_lab_and_posts_each_labs_events_with_its_own_
     clock = FakeClock()
     stats = feed(fake_server, clock, backfill_days=2, duration=600, speed=60).run()
     keys = fake_server.calls("POST", "/v1/api-keys")
-    assert [k.body["lab_id"] for k in keys] == list(lab_ids())
-    assert all(k.headers["authorization"] == "Bearer operator" and k.body["role"] == "lab" for k in keys)
+    assert [k.body["lab_id"] for k in keys if k.body["role"] == "lab"] == list(lab_ids())
+    assert all(k.headers["authorization"] == "Bearer operator" for k in keys)
+    # Reported figures, surveys and milestones go with keys of their agencies (created when first needed).
+    assert {k.body["agency_id"] for k in keys if k.body["role"] == "agency"} <= set(CATALOGUE.agency_ids())
+    assert {k.body["regions"][0] for k in keys if k.body.get("regions")} <= set(CATALOGUE.city_codes)
     batches = fake_server.calls("POST", "/v1/events/batch")
     posted = [e for b in batches for e in b.body["events"]]
     assert stats.accepted == stats.posted == len(posted) and stats.rejected == 0

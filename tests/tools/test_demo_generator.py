@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from devtools.demo_data import (
+    AGENCY_STATEMENTS,
     AGRI,
     CST,
     SPOT,
@@ -74,7 +75,9 @@ def test_events_come_oldest_first_within_the_requested_span_with_unique_ids(even
     assert times == sorted(times)
     assert times[0] >= START and times[-1] < END
     assert len({e["event_id"] for e in events}) == len(events)
-    assert {e["lab_id"] for e in events} <= set(lab_ids())
+    # Labs post their results; reported figures, surveys and milestones come from the indicator's agency.
+    assert {e["lab_id"] for e in events if e["type"] not in AGENCY_STATEMENTS} <= set(lab_ids())
+    assert {e["lab_id"] for e in events if e["type"] in AGENCY_STATEMENTS} <= set(CATALOGUE.agencies)
 
 
 def test_the_drifting_city_is_at_risk_after_the_backfill_and_in_breach_within_an_hour_of_live() -> None:

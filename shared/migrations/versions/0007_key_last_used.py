@@ -1,7 +1,7 @@
 """API keys: when each was last used (written at most once a minute per key, never per request).
 
-Revision ID: 0006_key_last_used
-Revises: 0005
+Revision ID: 0007_key_last_used
+Revises: 0006_integrity
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0006_key_last_used"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007_key_last_used"
+down_revision: str | None = "0006_integrity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Acknowledgements per agency: the append-only ``alert_ack`` table.
 
-Revision ID: 0007_hardening
-Revises: 0006_key_last_used
+Revision ID: 0008_hardening
+Revises: 0007_key_last_used
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0007_hardening"
-down_revision: str | None = "0006_key_last_used"
+revision: str = "0008_hardening"
+down_revision: str | None = "0007_key_last_used"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
