@@ -3,7 +3,7 @@ English.
 
 - ``GET /v1/reports/quality?period=2026-11`` (a month, ``2026-Q4`` or ``2026``; readers only, bearer token):
   ``format=pdf`` or ``Accept: application/pdf`` for the PDF, ``lang=en`` for English (else the ``qw_lang``
-  cookie, ``Accept-Language``, Chinese).
+  cookie, else Chinese, the official version: ``Accept-Language`` is not consulted).
 - ``POST /v1/reports/quality/links`` (readers): a short-lived signed link to one report (``report_links``),
   which ``GET /reports/quality?...&sig=...`` serves to whoever holds it, without a token — how the dashboard
   opens the report in a browser tab.
@@ -122,7 +122,7 @@ async def quality_report(
     """质量状况分析报告: the province's and cities' figures of the period against the plan, a narrative summary,
     and the period's alerts; HTML or PDF, Chinese or English."""
     parsed = reportable_period(period, catalogue)
-    locale = negotiate(lang, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    locale = negotiate(lang, request.cookies.get(LANG_COOKIE))
     fmt = "pdf" if wants_pdf(format, request.headers.get("accept", "")) else "html"
     return await build(request, reader, catalogue, settings, parsed, fmt, locale,
                        request.headers.get("authorization", ""))
