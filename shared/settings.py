@@ -12,6 +12,8 @@ from pydantic import Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOGUE = Path(__file__).parent / "catalogue" / "jiangsu-2020.yaml"
+# A later plan period as a documented example (targets illustrative): QW_CATALOGUE_PATH=<this file>.
+EXAMPLE_CATALOGUE = Path(__file__).parent / "catalogue" / "example-2025-2027.yaml"
 
 
 class Settings(BaseSettings):
@@ -112,4 +114,4 @@ def topic_partitions() -> dict[str, int]:
     return {"qw.events": 6, "qw.figures": 3, "qw.events.dlq": 1}
 
 
-__all__ = ["Settings", "DEFAULT_CATALOGUE", "topic_partitions"]
+__all__ = ["Settings", "DEFAULT_CATALOGUE", "EXAMPLE_CATALOGUE", "topic_partitions"]

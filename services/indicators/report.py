@@ -59,10 +59,10 @@ def _unprocessable(param: str, message: str) -> HTTPException:
     return HTTPException(status_code=422, detail=[{"loc": ["query", param], "msg": message, "type": "value_error"}])
 
 
-def reportable_period(text: str, catalogue: Catalogue, loc: str = "period") -> Period:
+def reportable_period(text: str, catalogue: Catalogue, now: dt.datetime, loc: str = "period") -> Period:
     try:
         period = parse_period(text, catalogue.tz)
-        check_reportable(period, catalogue, dt.datetime.now(catalogue.tz))
+        check_reportable(period, catalogue, now)
     except ValueError as exc:
         raise _unprocessable(loc, str(exc)) from exc
     return period
@@ -80,7 +80,7 @@ def link_secret(request: Request) -> str:
 
 async def build(request: Request, reader: Any, catalogue: Catalogue, settings: Any, period: Period, fmt: str,
                 locale: str, authorization: str) -> Response:
-    now = dt.datetime.now(catalogue.tz)
+    now = reader.clock.now().astimezone(catalogue.tz)
     figures = await run_in_threadpool(report_figures, reader, catalogue, period, now)
     previous = await run_in_threadpool(report_figures, reader, catalogue, period.previous(), now)
     alerts_url = settings.alerts_internal_url or settings.alerts_public_url
@@ -121,7 +121,7 @@ async def quality_report(
 ) -> Response:
     """质量状况分析报告: the province's and cities' figures of the period against the plan, a narrative summary,
     and the period's alerts; HTML or PDF, Chinese or English."""
-    parsed = reportable_period(period, catalogue)
+    parsed = reportable_period(period, catalogue, reader.clock.now())
     locale = negotiate(lang, request.cookies.get(LANG_COOKIE))
     fmt = "pdf" if wants_pdf(format, request.headers.get("accept", "")) else "html"
     return await build(request, reader, catalogue, settings, parsed, fmt, locale,
@@ -142,9 +142,9 @@ class LinkAnswer(BaseModel):
 
 @router.post("/v1/reports/quality/links", tags=["reports"], status_code=201, response_model=LinkAnswer)
 def report_link(request: Request, principal: Reader, catalogue: CatalogueDep, settings: SettingsDep,
-                body: LinkRequest) -> LinkAnswer:
+                reader: ReaderDep, body: LinkRequest) -> LinkAnswer:
     """A short-lived signed link to one report (period, format, language), for opening it in a browser tab."""
-    period = reportable_period(body.period, catalogue, loc="period")
+    period = reportable_period(body.period, catalogue, reader.clock.now())
     locale = body.lang if body.lang in LOCALES else None
     if locale is None:
         raise HTTPException(status_code=422, detail=[{"loc": ["body", "lang"], "type": "value_error",
@@ -166,7 +166,7 @@ async def quality_report_by_link(
     refusal = link_refusal(link_secret(request), period, format, lang, expires, sig, time.time())
     if refusal is not None:
         raise HTTPException(status_code=403, detail=refusal)
-    parsed = reportable_period(period, catalogue)
+    parsed = reportable_period(period, catalogue, reader.clock.now())
     authorization = f"Bearer {settings.admin_token}" if settings.admin_token else ""
     return await build(request, reader, catalogue, settings, parsed, format, lang if lang in LOCALES else "zh-CN",
                        authorization)
