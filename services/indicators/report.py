@@ -42,6 +42,7 @@ from services.indicators.report_links import link_refusal, signed_link
 from services.indicators.report_pdf import html_to_pdf
 from services.indicators.report_render import Report, render, render_report
 from shared.catalogue import Catalogue
+from shared.error_answers import error_responses
 from shared.i18n import LANG_COOKIE, LOCALES, negotiate
 
 # Re-exported: the tests import these from here.
@@ -51,6 +52,8 @@ __all__ = ["Period", "collect_figures", "index_figures", "parse_period",
 router = APIRouter()
 Format = Literal["html", "pdf"]
 PDF = "application/pdf"
+_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+               403: "the token's role may not read reports"}
 PeriodQuery = Annotated[str, Query(description="a month (2026-11), a quarter (2026-Q4) or a year (2026)",
                                    examples=["2026-11"])]
 
@@ -106,7 +109,8 @@ def wants_pdf(fmt: str | None, accept: str) -> bool:
 
 
 @router.get("/v1/reports/quality", tags=["reports"],
-            responses={200: {"content": {"text/html": {}, PDF: {}},
+            responses={**error_responses(_ERROR_TEXT),
+                       200: {"content": {"text/html": {}, PDF: {}},
                              "description": "the report as HTML, or as PDF (format=pdf or Accept: application/pdf)"},
                        422: {"description": "a malformed period, one that has not begun, or one before the plan"}})
 async def quality_report(
@@ -140,7 +144,8 @@ class LinkAnswer(BaseModel):
     expires_at: str = Field(description="when the link stops working (RFC 3339, China Standard Time)")
 
 
-@router.post("/v1/reports/quality/links", tags=["reports"], status_code=201, response_model=LinkAnswer)
+@router.post("/v1/reports/quality/links", tags=["reports"], status_code=201, response_model=LinkAnswer,
+             responses=error_responses(_ERROR_TEXT, 400))
 def report_link(request: Request, principal: Reader, catalogue: CatalogueDep, settings: SettingsDep,
                 reader: ReaderDep, body: LinkRequest) -> LinkAnswer:
     """A short-lived signed link to one report (period, format, language), for opening it in a browser tab."""
@@ -156,7 +161,8 @@ def report_link(request: Request, principal: Reader, catalogue: CatalogueDep, se
 
 
 @router.get("/reports/quality", tags=["reports"],
-            responses={200: {"content": {"text/html": {}, PDF: {}}}, 403: {"description": "altered or expired link"}})
+            responses={200: {"content": {"text/html": {}, PDF: {}}},
+                       403: {"description": "an altered or expired link (open the report again from the dashboard)"}})
 async def quality_report_by_link(
     request: Request, catalogue: CatalogueDep, settings: SettingsDep, reader: ReaderDep,
     period: PeriodQuery, format: Format, lang: str,  # noqa: A002 - the query name

@@ -36,7 +36,7 @@ def signed_link(secret: str, period: str, fmt: str, lang: str, expires: int) -> 
 def link_refusal(secret: str, period: str, fmt: str, lang: str, expires: int, sig: str, now: float) -> str | None:
     """Why a link is refused (altered, or expired), or None when it is good."""
     expected = link_signature(secret, period, fmt, lang, expires)
-    if not hmac.compare_digest(expected, sig):
+    if not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace")):
         return "this report link is not valid (it was altered or signed by another server): open the report again " \
                "from the dashboard"
     if now >= expires:

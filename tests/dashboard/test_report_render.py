@@ -189,5 +189,6 @@ def test_a_signed_report_link_opens_only_its_own_report_until_it_expires() -> No
     assert "expired" in str(link_refusal(*good, now=expires))
     for altered in [("other-secret" * 3, *good[1:]), (secret, "2026-10", *good[2:]),
                     (secret, "2026-11", "html", *good[3:]), (secret, "2026-11", "pdf", "en", *good[4:]),
-                    (secret, "2026-11", "pdf", "zh-CN", expires + 3600, query["sig"])]:
+                    (secret, "2026-11", "pdf", "zh-CN", expires + 3600, query["sig"]),
+                    (secret, "2026-11", "pdf", "zh-CN", expires, "\u0080" + query["sig"][1:])]:
         assert "not valid" in str(link_refusal(*altered, now=expires - 100))
