@@ -57,6 +57,7 @@ def narrative(catalogue: Catalogue, figures: Figures, previous: Figures | None, 
     """Paragraphs of the summary: one per shortfall, then what could not be judged."""
     paragraphs: list[str] = []
     unjudged: list[str] = []
+    missed_milestones: list[str] = []
     met = short = 0
     province = catalogue.province_code
     for spec in catalogue.indicators:
@@ -78,10 +79,10 @@ def narrative(catalogue: Catalogue, figures: Figures, previous: Figures | None, 
         target = fmt_value(spec, spec.target.value)
         gap = fmt_gap(spec, spec.target.value - float(fig.get("value") or 0), t)
         if status == "missed":
-            sentence = t("narrative.milestone_missed", indicator=name, value=value,
-                         target=fmt_value(spec, spec.target.value),
-                         deadline=catalogue.plan.deadline.isoformat(), gap=gap)
-        elif status == "behind":
+            missed_milestones.append(t("narrative.milestone_item", indicator=name, value=value,
+                                       target=fmt_value(spec, spec.target.value)))
+            continue
+        if status == "behind":
             sentence = t("narrative.milestone_behind", indicator=name, value=value,
                          expected=fmt_value(spec, due_at_pace(catalogue, spec, fig)))
         elif status in ("breach", "at_risk"):
@@ -96,6 +97,10 @@ def narrative(catalogue: Catalogue, figures: Figures, previous: Figures | None, 
             moved = change(spec, fig, previous.get((spec.id, province)), previous_name, t)
             sentence += (" " + moved) if moved else ""
         paragraphs.append(sentence)
+    if missed_milestones:
+        sep = "；" if t.locale != "en" else "; "
+        paragraphs.insert(0, t("narrative.milestones_missed", count=len(missed_milestones),
+                               deadline=catalogue.plan.deadline.isoformat(), items=sep.join(missed_milestones)))
     head = t("narrative.met_count", total=met + short, met=met, missed=short)
     if not paragraphs:
         paragraphs.append(t("narrative.all_met"))

@@ -59,7 +59,7 @@ def city_bar_chart(spec: IndicatorSpec, catalogue: Catalogue, figures: Figures, 
     values = [figures.get((spec.id, c), {}).get("value") for c in cities]
     known = [v for v in values if v is not None]
     base, top = chart_range(spec, known)
-    width, height, left, bottom, top_pad = 720, 200, 60, 40, 16
+    width, height, left, bottom, top_pad = 720, 170, 60, 34, 14
     plot_h = height - bottom - top_pad
     step = (width - left - 10) / len(cities)
 

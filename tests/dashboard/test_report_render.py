@@ -103,7 +103,7 @@ def test_the_narrative_names_the_missed_targets_by_how_much_the_cities_behind_th
     # Xuzhou is 5.3 points short on 480 results (25.6 missing passes), Suzhou 1.9 on 1000 (19): Xuzhou first.
     assert "主要拖累城市：徐州市（91.7 %，占全省差距的 57 %）、苏州市（95.1 %，占全省差距的 43 %）" in overview
     assert "较上期（2026年10月，97.1 %）下降 0.4 个百分点" in overview
-    assert "新增国家标准规划期累计 250 项，目标 600 项（2020-12-31前），未完成，差 350 项" in overview
+    assert "规划期已于 2020-12-31 结束，1 项里程碑指标未完成：新增国家标准（累计 250 项，目标 600 项）" in overview
 
 
 def test_values_sample_sizes_and_intervals_only_where_they_mean_something() -> None:
