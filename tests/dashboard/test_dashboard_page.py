@@ -195,7 +195,7 @@ def test_the_language_toggle_switches_to_english_and_is_remembered(seeded: Seede
     other = browser.new_page()
     other.goto(f"{seeded.indicators_url}/#token={seeded.agency_key}")
     other.wait_for("document.documentElement.lang === 'en' && document.getElementById('lang-toggle').innerText"
-                   " === '中文'", what="English remembered in a new tab")
+                   " === '中文' && document.body.dataset.rendered === '1'", what="English remembered in a new tab")
     other.click("#lang-toggle")
     other.wait_for("document.documentElement.lang === 'zh-CN'", what="back to Chinese")
     assert page.errors() == [] and other.errors() == []

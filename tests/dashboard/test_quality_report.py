@@ -91,6 +91,8 @@ def test_the_report_as_pdf_is_the_chinese_official_version_with_its_issuer_and_n
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         missing_tool("no pdftoppm found (install the Debian package 'poppler-utils')")
+    for old in ARTIFACTS.glob("quality-report-page-*.png"):
+        old.unlink()
     subprocess.run([pdftoppm, "-r", "60", "-png", str(ARTIFACTS / "quality-report.pdf"),
                     str(ARTIFACTS / "quality-report-page")], check=True, timeout=120)
     assert len(list(ARTIFACTS.glob("quality-report-page-*.png"))) == len(pdf.pages)
