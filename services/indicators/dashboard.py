@@ -23,13 +23,14 @@ from services.indicators.deps import CatalogueDep, SettingsDep
 from shared.catalogue import Catalogue
 from shared.i18n import LANG_COOKIE, LOCALES, negotiate
 from shared.i18n import catalogue as strings_of
+from shared.jsonbody import StrictJsonRoute
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 WINDOWS = (JUDGED, "7d", "30d", "90d", "ytd")
 REFRESH_SECONDS = 10
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 router.include_router(report.router)
 
 

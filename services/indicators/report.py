@@ -44,12 +44,13 @@ from services.indicators.report_render import Report, render, render_report
 from shared.catalogue import Catalogue
 from shared.error_answers import error_responses
 from shared.i18n import LANG_COOKIE, LOCALES, negotiate
+from shared.jsonbody import StrictJsonRoute
 
 # Re-exported: the tests import these from here.
 __all__ = ["Period", "collect_figures", "index_figures", "parse_period",
            "quality_report", "render_report", "router", "unit_of"]
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 Format = Literal["html", "pdf"]
 PDF = "application/pdf"
 _ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
