@@ -2,7 +2,7 @@
 # The system packages the test suite and `make run` need on Debian 12, installed once.
 #   PostgreSQL (server binaries), Java 17 and Maven (the local Kafka broker), make,
 #   Prometheus with promtool, a Compose parser (docker-compose), Chromium with CJK fonts (dashboard
-#   tests), Python 3.11 with venv.
+#   tests), pango for WeasyPrint (the PDF report), poppler-utils (PDF pages to PNG in tests), Python 3.11 with venv.
 # Used by both `make test` and .ci/run. Idempotent: when everything is present it only checks (no
 # apt-get update). When something is missing and we are not root, it names the packages and fails.
 set -euo pipefail
@@ -19,7 +19,11 @@ command -v make >/dev/null || missing+=(make)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 have_compose || missing+=(docker-compose)
 command -v chromium >/dev/null || [ -n "${QW_CHROMIUM:-}" ] || missing+=(chromium)
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)  # Chinese names on the dashboard
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)  # Chinese on the dashboard and in the PDF report
+# WeasyPrint (the report's PDF) draws text with pango; pdftoppm/pdftotext (poppler) render and read the PDF in tests.
+dpkg -s libpango-1.0-0 >/dev/null 2>&1 || missing+=(libpango-1.0-0)
+dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=(libpangoft2-1.0-0)
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 if ! command -v python3.11 >/dev/null; then
     missing+=(python3.11 python3.11-venv)
 elif ! python3.11 -c 'import ensurepip' 2>/dev/null; then

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from shared.catalogue import Target
 from shared.clock import Instant
 
-FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind"]
+# Milestones after the plan's deadline: "achieved" or "missed", final (judged at the deadline).
+FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind", "achieved", "missed"]
 
 
 class Figure(BaseModel):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import computed_field
+from pydantic import Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOGUE = Path(__file__).parent / "catalogue" / "jiangsu-2020.yaml"
+# A later plan period as a documented example (targets illustrative): QW_CATALOGUE_PATH=<this file>.
+EXAMPLE_CATALOGUE = Path(__file__).parent / "catalogue" / "example-2025-2027.yaml"
 
 
 class Settings(BaseSettings):
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
     alerts_public_url: str = "http://127.0.0.1:8003"
     alerts_internal_url: str | None = None
     dashboard_origins: str = "http://127.0.0.1:8002,http://localhost:8002"
+    # Short-lived signed links to the quality report (HTML or PDF) that a browser opens without a bearer
+    # token: minted by an authenticated call (POST /v1/reports/quality/links), HMAC-SHA256 with this secret,
+    # bound to period, format and language, valid for report_link_minutes. Unset: a random secret per
+    # process (links die with a restart, and several replicas need a shared secret set here).
+    report_link_secret: str | None = None
+    report_link_minutes: int = Field(10, ge=1, le=24 * 60)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -124,4 +132,4 @@ def topic_partitions() -> dict[str, int]:
     return {"qw.events": 6, "qw.figures": 3, "qw.events.dlq": 1}
 
 
-__all__ = ["Settings", "DEFAULT_CATALOGUE", "topic_partitions"]
+__all__ = ["Settings", "DEFAULT_CATALOGUE", "EXAMPLE_CATALOGUE", "topic_partitions"]

@@ -4,8 +4,8 @@ States: ``inactive`` → ``pending`` (only when the rule has a ``for`` duration)
 ``resolved`` (→ ``pending``/``firing`` again: a new episode).
 
 Figure status → condition:
-- ``at_risk``, ``behind`` → bad, severity ``warning``; ``breach`` → bad, severity ``critical``;
-- ``ok``, ``on_track`` → good;
+- ``at_risk``, ``behind``, ``missed`` → bad, severity ``warning``; ``breach`` → bad, severity ``critical``;
+- ``ok``, ``on_track``, ``achieved`` → good;
 - ``insufficient_data`` → unknown. Unknown never fires, never escalates and never resolves: a
   firing alert keeps firing at its severity (and any running resolve timer is cancelled, since a
   lack of data is no evidence of recovery); a pending alert waits (it is not promoted).
@@ -33,8 +33,9 @@ Severity = Literal["warning", "critical"]
 Notice = Literal["firing", "escalated", "reminder", "resolved"]
 
 SEVERITY_RANK: dict[str | None, int] = {None: 0, "warning": 1, "critical": 2}
-BAD_STATUS: dict[str, Severity] = {"at_risk": "warning", "behind": "warning", "breach": "critical"}
-GOOD_STATUS = frozenset({"ok", "on_track"})
+BAD_STATUS: dict[str, Severity] = {"at_risk": "warning", "behind": "warning", "missed": "warning",
+                                   "breach": "critical"}
+GOOD_STATUS = frozenset({"ok", "on_track", "achieved"})
 
 
 def alert_id_for(figure_key: str) -> str:

@@ -19,7 +19,7 @@ from services.indicators.deps import (
     SessionsDep,
     SettingsDep,
 )
-from services.indicators.reader import FigureRequest, inspection_categories
+from services.indicators.reader import FigureReader, FigureRequest, inspection_categories
 from services.indicators.windows import is_window
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import rfc3339, rfc3339_or_none
@@ -130,28 +130,53 @@ def get_trend(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, ind
             "target": spec.target.model_dump(), "points": points}
 
 
+JUDGED = "judged"
+
+
+def judged_window(catalogue: Catalogue, spec: IndicatorSpec) -> str:
+    """The window an indicator is judged on (按考核口径): the first the catalogue evaluates it over."""
+    return "plan" if spec.kind == "milestone" else catalogue.windows(spec)[0]
+
+
 @router.get("/scorecard")
 def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
-              window: Annotated[str, Query(description="the window for every indicator it applies to")] = "30d",
+              window: Annotated[str, Query(description="the window for every indicator it applies to, or "
+                                                       "'judged': each indicator at the window it is judged on "
+                                                       "(按考核口径, from the catalogue)")] = "30d",
+              parent: Annotated[str | None, Query(description="a city code: the figures of its counties instead "
+                                                             "of the province and cities (indicators judged "
+                                                             "for cities only)")] = None,
               ) -> dict[str, Any]:
     """Every indicator for the province and each city. Milestones are always judged over the plan
-    period (window ``plan``); every other indicator uses the requested window."""
-    if not is_window(window):
-        raise _unprocessable("window", f"unknown window {window!r}")
-    regions = (catalogue.province_code, *catalogue.city_codes)
-    requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, catalogue.judged_regions(spec))
-                for spec in catalogue.indicators]
+    period (window ``plan``); every other indicator uses the requested window, or with ``window=judged``
+    its own judged window. Each row says the window its figures are for (``window``) and the window it is
+    judged on (``judged_window``)."""
+    if window != JUDGED and not is_window(window):
+        raise _unprocessable("window", f"unknown window {window!r}: use judged, 7d, 30d, 90d, 365d, mtd, qtd, ytd, "
+                                       "or a calendar period such as 2026-11")
+    specs = list(catalogue.indicators)
+    if parent is None:
+        regions: tuple[str, ...] = (catalogue.province_code, *catalogue.city_codes)
+    else:
+        if parent not in catalogue.regions.cities:
+            raise _unprocessable("parent", f"parent {parent!r} is not a city of {catalogue.regions.province.name}")
+        regions = tuple(child["code"] for child in child_regions(catalogue, reader, parent))
+        specs = [spec for spec in specs if spec.scope == "all"]
+    requests = [FigureRequest(spec, judged_window(catalogue, spec) if window == JUDGED or spec.kind == "milestone"
+                              else window, catalogue.judged_regions(spec) if parent is None else regions)
+                for spec in specs]
     now = reader.clock.now()
     figures = reader.figures(requests, now=now)
     by_indicator: dict[str, list[dict[str, Any]]] = {}
     for figure in figures:
         by_indicator.setdefault(figure.indicator, []).append(figure_json(figure))
     rows = []
-    for spec, req in zip(catalogue.indicators, requests, strict=True):
+    for spec, req in zip(specs, requests, strict=True):
         row: dict[str, Any] = {"indicator": spec.id, "name_zh": spec.name_zh, "name_en": spec.name_en,
                                "kind": spec.kind, "target": spec.target.model_dump(), "window": req.window,
+                               "judged_window": judged_window(catalogue, spec), "scope": spec.scope,
                                "figures": by_indicator.get(spec.id, [])}
-        if req.window != window:
+        if req.window != window and window != JUDGED:
             row["window_note"] = "milestones are judged by pace over the whole plan period"
         rows.append(row)
     counts: dict[str, int] = {}
@@ -161,6 +186,32 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
             "note": "milestone indicators use window 'plan' whatever the requested window",
             "regions": [{"code": code, "name": catalogue.region_name(code)} for code in regions],
             "status_counts": counts, "indicators": rows}
+
+
+@router.get("/regions/{region}/children", responses=_errors(404))
+def region_children(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, region: str) -> dict[str, Any]:
+    """The regions directly under a region: the province's cities, or a city's counties as the catalogue
+    lists them (code and name). A catalogue that lists no counties answers an empty list for a city; a
+    county's figures are still served by ``/v1/indicators/{indicator}?region=<county code>``."""
+    if region == catalogue.province_code:
+        children = [{"code": code, "name": city.name, "name_en": city.name_en}
+                    for code, city in sorted(catalogue.regions.cities.items())]
+        return {"region": region, "level": "province", "children": children}
+    if region not in catalogue.regions.cities:
+        raise HTTPException(status_code=404, detail=f"region {region!r} is not the province or one of its cities")
+    return {"region": region, "level": "city", "children": child_regions(catalogue, reader, region)}
+
+
+def child_regions(catalogue: Catalogue, reader: FigureReader, city: str) -> list[dict[str, str]]:
+    """A city's counties: those the catalogue lists (with names), and any other county code of the city that
+    figures have been counted for (named by its code)."""
+    listed: dict[str, Any] = getattr(catalogue.regions, "counties", None) or {}
+    children = {code: {"code": code, "name": getattr(spec, "name", code), "name_en": getattr(spec, "name_en", "")
+                       or ""} for code, spec in listed.items() if code[:4] == city[:4] and code != city}
+    for code in reader.counted_regions(city[:4], limit=200):
+        if code != city and code not in children and catalogue.resolve_region(code) is not None:
+            children[code] = {"code": code, "name": catalogue.region_name(code), "name_en": ""}
+    return [children[code] for code in sorted(children)]
 
 
 # ---- dead letters (operators) ---------------------------------------------------------------------

@@ -10,20 +10,24 @@ Wiring: ``app.include_router(dashboard.router)`` (this router also carries the q
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from services.indicators import report
+from services.indicators.api import JUDGED, judged_window
 from services.indicators.deps import CatalogueDep, SettingsDep
 from shared.catalogue import Catalogue
+from shared.i18n import LANG_COOKIE, LOCALES, negotiate
+from shared.i18n import catalogue as strings_of
 from shared.jsonbody import StrictJsonRoute
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
-WINDOWS = ("7d", "30d", "90d", "ytd")
+WINDOWS = (JUDGED, "7d", "30d", "90d", "ytd")
 REFRESH_SECONDS = 10
 
 router = APIRouter(route_class=StrictJsonRoute)
@@ -45,14 +49,23 @@ def dashboard_asset(name: str) -> FileResponse:
 
 
 @router.get("/dashboard/config.json", tags=["dashboard"])
-def dashboard_config(settings: SettingsDep, catalogue: CatalogueDep) -> dict[str, Any]:
-    """What the page needs besides figures: names from the catalogue and where the alerts live."""
+def dashboard_config(request: Request, settings: SettingsDep, catalogue: CatalogueDep,
+                     lang: str | None = None) -> dict[str, Any]:
+    """What the page needs besides figures: names from the catalogue, where the alerts live, and the page's
+    strings in the reader's language: ``lang``, else the ``qw_lang`` cookie the page's toggle sets, else Chinese.
+    Chinese first: the browser's ``Accept-Language`` is not consulted (an office PC set up in English still
+    opens the Chinese page; English is one click on the toggle, and remembered)."""
+    locale = negotiate(lang, request.cookies.get(LANG_COOKIE))
     return {
         "alerts_url": settings.alerts_public_url.rstrip("/"),
         "refresh_seconds": REFRESH_SECONDS,
         "windows": list(WINDOWS),
-        "default_window": "30d",
+        "default_window": JUDGED,
         "trend_days": 90,
+        "locale": locale,
+        "locales": list(LOCALES),
+        "lang_cookie": LANG_COOKIE,
+        "strings": dict(strings_of("dashboard", locale)),
         **catalogue_summary(catalogue),
     }
 
@@ -67,13 +80,16 @@ def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
     indicators = [
         {"id": spec.id, "name_zh": spec.name_zh, "name_en": spec.name_en, "kind": spec.kind,
          "unit": report.unit_of(spec), "target": spec.target.model_dump(), "clause": spec.clause,
-         "min_sample": catalogue.min_sample(spec), "scope": spec.scope}
+         "min_sample": catalogue.min_sample(spec), "scope": spec.scope,
+         "judged_window": judged_window(catalogue, spec)}
         for spec in catalogue.indicators
     ]
     plan = catalogue.plan
+    today = dt.datetime.now(catalogue.tz).date()
     return {
         "plan": {"id": plan.id, "title": plan.title, "title_en": plan.title_en, "issued_by": plan.issued_by,
-                 "deadline": plan.deadline.isoformat()},
+                 "start": plan.start.isoformat(), "deadline": plan.deadline.isoformat(),
+                 "over": today > plan.deadline, "illustrative": plan.illustrative},
         "regions": regions,
         "indicators": indicators,
     }

@@ -119,7 +119,8 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
             numerator, denominator = sums.numerator, None
             value, n = sums.numerator, None
             # The contract knows two milestone statuses: nothing reported yet is "behind" once pace > 0.
-            status = judge_milestone(sums.numerator, spec.target.value * plan_elapsed_share(catalogue, window, now))
+            status = judge_milestone(sums.numerator, spec.target.value * plan_elapsed_share(catalogue, window, now),
+                                     final=plan_over(catalogue, now))
         case _:  # pragma: no cover - the catalogue model allows no other kind
             raise ValueError(f"unknown indicator kind {spec.kind!r}")
     tz = catalogue.tz
@@ -149,6 +150,11 @@ def expected_samples(catalogue: Catalogue, region: str, window: Window, now: dt.
     quota = sum(p.annual_quota_per_city for p in catalogue.programmes.values())
     share = window.elapsed(now) / year_length(window.first_day.year)
     return quota * cities * share
+
+
+def plan_over(catalogue: Catalogue, now: dt.datetime) -> bool:
+    """True once the plan's deadline day has ended (CST): milestones are then judged, finally, at the deadline."""
+    return now >= day_start(catalogue.plan.deadline + dt.timedelta(days=1), catalogue.tz)
 
 
 def plan_elapsed_share(catalogue: Catalogue, window: Window, now: dt.datetime) -> float:

@@ -70,7 +70,7 @@ class FigureReader:
         self.clock = clock
 
     def window(self, name: str, now: dt.datetime) -> Window:
-        return resolve_window(name, now, self.catalogue.tz, self.catalogue.plan.start)
+        return resolve_window(name, now, self.catalogue.tz, self.catalogue.plan.start, self.catalogue.plan.deadline)
 
     def figure(self, spec: IndicatorSpec, region: str, category: str | None, window: str) -> Figure:
         return self.figures([FigureRequest(spec, window, (region,), (category,))])[0]
@@ -122,6 +122,14 @@ class FigureReader:
             out[(ind, region)][cat] = Sums(int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0),
                                            float(ssq or 0.0), int(settled or 0), int(recent or 0), _aware(latest))
         return out
+
+    def counted_regions(self, prefix: str, *, limit: int) -> list[str]:
+        """Region codes starting with ``prefix`` that any tally has been counted for (at most ``limit``)."""
+        t = DailyTally
+        with self.sessions() as session:
+            rows = session.scalars(select(t.region).where(t.region.like(f"{prefix}%")).distinct()
+                                   .order_by(t.region).limit(limit))
+            return list(rows)
 
     @staticmethod
     def _reports(session: Session, indicators: Iterable[str]) -> list[ReportState]:

@@ -1,47 +1,74 @@
-"""The quality report's document (pure): the summary table, a section per indicator with its city
-bar chart, the alerts of the period, all put into ``templates/quality_report.html``."""
+"""The quality report's document (pure): the head with the issuing unit, the narrative summary, the table of
+targets, a section per indicator with its city chart and table, the alerts of the period and the notes, in
+Chinese (the official version) or English, put into ``templates/quality_report.html``. The same document is
+served as HTML and printed to PDF (``report_pdf``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from services.indicators.report_data import Period
+from services.indicators.report_data import Figures, Period, report_window
 from services.indicators.report_format import (
     esc,
     fmt_ci,
     fmt_target,
     fmt_value,
+    indicator_name,
     region_label,
+    region_name,
     sample_size,
     status_badge,
     unit_of,
+    verdict,
 )
+from services.indicators.report_narrative import narrative
 from shared.catalogue import Catalogue, IndicatorSpec
+from shared.i18n import Translator
 
 TEMPLATE = Path(__file__).parent / "templates" / "quality_report.html"
-STATUS_COLOURS = {"ok": "#2e7d32", "on_track": "#2e7d32", "at_risk": "#f0a500", "breach": "#c62828",
-                  "behind": "#d84315", "insufficient_data": "#9e9e9e"}
+STATUS_COLOURS = {"ok": "#2e7d32", "on_track": "#2e7d32", "achieved": "#2e7d32", "at_risk": "#f0a500",
+                  "breach": "#c62828", "behind": "#d84315", "missed": "#c62828", "insufficient_data": "#9e9e9e"}
 
 
-def city_bar_chart(spec: IndicatorSpec, catalogue: Catalogue, figures: dict[tuple[str, str], dict[str, Any]]) -> str:
-    """Inline SVG: one bar per city, coloured by status, with the target as a dashed line."""
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What one report shows: the catalogue, the period and its figures, the previous period's, the alerts."""
+
+    catalogue: Catalogue
+    period: Period
+    figures: Figures
+    alerts: list[dict[str, Any]] | None
+    alerts_error: str | None
+    generated_at: dt.datetime
+    previous: Figures | None = None
+    locale: str = "zh-CN"
+
+    @property
+    def t(self) -> Translator:
+        return Translator("report", self.locale)
+
+
+def city_bar_chart(spec: IndicatorSpec, catalogue: Catalogue, figures: Figures, t: Translator) -> str:
+    """Inline SVG: one bar per city, coloured by verdict, with the target as a dashed line."""
     cities = catalogue.city_codes
     values = [figures.get((spec.id, c), {}).get("value") for c in cities]
     known = [v for v in values if v is not None]
     base, top = chart_range(spec, known)
-    width, height, left, bottom, top_pad = 720, 240, 60, 48, 16
+    width, height, left, bottom, top_pad = 720, 170, 60, 34, 14
     plot_h = height - bottom - top_pad
     step = (width - left - 10) / len(cities)
 
     def y(v: float) -> float:
         return top_pad + plot_h * (1 - (max(base, min(v, top)) - base) / (top - base))
 
+    label = t("chart_label", indicator=indicator_name(spec, t))
     parts = [f'<svg class="city-chart" data-indicator="{esc(spec.id)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{esc(spec.name_zh)} by city">']
+             f'role="img" aria-label="{esc(label)}">']
     for tick in (base, (base + top) / 2, top):
         gy = y(tick)
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="#e3e7eb"/>'
@@ -49,25 +76,27 @@ def city_bar_chart(spec: IndicatorSpec, catalogue: Catalogue, figures: dict[tupl
                      f'{esc(fmt_value(spec, tick))}</text>')
     for i, (code, value) in enumerate(zip(cities, values, strict=True)):
         fig = figures.get((spec.id, code), {})
-        status = fig.get("status") or "insufficient_data"
+        status = verdict(fig)
         x = left + i * step + step * 0.15
-        name = catalogue.regions.cities[code].name
+        name = region_name(catalogue, code, t)
         if value is not None:
             by = y(value)
             parts.append(f'<rect class="bar {esc(status)}" data-region="{code}" x="{x:.1f}" y="{by:.1f}" '
                          f'width="{step * 0.7:.1f}" height="{max(y(base) - by, 0.5):.1f}" '
                          f'fill="{STATUS_COLOURS.get(status, "#9e9e9e")}"><title>{esc(name)} '
-                         f'{esc(fmt_value(spec, value))} (n={esc(sample_size(fig))})</title></rect>')
+                         f'{esc(fmt_value(spec, value))} (n={esc(sample_size(spec, fig, t))})</title></rect>')
         else:
             parts.append(f'<text x="{x + step * 0.35:.1f}" y="{y(base) - 4:.1f}" font-size="10" '
-                         f'text-anchor="middle" fill="#9e9e9e">n/a</text>')
-        parts.append(f'<text x="{x + step * 0.35:.1f}" y="{height - bottom + 16}" font-size="11" '
-                     f'text-anchor="middle">{esc(name.removesuffix("市"))}</text>')
+                         f'text-anchor="middle" fill="#9e9e9e">—</text>')
+        short = name.removesuffix("市") if t.locale != "en" else name
+        size = 11 if t.locale != "en" else 9
+        parts.append(f'<text x="{x + step * 0.35:.1f}" y="{height - bottom + 16}" font-size="{size}" '
+                     f'text-anchor="middle">{esc(short)}</text>')
     ty = y(spec.target.value)
     parts.append(f'<line class="target-line" x1="{left}" x2="{width - 10}" y1="{ty:.1f}" y2="{ty:.1f}" '
                  f'stroke="#1d232a" stroke-width="1.5" stroke-dasharray="6 4"/>'
                  f'<text x="{width - 12}" y="{ty - 5:.1f}" font-size="11" text-anchor="end">'
-                 f'目标 target {esc(fmt_target(spec, catalogue))}</text></svg>')
+                 f'{esc(t("chart_target", target=fmt_target(spec, catalogue, t)))}</text></svg>')
     return "".join(parts)
 
 
@@ -85,84 +114,159 @@ def chart_range(spec: IndicatorSpec, values: list[float]) -> tuple[float, float]
     return base, (min(top, 1.0) if unit == "percent" and high <= 1.0 else top)
 
 
-def indicator_section(spec: IndicatorSpec, catalogue: Catalogue, figures: dict[tuple[str, str], dict[str, Any]]) -> str:
+def window_label(catalogue: Catalogue, spec: IndicatorSpec, period: Period, t: Translator) -> str:
+    window = report_window(catalogue, spec, period)
+    return t("window." + window) if window in ("ytd", "plan") else t("window.period")
+
+
+def figure_row(spec: IndicatorSpec, catalogue: Catalogue, code: str, fig: dict[str, Any] | None,
+               t: Translator) -> str:
+    return (f'<tr data-region="{code}"><td>{region_label(catalogue, code, t)}</td>'
+            f'<td class="num">{esc(fmt_value(spec, (fig or {}).get("value")))}</td>'
+            f'<td class="num">{esc(sample_size(spec, fig, t))}</td>'
+            f'<td class="num">{esc(fmt_ci(spec, fig, t))}</td>'
+            f'<td>{status_badge(verdict(fig), t)}</td></tr>')
+
+
+def indicator_section(spec: IndicatorSpec, report: Report, number: int) -> str:
+    catalogue, figures, t = report.catalogue, report.figures, report.t
     province = figures.get((spec.id, catalogue.province_code))
-    status = (province or {}).get("status")
-    breaches = [c for c in catalogue.city_codes if figures.get((spec.id, c), {}).get("status") in ("breach", "behind")]
-    rows = []
-    for code in (catalogue.province_code, *catalogue.city_codes):
-        fig = figures.get((spec.id, code))
-        rows.append(f'<tr data-region="{code}"><td>{region_label(catalogue, code)}</td>'
-                    f'<td class="num">{esc(fmt_value(spec, (fig or {}).get("value")))}</td>'
-                    f'<td class="num">{esc(sample_size(fig))}</td>'
-                    f'<td class="num">{esc(fmt_ci(spec, (fig or {}).get("ci95")))}</td>'
-                    f'<td>{status_badge((fig or {}).get("status"))}</td></tr>')
+    meta = (f'<p class="meta">{esc(spec.clause)} · {esc(t("col.target"))} {esc(fmt_target(spec, catalogue, t))}'
+            f' · {esc(t("col.window"))}：{esc(window_label(catalogue, spec, report.period, t))}</p>')
+    head = f'<h3>（{number}）{esc(indicator_name(spec, t))}</h3>' if t.locale != "en" else \
+        f'<h3>3.{number} {esc(indicator_name(spec, t))}</h3>'
+    thead = (f'<thead><tr><th>{esc(t("col.region"))}</th><th>{esc(t("col.value"))}</th><th>{esc(t("col.n"))}</th>'
+             f'<th>{esc(t("col.ci"))}</th><th>{esc(t("col.status"))}</th></tr></thead>')
+    regions = (catalogue.province_code, *(catalogue.city_codes if spec.scope != "province" else ()))
+    if all((figures.get((spec.id, code)) or {}).get("value") is None for code in regions):
+        return (f'<section class="indicator compact" id="{esc(spec.id)}">{head}{meta}'
+                f'<p class="muted no-data">{esc(t("section_no_data"))}</p></section>')
+    if spec.scope == "province":
+        return (f'<section class="indicator compact" id="{esc(spec.id)}">{head}{meta}<table class="figures">{thead}'
+                f'<tbody>{figure_row(spec, catalogue, catalogue.province_code, province, t)}</tbody></table>'
+                f'<p class="muted">{esc(t("province_only"))}</p></section>')
+    breaches = [c for c in catalogue.city_codes if verdict(figures.get((spec.id, c))) in ("breach", "behind")]
     breach_line = ""
     if breaches:
-        cities = catalogue.regions.cities
-        names = "、".join(f"{cities[c].name} ({cities[c].name_en})" for c in breaches)
-        breach_line = f'<p class="breaches">未达标城市 Cities in breach: {esc(names)}</p>'
-    return (f'<section class="indicator" id="{esc(spec.id)}"><h3>{esc(spec.name_zh)} '
-            f'<span class="en">{esc(spec.name_en)}</span></h3>'
-            f'<p class="meta">{esc(spec.clause)} · 目标 target {esc(fmt_target(spec, catalogue))}</p>'
-            f'<p class="headline">全省 Province: <strong>{esc(fmt_value(spec, (province or {}).get("value")))}'
-            f'</strong> (n = {esc(sample_size(province))}, 95 % CI {esc(fmt_ci(spec, (province or {}).get("ci95")))})'
-            f' {status_badge(status)}</p>{breach_line}'
-            f'{city_bar_chart(spec, catalogue, figures)}'
-            '<table class="figures"><thead><tr><th>地区 Region</th><th>值 Value</th><th>样本量 n</th>'
-            f'<th>95 % 置信区间 CI</th><th>状态 Status</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            '</section>')
+        sep = "、" if t.locale != "en" else ", "
+        names = sep.join(region_name(catalogue, c, t) for c in breaches)
+        breach_line = f'<p class="breaches">{esc(t("cities_short", cities=names))}</p>'
+    rows = "".join(figure_row(spec, catalogue, code, figures.get((spec.id, code)), t)
+                   for code in (catalogue.province_code, *catalogue.city_codes))
+    return (f'<section class="indicator" id="{esc(spec.id)}"><div class="keep">{head}{meta}{breach_line}'
+            f'{city_bar_chart(spec, catalogue, figures, t)}</div>'
+            f'<table class="figures">{thead}<tbody>{rows}</tbody></table></section>')
 
 
-def summary_table(catalogue: Catalogue, figures: dict[tuple[str, str], dict[str, Any]]) -> str:
+def summary_table(report: Report) -> str:
+    catalogue, t = report.catalogue, report.t
     rows = []
     for spec in catalogue.indicators:
-        fig = figures.get((spec.id, catalogue.province_code)) or {}
-        rows.append(f'<tr><td><a href="#{esc(spec.id)}">{esc(spec.name_zh)}</a></td>'
-                    f'<td class="num">{esc(fmt_target(spec, catalogue))}</td>'
-                    f'<td class="num">{esc(fmt_value(spec, fig.get("value")))}</td>'
-                    f'<td class="num">{esc(sample_size(fig))}</td><td>{status_badge(fig.get("status"))}</td></tr>')
-    return ('<h2>一、主要目标完成情况 Summary against the plan</h2><table class="summary"><thead><tr>'
-            '<th>指标 Indicator</th><th>目标 Target</th><th>全省 Province</th><th>样本量 n</th><th>状态 Status</th>'
-            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        fig = report.figures.get((spec.id, catalogue.province_code))
+        before = (report.previous or {}).get((spec.id, catalogue.province_code))
+        previous = "—" if spec.kind == "milestone" or before is None else fmt_value(spec, before.get("value"))
+        rows.append(f'<tr data-indicator="{esc(spec.id)}"><td>{esc(indicator_name(spec, t))}</td>'
+                    f'<td class="num">{esc(fmt_target(spec, catalogue, t))}</td>'
+                    f'<td>{esc(window_label(catalogue, spec, report.period, t))}</td>'
+                    f'<td class="num">{esc(fmt_value(spec, (fig or {}).get("value")))}</td>'
+                    f'<td class="num">{esc(previous)}</td>'
+                    f'<td class="num">{esc(sample_size(spec, fig, t))}</td>'
+                    f'<td>{status_badge(verdict(fig), t)}</td></tr>')
+    return (f'<h2>{esc(t("section.table"))}</h2><table class="summary"><thead><tr>'
+            f'<th>{esc(t("col.indicator"))}</th><th>{esc(t("col.target"))}</th><th>{esc(t("col.window"))}</th>'
+            f'<th>{esc(t("col.province"))}</th><th>{esc(t("col.previous"))}</th><th>{esc(t("col.n"))}</th>'
+            f'<th>{esc(t("col.status"))}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def alerts_section(catalogue: Catalogue, alerts: list[dict[str, Any]] | None, error: str | None) -> str:
-    head = '<h2>三、本期告警 Alerts of the period</h2>'
-    if alerts is None:
-        return (f'{head}<p class="note alerts-unavailable">告警服务暂不可用，本期告警未能列入报告。'
-                f'The alert service could not be reached; this report lists no alerts. ({esc(error)})</p>')
-    if not alerts:
-        return f'{head}<p>本期无告警。No alerts in this period.</p>'
+def cst_text(value: object) -> str:
+    """An instant from the alert service, whatever its offset, as China Standard Time to the minute."""
+    if not value:
+        return "—"
+    try:
+        instant = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if instant.tzinfo is None:
+        return str(value)
+    return instant.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+
+
+def alerts_section(report: Report) -> str:
+    catalogue, t = report.catalogue, report.t
+    head = f'<h2>{esc(t("section.alerts"))}</h2>'
+    if report.alerts is None:
+        return f'{head}<p class="note alerts-unavailable">{esc(t("alerts.unavailable", error=report.alerts_error))}</p>'
+    if not report.alerts:
+        return f'{head}<p>{esc(t("alerts.none"))}</p>'
     rows = []
-    for a in sorted(alerts, key=lambda a: str(a.get("started_at") or "")):
+    for a in sorted(report.alerts, key=lambda a: str(a.get("started_at") or "")):
         spec = catalogue.indicator(str(a.get("indicator")))
-        name = spec.name_zh if spec else a.get("indicator")
+        name = indicator_name(spec, t) if spec else a.get("indicator")
         value = fmt_value(spec, a.get("value")) if spec else a.get("value")
-        rows.append(f'<tr><td>{esc(name)}</td><td>{region_label(catalogue, str(a.get("region")))}</td>'
-                    f'<td>{esc(a.get("window") or "")} · {esc(a.get("category") or "all")}</td>'
-                    f'<td>{esc(a.get("severity") or "")}</td>'
-                    f'<td>{esc(a.get("state") or "")}</td><td class="num">{esc(value)}</td>'
-                    f'<td>{esc(a.get("started_at") or "")}</td><td>{esc(a.get("resolved_at") or "—")}</td></tr>')
-    return (f'{head}<table class="alerts"><thead><tr><th>指标 Indicator</th><th>地区 Region</th>'
-            '<th>窗口/类别 Window/category</th><th>级别 Severity</th><th>状态 State</th><th>值 Value</th>'
-            '<th>开始 Started</th><th>解除 Resolved</th>'
+        severity, state = str(a.get("severity") or ""), str(a.get("state") or "")
+        rows.append(f'<tr><td>{esc(name)}</td><td>{region_label(catalogue, str(a.get("region")), t)}</td>'
+                    f'<td>{esc(a.get("category") or t("all_categories"))}</td>'
+                    f'<td><span class="sev {esc(severity)}">{esc(t("severity." + severity))}</span></td>'
+                    f'<td>{esc(t("state." + state))}</td><td class="num">{esc(value)}</td>'
+                    f'<td class="num">{esc(cst_text(a.get("started_at")))}</td>'
+                    f'<td class="num">{esc(cst_text(a.get("resolved_at")))}</td></tr>')
+    return (f'{head}<table class="alerts"><thead><tr><th>{esc(t("col.indicator"))}</th><th>{esc(t("col.region"))}</th>'
+            f'<th>{esc(t("col.category"))}</th><th>{esc(t("col.severity"))}</th><th>{esc(t("col.state"))}</th>'
+            f'<th>{esc(t("col.value"))}</th><th>{esc(t("col.started"))}</th><th>{esc(t("col.resolved"))}</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def render_report(catalogue: Catalogue, period: Period, figures: dict[tuple[str, str], dict[str, Any]],
-                  alerts: list[dict[str, Any]] | None, alerts_error: str | None, *, generated_at: dt.datetime) -> str:
+def issuer(catalogue: Catalogue, t: Translator) -> str:
     plan = catalogue.plan
-    sections = "".join(indicator_section(spec, catalogue, figures) for spec in catalogue.indicators)
-    body = (summary_table(catalogue, figures) + '<h2>二、分指标情况 Figures by indicator and city</h2>'
-            + sections + alerts_section(catalogue, alerts, alerts_error))
-    span = f"{period.start.date().isoformat()} – {(period.end - dt.timedelta(days=1)).date().isoformat()}"
+    if t.locale == "en":
+        return plan.report_issuer_en or plan.issued_by_en or plan.report_issuer or plan.issued_by
+    return plan.report_issuer or plan.issued_by
+
+
+def render(report: Report) -> str:
+    catalogue, period, t = report.catalogue, report.period, report.t
+    plan = catalogue.plan
+    cst = dt.timezone(dt.timedelta(hours=8))
+    generated = report.generated_at.astimezone(cst)
+    province = region_name(catalogue, catalogue.province_code, t)
+    title = t("title", province=province, period=period.name(t))
+    previous_name = period.previous().name(t)
+    paragraphs = narrative(catalogue, report.figures, report.previous, previous_name, t)
+    notes = [t("notes.stat"), t("notes.judge"), t("notes.windows"), t("notes.source")]
+    meta = [t("report_period", period=period.name(t), start=period.start.date().isoformat(),
+              end=period.last_day.isoformat()),
+            t("plan_line", plan=plan.title_en if t.locale == "en" and plan.title_en else plan.title,
+              plan_issuer=(plan.issued_by_en or plan.issued_by) if t.locale == "en" else plan.issued_by),
+            t("plan_period", start=plan.start.isoformat(), deadline=plan.deadline.isoformat())]
+    if generated < period.end:
+        meta.append(t("period_partial", as_of=generated.strftime("%Y-%m-%d %H:%M")))
+    if generated.date() > plan.deadline:
+        meta.append(t("plan_over", deadline=plan.deadline.isoformat()))
+    summary = (f'<section class="overview"><h2>{esc(t("section.summary"))}</h2>'
+               + "".join(f'<p class="narrative">{esc(p)}</p>' for p in paragraphs) + "</section>")
+    sections = "".join(indicator_section(spec, report, i) for i, spec in enumerate(catalogue.indicators, 1))
+    body = (summary + summary_table(report) + f'<h2 class="new-page">{esc(t("section.indicators"))}</h2>'
+            + sections + alerts_section(report)
+            + f'<section class="notes"><h2>{esc(t("section.notes"))}</h2>'
+            + "".join(f"<p>{esc(n)}</p>" for n in notes) + "</section>")
+    unit = issuer(catalogue, t)
+    date = f"{generated.year}年{generated.month}月{generated.day}日" if t.locale != "en" else \
+        generated.strftime("%d %B %Y").lstrip("0")
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        title=esc(f"{catalogue.regions.province.name}质量状况分析报告（{period.title}）"),
-        subtitle=esc(f"Quality status report, {period.label} · {plan.title} {plan.title_en}"),
-        meta=esc(f"计划 Plan: {plan.title}（{plan.issued_by}）· 报告期 Period: {period.label} ({span}, UTC+"
-                 f"{plan.utc_offset_hours}) · 生成时间 Generated: {generated_at.isoformat(timespec='seconds')}"),
-        body=body,
-        footer=esc("Figures: value, sample size n and 95 % interval (Wilson score interval for rates). "
-                   "Breach: the whole interval lies on the wrong side of the target; at risk: the value does."),
-    )
+        lang=esc(t.locale), title=esc(title), issuer=esc(unit), issued_on=esc(date),
+        doc_kind=esc(t("doc_kind")), meta="".join(f"<li>{esc(m)}</li>" for m in meta),
+        generated=esc(t("generated", time=generated.strftime("%Y-%m-%d %H:%M"))),
+        running=css_string(t("footer", issuer=unit, title=title)), page_css=t("page_css"),
+        illustrative='<p class="illustrative">ILLUSTRATIVE · 示例目标</p>' if plan.illustrative else "",
+        body=body)
+
+
+def css_string(text: str) -> str:
+    """Text as a CSS string literal (for running heads in ``@page`` rules)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3c ") + '"'
+
+
+def render_report(catalogue: Catalogue, period: Period, figures: Figures, alerts: list[dict[str, Any]] | None,
+                  alerts_error: str | None, *, generated_at: dt.datetime, previous: Figures | None = None,
+                  locale: str = "zh-CN") -> str:
+    return render(Report(catalogue, period, figures, alerts, alerts_error, generated_at, previous, locale))

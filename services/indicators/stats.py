@@ -75,6 +75,9 @@ def judge_pace(value: float | None, target: Target, breach_share: float = PACE_B
     return "at_risk" if target.met_by(value / breach_share) else "breach"
 
 
-def judge_milestone(count: float, expected: float) -> FigureStatus:
-    """Milestones: on_track when the cumulative count keeps linear pace to the deadline."""
+def judge_milestone(count: float, expected: float, *, final: bool = False) -> FigureStatus:
+    """Milestones: on_track when the cumulative count keeps linear pace to the deadline. Once the deadline
+    has passed (``final``) the verdict is the plan's own and does not change: achieved or missed."""
+    if final:
+        return "achieved" if count >= expected else "missed"
     return "on_track" if count >= expected else "behind"

@@ -3,7 +3,8 @@
 - ``7d``, ``30d``, ``90d``, ``365d``: the last N CST calendar days including today;
 - ``mtd``, ``qtd``, ``ytd``: from the first day of this month / quarter / year to today;
 - ``2026-11``, ``2026-Q4``, ``2026``: the whole calendar period (which may reach past today);
-- ``plan``: from the plan's start to today.
+- ``plan``: from the plan's start to today, or to the plan's deadline once it has passed (a milestone is
+  judged at the deadline, and what is counted after it does not count toward it).
 
 An event belongs to the day of its ``occurred_at`` in CST, so an event late by a few days (inside
 the grace period) lands in the past days it belongs to, and every window over them moves.
@@ -64,7 +65,8 @@ def is_window(name: str) -> bool:
     return name in ROLLING or name in ("mtd", "qtd", "ytd", "plan") or _calendar(name) is not None
 
 
-def resolve_window(name: str, now: dt.datetime, tz: dt.tzinfo, plan_start: dt.date) -> Window:
+def resolve_window(name: str, now: dt.datetime, tz: dt.tzinfo, plan_start: dt.date,
+                   plan_deadline: dt.date | None = None) -> Window:
     today = local_day(now, tz)
     if name in ROLLING:
         return Window(name, today - dt.timedelta(days=ROLLING[name] - 1), today, tz)
@@ -75,7 +77,8 @@ def resolve_window(name: str, now: dt.datetime, tz: dt.tzinfo, plan_start: dt.da
     if name == "ytd":
         return Window(name, dt.date(today.year, 1, 1), today, tz)
     if name == "plan":
-        return Window(name, min(plan_start, today), today, tz)
+        last = today if plan_deadline is None else min(today, plan_deadline)
+        return Window(name, min(plan_start, last), last, tz)
     period = _calendar(name)
     if period is None:
         raise UnknownWindow(f"unknown window {name!r}: use 7d, 30d, 90d, 365d, mtd, qtd, ytd, plan, "

@@ -53,6 +53,13 @@ class PlanInfo(BaseModel):
     title: str
     title_en: str = ""
     issued_by: str = ""
+    issued_by_en: str = ""
+    # Who publishes the periodic quality status report (定期发布质量状况分析报告) under this plan: the report's
+    # issuing unit (发文单位), printed at its head and foot. Empty: the plan's own issuer.
+    report_issuer: str = ""
+    report_issuer_en: str = ""
+    # True for a catalogue whose targets are illustrative (an example, not a plan in force): shown beside them.
+    illustrative: bool = False
     target_year: int
     start: dt.date
     deadline: dt.date

@@ -33,7 +33,8 @@ TARGETS = {"agri_sampling_pass_rate": Target(op=">=", value=0.97),
            "new_national_standards": Target(op=">=", value=600)}
 VALUES = {"ok": (985, 1000, 0.985, (0.9755, 0.9907)), "at_risk": (965, 1000, 0.965, (0.9521, 0.9746)),
           "breach": (951, 1000, 0.951, (0.9358, 0.9627)), "insufficient_data": (9, 10, 0.9, (0.596, 0.982)),
-          "behind": (200, None, 200.0, None), "on_track": (500, None, 500.0, None)}
+          "behind": (200, None, 200.0, None), "on_track": (500, None, 500.0, None),
+          "missed": (400, None, 400.0, None), "achieved": (600, None, 600.0, None)}
 
 
 def figure(status: str, *, indicator: str = "agri_sampling_pass_rate", region: str = "320500",

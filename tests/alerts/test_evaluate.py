@@ -43,14 +43,14 @@ def run(statuses: list[str], rule: Rule = RULE, step: float = 60.0) -> tuple[Ale
 
 
 @pytest.mark.parametrize(("status", "severity"), [("at_risk", "warning"), ("breach", "critical"),
-                                                  ("behind", "warning")])
+                                                  ("behind", "warning"), ("missed", "warning")])
 def test_a_bad_figure_fires_at_once_with_its_severity(status: str, severity: str) -> None:
     t = evaluate(None, figure(status), NOW, RULE)
     assert t is not None and t.changed
     assert (t.after.state, t.after.severity, t.after.started_at) == ("firing", severity, NOW)
 
 
-@pytest.mark.parametrize("status", ["ok", "on_track", "insufficient_data"])
+@pytest.mark.parametrize("status", ["ok", "on_track", "achieved", "insufficient_data"])
 def test_a_good_or_unknown_figure_without_an_alert_never_fires(status: str) -> None:
     t = evaluate(None, figure(status), NOW, RULE)
     assert t is None or t.after.state == "inactive"

@@ -3,7 +3,8 @@
 The three services run as processes (real Kafka broker, one SQLite file); events go in through
 intake's API like a lab's, so the page and the report read exactly what the pipeline made of them.
 Seeded (all inside the current CST month, spread over up to 20 days so trends have a line):
-- agri_sampling_pass_rate: Suzhou 180/200 (breach, 85.1–93.4 %), Nanjing 300/300 (ok), Wuxi 40/42 (at risk);
+- agri_sampling_pass_rate: Suzhou 180/200 (breach, 85.1–93.4 %; posted from two of its counties, 昆山市 320583 and
+  吴中区 320506, half each, so the city's counties have figures), Nanjing 300/300 (ok), Wuxi 40/42 (at risk);
 - national_spot_check_pass_rate: Xuzhou 50/50 (ok);
 - producer_services_satisfaction: Nanjing, 50 respondents scoring 90.
 """
@@ -65,8 +66,16 @@ def inspections(programme: str, city: str, passes: int, fails: int) -> list[dict
             for i in range(total)]
 
 
+SUZHOU_COUNTIES = ("320583", "320506")
+
+
+def in_counties(events: list[dict[str, Any]], counties: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The same events, sent from the city's counties in turn (they roll up to the city unchanged)."""
+    return [{**e, "data": {**e["data"], "region": counties[i % len(counties)]}} for i, e in enumerate(events)]
+
+
 def seed_events(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    events = [*inspections("agri-routine-monitoring", "320500", 180, 20),
+    events = [*in_counties(inspections("agri-routine-monitoring", "320500", 180, 20), SUZHOU_COUNTIES),
               *inspections("agri-routine-monitoring", "320100", 300, 0),
               *inspections("agri-routine-monitoring", "320200", 40, 2),
               *inspections("national-spot-check", "320300", 50, 0)]

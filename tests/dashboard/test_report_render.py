@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import parse_qsl
 
 import pytest
 
 from services.indicators.report import collect_figures, index_figures, parse_period, render_report
+from services.indicators.report_data import check_reportable
+from services.indicators.report_links import link_refusal, signed_link
 from shared.catalogue import load_catalogue
 from shared.settings import DEFAULT_CATALOGUE
 
@@ -36,80 +39,156 @@ def test_a_malformed_period_is_refused_with_the_accepted_forms(text: str) -> Non
 
 
 def _figure(indicator: str, region: str, num: int | None, den: int | None, value: float | None,
-            ci: tuple[float, float] | None, status: str) -> dict[str, object]:
+            ci: tuple[float, float] | None, status: str, n: int | None = None) -> dict[str, object]:
     spec = CATALOGUE.indicator(indicator)
     assert spec is not None
     return {"indicator": indicator, "region": region, "category": None, "window": "2026-11",
             "as_of": "2026-11-30T23:59:59+08:00", "numerator": num, "denominator": den, "value": value,
             "ci95": list(ci) if ci else None, "target": spec.target.model_dump(), "status": status,
-            "last_event_at": None}
+            "sample_size": den if n is None else n, "last_event_at": None}
 
 
 FIGURES = [
     _figure("agri_sampling_pass_rate", "320000", 2900, 3000, 0.9667, (0.9597, 0.9725), "at_risk"),
     _figure("agri_sampling_pass_rate", "320500", 951, 1000, 0.951, (0.9358, 0.9627), "breach"),
+    _figure("agri_sampling_pass_rate", "320300", 440, 480, 0.9167, (0.888, 0.938), "breach"),
     _figure("agri_sampling_pass_rate", "320100", 990, 1000, 0.99, (0.9817, 0.9946), "ok"),
-    _figure("producer_services_satisfaction", "320000", None, 120, 86.5, None, "ok"),
-    _figure("new_national_standards", "320000", 250, None, 250, None, "behind"),
+    _figure("producer_services_satisfaction", "320000", None, 120, 84.8, (84.8, 84.8), "at_risk"),
+    _figure("three_products_share", "320000", 560, 1000, 0.56, (0.53, 0.59), "ok"),
+    _figure("new_national_standards", "320000", 250, None, 250, None, "missed", n=0),
 ]
+PREVIOUS = [_figure("agri_sampling_pass_rate", "320000", 2913, 3000, 0.971, (0.964, 0.977), "ok")]
 
 
-def _report(alerts: list[dict[str, object]] | None, error: str | None = None) -> str:
+def _report(alerts: list[dict[str, object]] | None, error: str | None = None, locale: str = "zh-CN") -> str:
     # The scorecard may wrap figures in rows; collect_figures finds them wherever they are.
     wrapped = {"window": "2026-11", "rows": [{"indicator": f["indicator"], "cells": [f]} for f in FIGURES]}
     figures = index_figures(collect_figures(wrapped))
-    return render_report(CATALOGUE, parse_period("2026-11", CST), figures, alerts, error, generated_at=GENERATED)
+    return render_report(CATALOGUE, parse_period("2026-11", CST), figures, alerts, error, generated_at=GENERATED,
+                         previous=index_figures(PREVIOUS), locale=locale)
 
 
 ALERT = {"alert_id": "a-1", "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None,
          "window": "30d", "severity": "critical", "state": "firing", "value": 0.951, "ci95": [0.9358, 0.9627],
          "numerator": 951, "denominator": 1000, "target": {"op": ">=", "value": 0.97},
-         "started_at": "2026-11-20T10:00:00+08:00", "resolved_at": None, "agencies": ["agri", "city-3205"]}
+         "started_at": "2026-11-20T02:00:00.123456Z", "resolved_at": None, "agencies": ["agri", "city-3205"]}
 
 
-def test_the_report_names_plan_period_and_each_indicator_against_its_target() -> None:
+def visible(doc: str) -> str:
+    """The text a reader sees: the body without its tags."""
+    return re.sub(r"<[^>]+>", " ", doc.split("<body>")[1])
+
+
+def section(doc: str, indicator: str) -> str:
+    part = doc[doc.index(f'<section class="indicator" id="{indicator}">'):]
+    return part[:part.index("</section>")]
+
+
+def test_the_official_report_heads_with_its_issuing_unit_title_plan_and_period() -> None:
     doc = _report([ALERT])
-    assert "江苏省质量状况分析报告（2026年11月）" in doc
-    assert "江苏省质量提升行动实施方案" in doc and "2026-11-01 – 2026-11-30" in doc
+    assert '<p class="issuer">江苏省质量发展委员会办公室</p>' in doc
+    assert "<h1>江苏省质量状况分析报告（2026年11月）</h1>" in doc
+    assert "《江苏省质量提升行动实施方案》" in doc and "2026-11-01 至 2026-11-30" in doc
+    assert "规划期：2018-01-01 至 2020-12-31" in doc and "规划期已于 2020-12-31 结束" in doc
     for spec in CATALOGUE.indicators:
         assert f'id="{spec.id}"' in doc
-    assert "目标 target ≥ 97.0 %" in doc
-    assert "目标 target ≥ 600 by 2020-12-31" in doc
+    text = visible(doc)
+    assert "Quality status" not in text and "breach" not in text and "insufficient" not in text
 
 
-def test_the_report_shows_values_sample_sizes_and_intervals() -> None:
+def test_the_narrative_names_the_missed_targets_by_how_much_the_cities_behind_them_and_the_change() -> None:
     doc = _report([ALERT])
-    suzhou = re.search(r'<tr data-region="320500">.*?</tr>', doc[doc.index('id="agri_sampling_pass_rate"'):])
+    overview = doc[doc.index('<section class="overview">'):doc.index("</section>")]
+    assert "主要地产农产品质量抽检合格率全省为 96.7 %，低于目标 97.0 % 0.3 个百分点" in overview
+    # Xuzhou is 5.3 points short on 480 results (25.6 missing passes), Suzhou 1.9 on 1000 (19): Xuzhou first.
+    assert "主要拖累城市：徐州市（91.7 %，占全省差距的 57 %）、苏州市（95.1 %，占全省差距的 43 %）" in overview
+    assert "较上期（2026年10月，97.1 %）下降 0.4 个百分点" in overview
+    assert "规划期已于 2020-12-31 结束，1 项里程碑指标未完成：新增国家标准（累计 250 项，目标 600 项）" in overview
+
+
+def test_values_sample_sizes_and_intervals_only_where_they_mean_something() -> None:
+    doc = _report([ALERT])
+    suzhou = re.search(r'<tr data-region="320500">.*?</tr>', section(doc, "agri_sampling_pass_rate"))
     assert suzhou is not None
     row = suzhou.group(0)
     assert "95.1 %" in row and "1,000" in row and "93.6 % – 96.3 %" in row and "status breach" in row
-    assert "全省 Province: <strong>96.7 %</strong> (n = 3,000, 95 % CI 96.0 % – 97.2 %)" in doc
-    assert "<strong>86.5</strong> (n = 120" in doc
+    assert ">未达标<" in row
+    # A mean whose interval collapses to a point shows none, not "84.8 – 84.8".
+    assert "84.8 – 84.8" not in doc
+    # A reported share and a milestone have no sampling interval: 不适用.
+    three = re.search(r'<tr data-region="320000">.*?</tr>', section(doc, "three_products_share"))
+    assert three is not None and "不适用" in three.group(0) and "53.0 %" not in three.group(0)
+    # A city with nothing reported reads 无数据, not 样本不足.
+    wuxi = re.search(r'<tr data-region="320200">.*?</tr>', section(doc, "agri_sampling_pass_rate"))
+    assert wuxi is not None and ">无数据<" in wuxi.group(0)
 
 
 def test_a_city_in_breach_is_named_and_drawn_in_the_city_chart() -> None:
     doc = _report([ALERT])
-    assert "Cities in breach: 苏州市 (Suzhou)" in doc
-    chart = re.search(r'<svg class="city-chart" data-indicator="agri_sampling_pass_rate".*?</svg>', doc)
+    agri = section(doc, "agri_sampling_pass_rate")
+    assert "未达标城市：徐州市、苏州市" in agri
+    chart = re.search(r'<svg class="city-chart" data-indicator="agri_sampling_pass_rate".*?</svg>', agri)
     assert chart is not None
     svg = chart.group(0)
-    assert svg.count("<rect") == 2  # Suzhou and Nanjing have figures; the other cities say n/a
-    assert 'class="bar breach" data-region="320500"' in svg and 'class="target-line"' in svg
+    assert svg.count("<rect") == 3 and 'class="bar breach" data-region="320500"' in svg and 'class="target-line"' in svg
 
 
-def test_the_alerts_of_the_period_are_listed() -> None:
+def test_the_alerts_of_the_period_are_listed_with_severity_in_words_and_china_time() -> None:
     doc = _report([ALERT])
-    alerts = doc[doc.index("Alerts of the period"):]
-    assert "critical" in alerts and "苏州市" in alerts and "95.1 %" in alerts and "2026-11-20T10:00:00+08:00" in alerts
+    alerts = visible(doc[doc.index("四、本期告警"):doc.index('<section class="notes">')].join(["<body>", ""]))
+    assert "严重" in alerts and "critical" not in alerts and "苏州市" in alerts and "95.1 %" in alerts
+    assert "2026-11-20 10:00" in alerts  # 02:00 UTC with microseconds, shown in China Standard Time
+
+
+def test_the_english_version_is_english_throughout() -> None:
+    doc = _report([ALERT], locale="en")
+    assert '<html lang="en">' in doc
+    assert "<h1>Jiangsu quality status report, November 2026</h1>" in doc
+    assert "Office of the Jiangsu Provincial Quality Development Committee" in doc
+    assert "Cities driving the shortfall: Xuzhou (91.7 %, 57 % of the province&#x27;s gap)" in doc
+    assert "Critical" in doc and "Below target" in doc
+    body = visible(doc)
+    assert "未达标" not in body and "严重" not in body
 
 
 def test_an_unreachable_alert_service_is_a_visible_note_not_a_failure() -> None:
     doc = _report(None, "ConnectError: connection refused")
-    assert 'class="note alerts-unavailable"' in doc and "could not be reached" in doc
-    assert "Cities in breach: 苏州市" in doc
+    assert 'class="note alerts-unavailable"' in doc and "告警服务暂不可用" in doc
+    assert "未达标城市：徐州市、苏州市" in doc
 
 
 def test_names_from_outside_are_escaped() -> None:
-    hostile = {**ALERT, "window": "<script>alert(1)</script>"}
+    hostile = {**ALERT, "category": "<script>alert(1)</script>"}
     doc = _report([hostile])
     assert "<script>" not in doc and "&lt;script&gt;" in doc
+
+
+def test_a_period_in_the_future_or_before_the_plan_is_not_reportable() -> None:
+    now = dt.datetime(2026, 12, 6, 14, 0, tzinfo=CST)
+    check_reportable(parse_period("2026-12", CST), CATALOGUE, now)  # under way: reportable, figures so far
+    check_reportable(parse_period("2018-01", CST), CATALOGUE, now)
+    with pytest.raises(ValueError, match="has not begun"):
+        check_reportable(parse_period("2027-01", CST), CATALOGUE, now)
+    with pytest.raises(ValueError, match="before the plan's start"):
+        check_reportable(parse_period("2017-Q4", CST), CATALOGUE, now)
+
+
+@pytest.mark.parametrize(("label", "previous"), [("2026-01", "2025-12"), ("2026-11", "2026-10"),
+                                                 ("2026-Q1", "2025-Q4"), ("2026-Q3", "2026-Q2"), ("2026", "2025")])
+def test_the_previous_period_is_the_one_just_before(label: str, previous: str) -> None:
+    assert parse_period(label, CST).previous().label == previous
+
+
+def test_a_signed_report_link_opens_only_its_own_report_until_it_expires() -> None:
+    secret, expires = "s" * 32, 2_000_000_000
+    url = signed_link(secret, "2026-11", "pdf", "zh-CN", expires)
+    query = dict(parse_qsl(url.split("?", 1)[1]))
+    assert query["period"] == "2026-11" and query["format"] == "pdf" and query["lang"] == "zh-CN"
+    good = (secret, "2026-11", "pdf", "zh-CN", expires, query["sig"])
+    assert link_refusal(*good, now=expires - 1) is None
+    assert "expired" in str(link_refusal(*good, now=expires))
+    for altered in [("other-secret" * 3, *good[1:]), (secret, "2026-10", *good[2:]),
+                    (secret, "2026-11", "html", *good[3:]), (secret, "2026-11", "pdf", "en", *good[4:]),
+                    (secret, "2026-11", "pdf", "zh-CN", expires + 3600, query["sig"]),
+                    (secret, "2026-11", "pdf", "zh-CN", expires, "\u0080" + query["sig"][1:])]:
+        assert "not valid" in str(link_refusal(*altered, now=expires - 100))

@@ -163,7 +163,8 @@ def test_a_late_event_moves_only_the_windows_it_belongs_to(harness: Harness) -> 
 def test_surveys_milestones_acceptances_and_reports_give_figures(harness: Harness) -> None:
     harness.processor.process([f.message(e) for e in [
         f.survey("v1", 80, 20), f.survey("v2", 90, 20),
-        f.milestone("m1", "new_national_standards", 700),
+        # Reported inside the plan period (2018–2020), judged at its deadline: achieved.
+        f.milestone("m1", "new_national_standards", 700, at=dt.datetime(2020, 6, 1, tzinfo=f.CST)),
         f.acceptance("a1", "p1", True), f.acceptance("a2", "p2", False),
         f.reported("g1", "green_building_share", "320100", "2026", numerator=95, denominator=100),
         f.reported("g2", "green_building_share", "320200", "2026", numerator=100, denominator=100),
@@ -174,7 +175,7 @@ def test_surveys_milestones_acceptances_and_reports_give_figures(harness: Harnes
     survey = figure(harness, "producer_services_satisfaction", window="90d")
     assert (survey.value, survey.sample_size) == (85.0, 40)
     assert survey.ci95 is not None and survey.ci95[0] < 85 < survey.ci95[1]
-    assert figure(harness, "new_national_standards", window="plan").status == "on_track"
+    assert figure(harness, "new_national_standards", window="plan").status == "achieved"
     assert figure(harness, "project_first_acceptance_rate", window="90d").status == "insufficient_data"
     green = figure(harness, "green_building_share", window="ytd")
     assert (green.numerator, green.denominator) == (195, 200)  # no province report: the cities summed

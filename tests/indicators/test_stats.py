@@ -83,6 +83,11 @@ def test_milestone_is_on_track_at_linear_pace_and_behind_below_it() -> None:
     assert judge_milestone(9, 9.5) == "behind"
 
 
+def test_after_the_deadline_a_milestone_is_achieved_or_missed() -> None:
+    assert judge_milestone(20, 20.0, final=True) == "achieved"
+    assert judge_milestone(19, 20.0, final=True) == "missed"
+
+
 def test_mean_interval_is_centred_on_the_weighted_mean() -> None:
     # 10 respondents scoring 80 and 10 scoring 90: mean 85, sample sd ≈ 5.13
     total, sum_sq, n = 80 * 10 + 90 * 10, 80 * 80 * 10 + 90 * 90 * 10, 20

@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import socket
 from pathlib import Path
@@ -5,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from qwcli import main, parse_duration
+from qwcli.commands.plan import plan_warnings
 from qwcli.regions import region_index
-from shared.settings import DEFAULT_CATALOGUE
+from shared.settings import DEFAULT_CATALOGUE, EXAMPLE_CATALOGUE
 from tests.tools.fakehttp import FakeServer
 
 
@@ -277,6 +279,27 @@ def test_plan_validate_accepts_the_shipped_catalogue(capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("ok: ") and "agri_sampling_pass_rate" in out and ">= 0.97" in out
     assert "programmes: agri-routine-monitoring, national-spot-check" in out
+
+
+def test_plan_validate_warns_when_the_plan_period_is_over(capsys) -> None:
+    # The shipped plan ran 2018–2020: valid, but over.
+    assert main(["plan", "validate", str(DEFAULT_CATALOGUE)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: the plan period ended on 2020-12-31" in out and "judged finally at the deadline" in out
+
+
+def test_plan_warnings_name_an_ended_plan_a_future_one_and_illustrative_targets() -> None:
+    start, deadline = dt.date(2025, 1, 1), dt.date(2027, 12, 31)
+    assert plan_warnings(start, deadline, False, dt.date(2026, 6, 1)) == []
+    assert "ended on 2027-12-31 (1 days ago)" in plan_warnings(start, deadline, False, dt.date(2028, 1, 1))[0]
+    assert "begins on 2025-01-01" in plan_warnings(start, deadline, False, dt.date(2024, 12, 31))[0]
+    assert "illustrative" in plan_warnings(start, deadline, True, dt.date(2026, 6, 1))[0]
+
+
+def test_plan_validate_accepts_the_example_catalogue_of_a_later_plan(capsys) -> None:
+    assert main(["plan", "validate", str(EXAMPLE_CATALOGUE)]) == 0
+    out = capsys.readouterr().out
+    assert "2025-01-01 → 2027-12-31" in out and "illustrative" in out
 
 
 def test_plan_validate_names_the_line_of_a_broken_catalogue(tmp_path: Path, capsys) -> None:
