@@ -33,10 +33,24 @@ def assets_dir() -> Path:
     return Path(str(resources.files("fastapi_offline") / "static"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Refuses a key written twice in one mapping: in a file many people add to, the second entry would
+    silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"{key!r} written twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 @lru_cache(maxsize=1)
 def field_docs() -> dict[str, Any]:
     with FIELDS_FILE.open(encoding="utf-8") as handle:
-        loaded = yaml.safe_load(handle)
+        loaded = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     return {"common": loaded.get("common") or {}, "schemas": loaded.get("schemas") or {}}
 
 
