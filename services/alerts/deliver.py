@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 Jitter = Callable[[float], float]
 USER_AGENT = "QualityWatch-Alerts/1"
+PER_SUBSCRIPTION = 10  # deliveries one subscription's sender takes per round (sent one after the other)
 
 
 def full_jitter(rng: random.Random | None = None) -> Jitter:
@@ -129,7 +130,11 @@ class DeliveryWorker:
         """Attempt every delivery due at ``now`` (``wait``: until each attempt is recorded); returns how many
         were started."""
         claims = self._claim(now)
-        futures: list[Future[None]] = [self._pool.submit(self._attempt, claim, now) for claim in claims]
+        by_subscription: dict[str, list[_Claim]] = {}
+        for claim in claims:
+            by_subscription.setdefault(claim.subscription_id, []).append(claim)
+        futures: list[Future[None]] = [self._pool.submit(self._attempts, group, now)
+                                       for group in by_subscription.values()]
         futures.extend(self._refresh_alertmanagers(now))
         if wait:
             for future in futures:
@@ -155,36 +160,43 @@ class DeliveryWorker:
             if is_postgres(session.get_bind()):
                 query = query.with_for_update(skip_locked=True)
             claims: list[_Claim] = []
+            per_subscription: dict[str, int] = {}
             with self._busy_lock:
                 for row in session.scalars(query).all():
-                    if len(claims) >= min(free, self.batch_size):
+                    if len(claims) >= self.batch_size:
                         break
-                    if row.subscription_id in self._busy:
-                        continue  # one attempt per subscription at a time: a slow receiver waits for itself
+                    taken = per_subscription.get(row.subscription_id, 0)
+                    if row.subscription_id in self._busy or taken >= PER_SUBSCRIPTION:
+                        continue  # one sender per subscription at a time: a slow receiver waits for itself
+                    if taken == 0 and len(per_subscription) >= free:
+                        continue  # no free slot for another subscription this round
                     subscription = session.get(Subscription, row.subscription_id)
                     live = subscription if subscription is not None and subscription.deleted_at is None else None
                     channel = (live.channel if live is not None else row.channel) or "webhook"
                     if live is not None and channel in ROBOTS and not self.throttle.take(live.url, now.timestamp()):
                         continue  # the robot's minute is full: stays pending, goes when the window allows
-                    self._busy.add(row.subscription_id)
-                    row.next_attempt_at = now + lease
+                    per_subscription[row.subscription_id] = taken + 1
+                    row.next_attempt_at = now + lease * (taken + 1)
                     claims.append(_Claim(row.delivery_id, row.subscription_id, channel,
                                          live.url if live is not None else None,
                                          live.secret if live is not None else "",
                                          live.options if live is not None else "{}", row.body, row.attempts + 1))
+                self._busy.update(per_subscription)
         return claims
 
-    def _attempt(self, claim: _Claim, now: dt.datetime) -> None:
+    def _attempts(self, claims: list[_Claim], now: dt.datetime) -> None:
+        """One subscription's claimed deliveries, in order, on one pool thread."""
         try:
-            try:
-                outcome = self._send(claim, now)
-            except Exception as exc:  # noqa: BLE001 - an attempt never kills the worker; it is recorded
-                logger.exception("delivery attempt crashed", extra={"delivery_id": claim.delivery_id})
-                outcome = _Outcome(None, None, f"internal error: {type(exc).__name__}")
-            self._record(claim, outcome, now)
+            for claim in claims:
+                try:
+                    outcome = self._send(claim, now)
+                except Exception as exc:  # noqa: BLE001 - an attempt never kills the worker; it is recorded
+                    logger.exception("delivery attempt crashed", extra={"delivery_id": claim.delivery_id})
+                    outcome = _Outcome(None, None, f"internal error: {type(exc).__name__}")
+                self._record(claim, outcome, now)
         finally:
             with self._busy_lock:
-                self._busy.discard(claim.subscription_id)
+                self._busy.discard(claims[0].subscription_id)
 
     def _send(self, claim: _Claim, now: dt.datetime) -> _Outcome:
         if claim.url is None:
