@@ -8,6 +8,7 @@ demo inbox of ``make run``). Optional ``login`` (user, password) makes the serve
 from __future__ import annotations
 
 import email
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -42,6 +43,8 @@ class MailSink:
     port: int = 0
     echo: bool = False
     login: tuple[str, str] | None = None
+    tls: ssl.SSLContext | None = None  # with ``implicit_tls``: TLS from the first byte (port 465 style)
+    implicit_tls: bool = False  # else, with ``tls``: STARTTLS offered and required
     messages: list[ReceivedMail] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -70,7 +73,11 @@ class MailSink:
 
         options: dict[str, Any] = {}
         if self.login is not None:
-            options = {"authenticator": authenticate, "auth_require_tls": False, "auth_required": True}
+            options = {"authenticator": authenticate, "auth_require_tls": self.tls is not None, "auth_required": True}
+        if self.tls is not None and self.implicit_tls:
+            options["ssl_context"] = self.tls
+        elif self.tls is not None:
+            options.update({"tls_context": self.tls, "require_starttls": True})
         self.port = self.port or free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()

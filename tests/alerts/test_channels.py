@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +45,8 @@ def robots(harness: Harness) -> Iterator[Receiver]:
 
 
 def test_a_breach_reaches_a_signed_dingtalk_robot_once_in_chinese_and_its_resolution_once(
-        harness: Harness, robots: Receiver) -> None:
+        harness: Harness, robots: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="services")  # (httpx, which logs request URLs, is at WARNING: shared.logs)
     harness.subscribe("agri", robots.url("/dingtalk/robot/send?access_token=tok-agri"), secret=ROBOT_SECRET,
                       channel="dingtalk", at_mobiles=["13800001111"])
     harness.apply(figure("breach"))
@@ -71,6 +74,19 @@ def test_a_breach_reaches_a_signed_dingtalk_robot_once_in_chinese_and_its_resolu
     messages = robots.robot_messages("dingtalk")
     assert len(messages) == 2
     assert messages[1].json["markdown"]["title"].startswith("【已恢复】") and "恢复于：" in messages[1].markdown
+    assert "tok-agri" not in caplog.text and ROBOT_SECRET not in caplog.text  # credentials never logged
+
+
+def test_an_escalation_says_so(harness: Harness, robots: Receiver) -> None:
+    harness.subscribe("agri", robots.url("/wecom/cgi-bin/webhook/send?key=key-agri"), secret="", channel="wecom")
+    harness.apply(figure("at_risk"))
+    harness.deliver()
+    harness.advance(60)
+    harness.apply(figure("breach"))
+    harness.deliver()
+    first, second = (h.markdown or "" for h in robots.robot_messages("wecom"))
+    assert "【告警开始】" in first and "（警告）" in first
+    assert "【告警升级】" in second and "状态：告警升级（严重）" in second
 
 
 def test_a_dingtalk_error_code_is_not_delivered_but_retried(harness: Harness, robots: Receiver) -> None:
@@ -166,19 +182,34 @@ def test_region_names_and_ack_comments_cannot_inject_markdown_or_html(harness: H
 
 
 # ---- email (real SMTP server) ------------------------------------------------------------------------------
+def server_tls(tmp_path: Path) -> ssl.SSLContext:
+    """A self-signed certificate for the test's SMTP server (the client is told not to verify it)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 @pytest.fixture
-def mail(request: pytest.FixtureRequest) -> Iterator[MailSink]:
-    sink = MailSink(login=getattr(request, "param", None)).start()
+def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailSink]:
+    login, security = getattr(request, "param", (None, "none"))
+    tls = server_tls(tmp_path) if security != "none" else None
+    sink = MailSink(login=login, tls=tls, implicit_tls=security == "tls").start()
+    sink.security = security  # type: ignore[attr-defined]
     yield sink
     sink.stop()
 
 
-@pytest.mark.parametrize("mail", [None, ("qw-sender", "smtp-pass-from-env")], indirect=True,
-                         ids=["no-login", "login"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("mail", [(None, "none"), (("qw-sender", "smtp-pass-from-env"), "none"),
+                                  (("qw-sender", "smtp-pass-from-env"), "starttls"), (None, "tls")],
+                         indirect=True, ids=["plain", "login", "starttls-login", "implicit-tls"])
 def test_an_email_notice_arrives_with_a_chinese_subject_and_text_and_html_parts(
         db_url: str, tmp_path: Path, mail: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
-    options = {"smtp_host": "127.0.0.1", "smtp_port": mail.port, "smtp_security": "none",
-               "smtp_sender": "QualityWatch <qw@qualitywatch.invalid>"}
+    options = {"smtp_host": "127.0.0.1", "smtp_port": mail.port, "smtp_security": mail.security,  # type: ignore[attr-defined]
+               "smtp_verify_tls": False, "smtp_sender": "QualityWatch <qw@qualitywatch.invalid>"}
     if mail.login is not None:
         monkeypatch.setenv("QW_SMTP_PASSWORD", mail.login[1])  # credentials come from the environment
         options["smtp_username"] = mail.login[0]
