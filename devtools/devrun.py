@@ -29,6 +29,7 @@ from devtools.alertmanager import LocalAlertmanager, alertmanager_binary
 from devtools.launcher import SERVICES, ServiceProcesses
 from devtools.localinfra.kafka import LocalKafka
 from devtools.mail_sink import MailSink
+from devtools.waiting import WaitTimeout
 from devtools.webhook_receiver import WebhookReceiver
 from shared.db import migrate
 from shared.kafka import ensure_topics
@@ -109,9 +110,15 @@ class Stack:
             say("prometheus-alertmanager is not installed: no Alertmanager subscription in this demo "
                 "(devtools/install-system-deps.sh installs it)")
             return
-        self.alertmanager = LocalAlertmanager(self.settings.data_dir / "alertmanager",
-                                              port=int(os.environ.get("QW_ALERTMANAGER_PORT", "9093"))).start()
-        say(f"local Alertmanager on {self.alertmanager.url} (its alerts: {self.alertmanager.url}/api/v2/alerts)")
+        alertmanager = LocalAlertmanager(self.settings.data_dir / "alertmanager",
+                                         port=int(os.environ.get("QW_ALERTMANAGER_PORT", "9093")))
+        try:
+            self.alertmanager = alertmanager.start()
+        except (OSError, RuntimeError, WaitTimeout) as exc:  # e.g. the system's own Alertmanager already holds the port
+            alertmanager.stop()
+            say(f"no local Alertmanager in this demo: {exc} (QW_ALERTMANAGER_PORT picks another port)")
+            return
+        say(f"local Alertmanager on {alertmanager.url} (its alerts: {alertmanager.url}/api/v2/alerts)")
 
     def start_services(self) -> None:
         self.services.start(timeout=90)

@@ -370,6 +370,7 @@ class DeliveryWorker:
                 result = "retrying"
         self.metrics.notification(result, channel=claim.channel)
         log = logger.info if result == "delivered" else logger.warning
-        log("delivery attempt", extra={"delivery_id": claim.delivery_id, "channel": claim.channel,
-                                       "attempt": claim.attempt, "outcome": result,
-                                       "status_code": outcome.status_code, "error": outcome.error})
+        # (the message keeps its name for every channel: log searches and tests/e2e trace deliveries by it)
+        log("webhook attempt", extra={"delivery_id": claim.delivery_id, "channel": claim.channel,
+                                      "attempt": claim.attempt, "outcome": result,
+                                      "status_code": outcome.status_code, "error": outcome.error})
