@@ -77,7 +77,10 @@ class Stack:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        extra_env = {"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true")}
+        extra_env = {"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true"),
+                     # the link in every notice: this run's dashboard
+                     "QW_DASHBOARD_PUBLIC_URL": os.environ.get("QW_DASHBOARD_PUBLIC_URL",
+                                                               f"http://127.0.0.1:{settings.indicators_port}")}
         if "QW_SMTP_HOST" not in os.environ:  # the demo mail sink
             extra_env.update({"QW_SMTP_HOST": "127.0.0.1", "QW_SMTP_PORT": os.environ.get("QW_MAIL_SINK_PORT", "8025"),
                               "QW_SMTP_SECURITY": "none"})
