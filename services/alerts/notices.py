@@ -91,10 +91,9 @@ def _local(instant: dt.datetime | None) -> str | None:
     return instant.astimezone(CST).strftime("%Y-%m-%d %H:%M") if instant is not None else None
 
 
-def acks_of(alert: Alert) -> tuple[tuple[str, str], ...]:
-    """Who acknowledged the alert and what they wrote. An ``acks`` list on the alert (per agency) wins over
-    the single acknowledgement columns."""
-    acks = getattr(alert, "acks", None)
+def acks_of(alert: Alert, acks: Sequence[object] | None = None) -> tuple[tuple[str, str], ...]:
+    """Who acknowledged the alert and what they wrote: the episode's acks (``services.alerts.acks``,
+    per agency, as a webhook carries them) if given, else the alert's own acknowledgement columns."""
     if acks:
         return tuple((_field(a, "by", "acked_by"), _field(a, "comment")) for a in acks)
     if alert.acked_at is not None and alert.acked_by:
@@ -122,7 +121,7 @@ class NoticeRenderer:
             query["category"] = alert.category
         return f"{self.dashboard_url}/?{urlencode(query)}"
 
-    def item(self, alert: Alert, notice: str, locale: str) -> Item:
+    def item(self, alert: Alert, notice: str, locale: str, *, acks: Sequence[object] | None = None) -> Item:
         spec = self.catalogue.indicator(alert.indicator)
         english = locale == "en"
         indicator = (spec.name_en if english else spec.name_zh) if spec is not None else alert.indicator
@@ -150,7 +149,7 @@ class NoticeRenderer:
                     since=_local(since_at), since_at=since_at,
                     resolved=_local(alert.resolved_at) if notice == "resolved" else None,
                     resolved_at=alert.resolved_at if notice == "resolved" else None,
-                    link=self.link(alert), acks=acks_of(alert))
+                    link=self.link(alert), acks=acks_of(alert, acks))
 
     # ---- the webhook JSON grows by these fields ---------------------------------------------------------
     def webhook_fields(self, alert: Alert, notice: str, locale: str) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """From alerts that owe a notice to outbox rows: silence, route, group, serialize once.
 
+Each alert in a webhook carries ``acks``, its acknowledgements of the current episode (``with_acks``).
+A reminder skips the agencies that acknowledged the alert (services/alerts/acks.py).
+
 Everything an evaluation (one consumed batch, or one periodic pass) owes one subscription travels
 in one delivery (``alerts: [...]``): for a DingTalk or WeCom robot, alerts that change together are
 one message. The body is rendered once, for the subscription's channel and locale
@@ -14,11 +17,13 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.alerts.acks import acked_agencies, acks_by_alert, acks_for_payload
 from services.alerts.channels import MARKDOWN_LIMIT, dingtalk_body, wecom_body
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
@@ -63,6 +68,9 @@ class Notifier:
             if notice is None:
                 continue
             subscriptions = subscriptions_for(session, self.catalogue, row, notice)
+            if notice == "reminder":  # an agency that acknowledged the alert hears no more reminders of it
+                acked = acked_agencies(row, acks_by_alert(session, [row.alert_id])[row.alert_id])
+                subscriptions = [s for s in subscriptions if s.agency_id not in acked]
             if notice != "resolved" and is_silenced(silences, row, self.catalogue):
                 key = muted_key(state, notice)
                 if row.muted_key == key:
@@ -98,7 +106,8 @@ class Notifier:
     def _record(self, session: Session, group: _Group, now: dt.datetime, *, status: str) -> str:
         delivery_id = str(uuid.uuid4())
         subscription = group.subscription
-        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now)
+        acks = acks_for_payload(session, (a for a, _ in group.items))
+        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
                              agency_id=subscription.agency_id, channel=subscription.channel or "webhook",
@@ -114,16 +123,16 @@ class Notifier:
             "alert_ids": [a.alert_id for a, _ in group.items], "notices": [n for _, n in group.items]})
         return delivery_id
 
-
     def render(self, subscription: Subscription, items: Sequence[tuple[Alert, Notice]], *, delivery_id: str,
-               now: dt.datetime) -> str:
+               now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None) -> str:
         """The message a delivery sends, in the subscription's channel and locale (stored once)."""
         channel = subscription.channel or "webhook"
         locale = subscription.locale or "zh-CN"
         renderer = self.renderer
         if channel == "alertmanager":
             return orjson.dumps([renderer.alertmanager_alert(a, n, subscription.agency_id) for a, n in items]).decode()
-        views = [renderer.item(a, n, locale) for a, n in items]
+        acks = acks or {}
+        views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id)) for a, n in items]
         if channel in MARKDOWN_LIMIT:
             options = orjson.loads(subscription.options or "{}")
             title = renderer.title(views, locale)
@@ -135,8 +144,13 @@ class Notifier:
         if channel == "email":
             return orjson.dumps({"subject": renderer.title(views, locale), "text": renderer.text(views, locale),
                                  "html": renderer.html(views, locale)}).decode()
-        alerts = [{**alert_fields(a), **renderer.webhook_fields(a, n, locale)} for a, n in items]
+        alerts = [with_acks({**alert_fields(a), **renderer.webhook_fields(a, n, locale)}, acks) for a, n in items]
         return build_body(delivery_id=delivery_id, agency_id=subscription.agency_id, alerts=alerts, sent_at=now)
+
+
+def with_acks(fields: dict[str, Any], acks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A webhook's alert with its acknowledgements of this episode (``acks``: who, when, comment)."""
+    return {**fields, "acks": acks.get(fields["alert_id"], [])}
 
 
 def _add(groups: dict[str, _Group], subscriptions: list[Subscription], row: Alert, notice: Notice) -> None:

@@ -22,11 +22,14 @@ from services.indicators.deps import (
 from services.indicators.reader import FigureRequest, inspection_categories
 from services.indicators.windows import is_window
 from shared.catalogue import Catalogue, IndicatorSpec
+from shared.clock import rfc3339, rfc3339_or_none
 from shared.db import transaction
 from shared.error_answers import error_responses
 from shared.figures import Figure
+from shared.jsonbody import StrictJsonRoute
 
-_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+_ERROR_TEXT = {400: "the body is not valid JSON, or names a key twice", 401: "missing or unknown token",
+               413: "the body is larger than the route's limit (the connection is then closed)",
                403: "the token's role may not do this", 404: "unknown indicator",
                503: "Kafka unavailable; retry after Retry-After seconds"}
 
@@ -36,7 +39,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return error_responses(_ERROR_TEXT, *codes)
 
 
-router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())
+router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors(), route_class=StrictJsonRoute)
 
 
 def _unprocessable(param: str, message: str) -> HTTPException:
@@ -154,7 +157,7 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
     counts: dict[str, int] = {}
     for figure in figures:
         counts[figure.status] = counts.get(figure.status, 0) + 1
-    return {"window": window, "as_of": now.astimezone(catalogue.tz).isoformat(),
+    return {"window": window, "as_of": rfc3339(now),
             "note": "milestone indicators use window 'plan' whatever the requested window",
             "regions": [{"code": code, "name": catalogue.region_name(code)} for code in regions],
             "status_counts": counts, "indicators": rows}
@@ -175,11 +178,11 @@ def get_dead_letters(principal: Operator, sessions: SessionsDep, include_replaye
         "source_partition": r.source_partition, "source_offset": r.source_offset,
         "key": r.key.decode(errors="replace") if r.key else None,
         "value": r.raw_value.decode(errors="replace")[:10_000] if r.raw_value else None,
-        "received_at": r.received_at.isoformat(), "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+        "received_at": rfc3339(r.received_at), "replayed_at": rfc3339_or_none(r.replayed_at),
     } for r in rows]}
 
 
-@router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 503))
+@router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 413, 503))
 def replay(principal: Operator, producer_of: ProducerDep, sessions: SessionsDep, settings: SettingsDep,
            clock: ClockDep, body: ReplayRequest | None = None) -> dict[str, Any]:
     """Re-publish stored dead letters to the events topic (after a catalogue fix they apply; events

@@ -25,9 +25,11 @@ from services.intake.openapi import install_openapi
 from services.intake.publisher import KafkaPublisher, Publisher
 from services.intake.store import EventLedger
 from shared.auth import Authenticator
+from shared.bodylimit import BodyLimits, BodyTooLarge
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
+from shared.openapi import install_api_docs
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
 
@@ -52,7 +54,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         state = app.state
         state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
         state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
-        state.authenticator = Authenticator(state.sessions, settings.admin_token)
+        state.authenticator = Authenticator(state.sessions, settings.admin_token, clock=clock)
         ledger = LedgerWorker(EventLedger(engine))
         state.intake = EventIntake(
             catalogue=catalogue, clock=clock, ledger=ledger, publisher=active, metrics=metrics,
@@ -73,7 +75,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks are off: unconfigured, they still cost a provider look-up per request.
-    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
+    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="Labs post inspection and sampling events; operators manage API keys.")
 
@@ -84,19 +86,28 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         ping(app.state.engine)
 
     install_common_routes(app, service="intake", registry=registry,
-                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
+                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check},
+                          body_limits=BodyLimits.from_settings(settings))
     app.include_router(keys_router)
-    install_event_routes(app, settings.max_batch_events)
+    install_event_routes(app, settings.max_batch_events, settings.max_body_bytes)
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
+    app.add_exception_handler(BodyTooLarge, _too_large)  # type: ignore[arg-type]  # only BodyTooLarge
     install_openapi(app, agency_ids=catalogue.agency_ids())
+    install_api_docs(app)
     return app
 
 
 async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
     request.app.state.metrics.reject(exc.reason, exc.events)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    """The body guard's 413, counted among intake's refusals."""
+    request.app.state.metrics.reject("too_large", 1)
+    return await http_exception_handler(request, exc)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

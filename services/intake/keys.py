@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Response
@@ -12,10 +11,12 @@ from sqlalchemy import select
 
 from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Operator, SessionsDep
 from shared.auth import ApiKey, create_key
+from shared.clock import Instant
 from shared.db import transaction
 from shared.events import Identifier
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/api-keys", tags=["credentials"])
+router = APIRouter(prefix="/v1/api-keys", tags=["credentials"], route_class=StrictJsonRoute)
 
 KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -50,12 +51,14 @@ class _Key(BaseModel):
     lab_id: str | None
     agency_id: str | None
     name: str | None
-    created_at: dt.datetime
+    created_at: Instant
 
 
 class KeyRead(_Key):
     created_by: str | None
-    revoked_at: dt.datetime | None
+    revoked_at: Instant | None
+    last_used_at: Instant | None = Field(None, description="when the key last authenticated a request (to the "
+                                                             "minute; null: never since this was recorded)")
 
 
 class _RawKey(BaseModel):
@@ -73,7 +76,8 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missin
 
 
 @router.post("", status_code=201, response_model=KeyCreated,
-             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body"}})
+             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body, or a key named twice"},
+                        413: {"description": "body over the limit (the connection is then closed)"}})
 def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDep, clock: ClockDep,
                    sessions: SessionsDep) -> KeyCreated:
     lab_id = body.lab_id if isinstance(body, LabKeyRequest) else None
@@ -92,7 +96,8 @@ def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDe
 
 
 @router.get("", response_model=list[KeyRead], responses=_AUTH_RESPONSES)
-def list_api_keys(_principal: Operator, sessions: SessionsDep) -> list[KeyRead]:
+def list_api_keys(_principal: Operator, sessions: SessionsDep, authenticator: AuthenticatorDep) -> list[KeyRead]:
+    authenticator.usage.flush(force=True)  # this process's noted uses, so the list is current
     with sessions() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id)).all()
     return [KeyRead.model_validate(row, from_attributes=True) for row in rows]

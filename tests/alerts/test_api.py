@@ -136,7 +136,11 @@ def test_an_alert_shows_its_history_and_deliveries_and_can_be_acknowledged(api: 
         ("inactive", "firing", "warning"), ("firing", "firing", "critical")]
     assert detail["transitions"][0]["figure"]["figure"]["status"] == "at_risk"
     assert [d["notice"] for d in detail["deliveries"]] == ["firing", "escalated"]
-    assert api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["transport"]).status_code == 403
+    # Not routed to transport: answered exactly as a missing alert.
+    missing = api.client.get("/v1/alerts/0000000000000000", headers=api.keys["transport"])
+    hidden = api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["transport"])
+    assert (hidden.status_code, hidden.json()["detail"].replace(alert["alert_id"], "X")) == (
+        404, missing.json()["detail"].replace("0000000000000000", "X"))
     assert api.client.get("/v1/alerts/nope", headers=ADMIN).status_code == 404
     acked = api.client.post(f"/v1/alerts/{alert['alert_id']}/ack", json={"comment": "sampling team sent"},
                             headers=api.keys["city"])
@@ -144,7 +148,12 @@ def test_an_alert_shows_its_history_and_deliveries_and_can_be_acknowledged(api: 
     assert (acked.json()["acked"], acked.json()["acked_by"], acked.json()["ack_comment"]) == (
         True, "agency:city-3205", "sampling team sent")
     assert api.client.post(f"/v1/alerts/{alert['alert_id']}/ack", json={}, headers=api.keys["transport"]).status_code \
-        == 403
+        == 404
+    (ack,) = acked.json()["acks"]
+    assert (ack["agency_id"], ack["by"], ack["comment"]) == ("city-3205", "agency:city-3205", "sampling team sent")
+    # The acknowledgement is the city's own: agri's view of the alert is not acknowledged, but shows the history.
+    agri_view = api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["agri"]).json()
+    assert (agri_view["acked"], [a["agency_id"] for a in agri_view["acks"]]) == (False, ["city-3205"])
 
 
 def test_acknowledging_a_resolved_alert_is_a_conflict(api: Api) -> None:
@@ -160,7 +169,7 @@ def test_operators_create_list_and_expire_silences(api: Api) -> None:
                               headers=ADMIN)
     assert created.status_code == 201, created.text
     silence = created.json()
-    assert (silence["state"], silence["ends_at"]) == ("active", "2026-11-20T03:00:00Z")
+    assert (silence["state"], silence["ends_at"]) == ("active", "2026-11-20T11:00:00+08:00")
     api.figures(figure("breach", region="320581"))
     (alert,) = api.client.get("/v1/alerts", headers=ADMIN).json()["alerts"]
     assert alert["silenced"] is True
@@ -170,7 +179,7 @@ def test_operators_create_list_and_expire_silences(api: Api) -> None:
                            headers=api.keys["agri"]).status_code == 403
     assert api.client.delete(f"/v1/silences/{silence['silence_id']}", headers=ADMIN).status_code == 204
     (expired,) = api.client.get("/v1/silences?state=expired", headers=ADMIN).json()["silences"]
-    assert expired["expired_at"] == "2026-11-20T02:00:01Z"
+    assert expired["expired_at"] == "2026-11-20T10:00:01+08:00"
     assert api.client.get("/v1/alerts", headers=ADMIN).json()["alerts"][0]["silenced"] is False
     assert api.client.delete("/v1/silences/nope", headers=ADMIN).status_code == 404
 

@@ -2,8 +2,8 @@
 
 Existing subscriptions and deliveries are webhooks in Chinese (the defaults), so nothing changes for them.
 
-Revision ID: 0006_channels
-Revises: 0005
+Revision ID: 0008_channels
+Revises: 0007_hardening
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_channels"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0008_channels"
+down_revision: str | Sequence[str] | None = "0007_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
