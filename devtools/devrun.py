@@ -3,7 +3,11 @@
 Starts a real Kafka broker (unless QW_KAFKA_BOOTSTRAP names one; QW_LOCAL_KAFKA_PORT moves it off 9092),
 creates the topics, migrates the database (SQLite under QW_DATA_DIR unless QW_DATABASE_URL says
 otherwise), starts intake, indicators and alerts as separate processes, an agency inbox that prints the
-webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0 turns it off). Each
+webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0 turns it off).
+The agri agency is also subscribed on every other notice channel: a DingTalk and a WeCom robot (the inbox
+plays both and prints the rendered markdown), email to a local SMTP sink that prints what it receives
+(QW_MAIL_SINK_PORT, default 8025; unless QW_SMTP_HOST names a real server) and, when Debian's
+prometheus-alertmanager is installed, a local Alertmanager (QW_ALERTMANAGER_PORT, default 9093). Each
 process logs to QW_DATA_DIR/logs/<name>.log, rotated at 10 MB with 3 old files kept. Ctrl-C or SIGTERM
 stops everything it started. Tokens travel in the processes' environment, never on a command line, and the
 data folder is private (0700; files 0600).
@@ -23,8 +27,11 @@ from types import FrameType
 
 import httpx
 
+from devtools.alertmanager import LocalAlertmanager, alertmanager_binary
 from devtools.launcher import SERVICES, ServiceProcesses
 from devtools.localinfra.kafka import LocalKafka
+from devtools.mail_sink import MailSink
+from devtools.waiting import WaitTimeout
 from devtools.webhook_receiver import WebhookReceiver
 from shared.db import migrate
 from shared.kafka import ensure_topics
@@ -88,14 +95,23 @@ class Stack:
     services: ServiceProcesses = field(init=False)
     kafka: LocalKafka | None = None
     inbox: WebhookReceiver | None = None
+    mail: MailSink | None = None
+    alertmanager: LocalAlertmanager | None = None
     stopping: bool = False
 
     def __post_init__(self) -> None:
         settings = self.settings
+        extra_env = {"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true"),
+                     # the link in every notice: this run's dashboard
+                     "QW_DASHBOARD_PUBLIC_URL": os.environ.get("QW_DASHBOARD_PUBLIC_URL",
+                                                               f"http://127.0.0.1:{settings.indicators_port}")}
+        if "QW_SMTP_HOST" not in os.environ:  # the demo mail sink
+            extra_env.update({"QW_SMTP_HOST": "127.0.0.1", "QW_SMTP_PORT": os.environ.get("QW_MAIL_SINK_PORT", "8025"),
+                              "QW_SMTP_SECURITY": "none"})
         self.services = ServiceProcesses(
             bootstrap=settings.kafka_bootstrap, database_url=settings.effective_database_url,
             topic_prefix=settings.topic_prefix, data_dir=settings.data_dir.resolve(), admin_token=self.token,
-            timings={}, extra_env={"QW_ALLOW_PRIVATE_WEBHOOKS": os.environ.get("QW_ALLOW_PRIVATE_WEBHOOKS", "true")},
+            timings={}, extra_env=extra_env,
             ports={"intake": settings.intake_port, "indicators": settings.indicators_port,
                    "alerts": settings.alerts_port},
             log_dir=settings.data_dir / "logs", rotate=(LOG_MAX_BYTES, LOG_BACKUPS))
@@ -112,6 +128,25 @@ class Stack:
         kafka.start()
         self.kafka = kafka
 
+    def start_channel_sinks(self) -> None:
+        """The demo's mailbox (an SMTP sink) and, if installed, a local Alertmanager; before the services."""
+        if "QW_SMTP_HOST" not in os.environ:
+            self.mail = MailSink(port=int(os.environ.get("QW_MAIL_SINK_PORT", "8025")), echo=True).start()
+            say(f"demo mailbox (SMTP) on 127.0.0.1:{self.mail.port}")
+        if alertmanager_binary() is None:
+            say("prometheus-alertmanager is not installed: no Alertmanager subscription in this demo "
+                "(devtools/install-system-deps.sh installs it)")
+            return
+        alertmanager = LocalAlertmanager(self.settings.data_dir / "alertmanager",
+                                         port=int(os.environ.get("QW_ALERTMANAGER_PORT", "9093")))
+        try:
+            self.alertmanager = alertmanager.start()
+        except (OSError, RuntimeError, WaitTimeout) as exc:  # e.g. the system's own Alertmanager already holds the port
+            alertmanager.stop()
+            say(f"no local Alertmanager in this demo: {exc} (QW_ALERTMANAGER_PORT picks another port)")
+            return
+        say(f"local Alertmanager on {alertmanager.url} (its alerts: {alertmanager.url}/api/v2/alerts)")
+
     def start_services(self) -> None:
         self.services.start(timeout=90)
         for name in SERVICES:
@@ -126,7 +161,8 @@ class Stack:
         if not secret_path.exists():
             write_private(secret_path, secrets.token_hex(16))
         secret = secret_path.read_text().strip()
-        self.inbox = WebhookReceiver(secret=secret, port=int(os.environ.get("QW_INBOX_PORT", "8009")), echo=True)
+        self.inbox = WebhookReceiver(secret=secret, port=int(os.environ.get("QW_INBOX_PORT", "8009")), echo=True,
+                                     robot_secrets={"demo-agri": f"SEC{secret}", "demo-agri-wecom": ""})
         self.inbox.start()
         inbox_url = self.inbox.url("/hooks")  # the path earlier runs subscribed
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -140,6 +176,30 @@ class Stack:
             if response.status_code != 201:
                 say(f"could not subscribe {agency} to the demo inbox: {response.status_code} {response.text[:200]}")
         say(f"agency inbox listening on {inbox_url} (agri, market-supervision, housing-construction, city-3203)")
+        self.subscribe_channels(secret)
+
+    def subscribe_channels(self, secret: str) -> None:
+        """One demo subscription of each other kind, for agri: what an official would see in each place."""
+        assert self.inbox is not None
+        headers = {"Authorization": f"Bearer {self.token}"}
+        base = f"{self.url('alerts')}/v1/agencies/agri/subscriptions"
+        wanted: dict[str, dict[str, object]] = {
+            "dingtalk": {"url": self.inbox.url("/dingtalk/robot/send?access_token=demo-agri"),
+                         "secret": f"SEC{secret}"},
+            "wecom": {"url": self.inbox.url("/wecom/cgi-bin/webhook/send?key=demo-agri-wecom")},
+            "email": {"recipients": ["agri-duty@agri.demo.invalid"]},
+        }
+        if self.alertmanager is not None:
+            wanted["alertmanager"] = {"url": self.alertmanager.url}
+        existing = httpx.get(base, headers=headers, timeout=10)
+        have = {s.get("channel") for s in _items(existing.json())} if existing.status_code == 200 else set()
+        for channel, settings in wanted.items():
+            if channel in have:
+                continue
+            response = httpx.post(base, headers=headers, timeout=10, json={"channel": channel, **settings})
+            if response.status_code != 201:
+                say(f"could not subscribe agri by {channel}: {response.status_code} {response.text[:200]}")
+        say(f"agri also hears by: {', '.join(wanted)} (the inbox prints the DingTalk and WeCom markdown and the mail)")
 
     def start_demo(self) -> None:
         if os.environ.get("QW_DEMO", "1") == "0":
@@ -168,6 +228,10 @@ class Stack:
         self.services.stop()
         if self.inbox:
             self.inbox.stop()
+        if self.mail is not None:
+            self.mail.stop()
+        if self.alertmanager is not None:
+            self.alertmanager.stop()
         if self.kafka is not None:
             self.kafka.stop()
         say("stopped; nothing left running")
@@ -213,6 +277,7 @@ def main() -> int:
         ensure_topics(settings.kafka_bootstrap, {settings.topic(n): p for n, p in topic_partitions().items()})
         say(f"database: {settings.effective_database_url}")
         migrate(settings.effective_database_url)
+        stack.start_channel_sinks()
         stack.start_services()
         stack.start_inbox()
         stack.start_demo()

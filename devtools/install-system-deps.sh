@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The system packages the test suite and `make run` need on Debian 12, installed once.
 #   PostgreSQL (server binaries), Java 17 and Maven (the local Kafka broker), make,
-#   Prometheus with promtool, a Compose parser (docker-compose), Chromium with CJK fonts (dashboard
-#   tests), pango for WeasyPrint (the PDF report), poppler-utils (PDF pages to PNG in tests), Python 3.11 with venv.
+#   Prometheus with promtool, Alertmanager (the alertmanager notice channel's tests), a Compose parser
+#   (docker-compose), Chromium with CJK fonts (dashboard tests), pango for WeasyPrint (the PDF report),
+#   poppler-utils (PDF pages to PNG in tests), Python 3.11 with venv.
 # Used by both `make test` and .ci/run. Idempotent: when everything is present it only checks (no
 # apt-get update). When something is missing and we are not root, it names the packages and fails.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v make >/dev/null || missing+=(make)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)  # Alertmanager notices
 have_compose || missing+=(docker-compose)
 command -v chromium >/dev/null || [ -n "${QW_CHROMIUM:-}" ] || missing+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)  # Chinese on the dashboard and in the PDF report

@@ -7,8 +7,9 @@ Nothing here is read at import time: each service's ``create_app(settings)`` tak
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOGUE = Path(__file__).parent / "catalogue" / "jiangsu-2020.yaml"
@@ -74,6 +75,26 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 3600.0
     retry_give_up_seconds: float = 48 * 3600.0
     allow_private_webhooks: bool = False
+    # Delivery isolation: ``delivery_timeout_seconds`` is each attempt's TOTAL deadline (connect, send and
+    # read together); at most ``delivery_response_max_bytes`` of an answer are read; ``delivery_concurrency``
+    # attempts run at once, at most one per subscription, so a slow receiver delays only its own deliveries.
+    delivery_response_max_bytes: int = 4096
+    delivery_concurrency: int = 16
+    # Notices: the dashboard's public address (the link in every notice), DingTalk/WeCom robots' rate
+    # (messages a minute per robot, the vendors' limit) and how often firing alerts are re-pushed to an
+    # agency's Alertmanager (keep it well below that Alertmanager's resolve_timeout, default 5 m).
+    dashboard_public_url: str = "http://127.0.0.1:8002"
+    robot_messages_per_minute: int = 20
+    alertmanager_resend_seconds: float = 60.0
+    # Email notices (per deployment; the password from the environment, QW_SMTP_PASSWORD, never logged).
+    # smtp_security: starttls (submission, port 587), tls (implicit TLS, port 465) or none (a local relay).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "QualityWatch <qualitywatch@localhost>"
+    smtp_verify_tls: bool = True
     # Alert rule defaults (seconds): how long a figure must stay bad before an alert fires (a dip
     # while indicators catches up on a backlog does not page anyone), and how long it must stay ok
     # before a firing alert resolves (anti-flapping).

@@ -45,12 +45,16 @@ def silences_list(api: Api, args: argparse.Namespace, out: Output) -> None:
                                                 "state", "reason")))
 
 
-SUBSCRIPTION_COLUMNS = ("subscription_id", "agency_id", "url", "min_severity", "created_at")
+SUBSCRIPTION_COLUMNS = ("subscription_id", "agency_id", "channel", "url", "locale", "min_severity", "created_at")
 
 
 @command("subscriptions add")
 def subscriptions_add(api: Api, args: argparse.Namespace, out: Output) -> None:
-    body = {"url": args.url, "secret": args.secret, "min_severity": args.min_severity}
+    body: dict[str, object] = {"channel": args.channel, "min_severity": args.min_severity, "locale": args.locale}
+    for name, value in (("url", args.url), ("secret", args.secret), ("at_mobiles", args.at_mobile),
+                        ("recipients", args.recipient)):
+        if value:
+            body[name] = value
     sub = api.call("alerts", "POST", f"/v1/agencies/{args.agency}/subscriptions", json=body)
     out.show(sub, lambda: table([sub], SUBSCRIPTION_COLUMNS))
 
@@ -62,7 +66,7 @@ def subscriptions_list(api: Api, args: argparse.Namespace, out: Output) -> None:
 
 
 DELIVERY_COLUMNS = ("delivery_id", "agency_id", "status", "attempts", "last_status_code", "created_at",
-                    "delivered_at", "last_error")
+                    "delivered_at", "last_error", "channel")
 
 
 @command("deliveries list")

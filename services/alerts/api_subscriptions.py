@@ -1,13 +1,15 @@
-"""Agency webhook subscriptions and the delivery log."""
+"""Agency subscriptions (webhook, DingTalk, WeCom, email, Alertmanager) and the delivery log."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
+from services.alerts.channels import ChannelError, validate
 from services.alerts.deps import (
     AlertServiceDep,
     CatalogueDep,
@@ -51,15 +53,25 @@ def _agency_scope(catalogue: Catalogue, principal: Principal, agency_id: str) ->
 def create_subscription(principal: CurrentPrincipal, catalogue: CatalogueDep, clock: ClockDep,
                         service: AlertServiceDep, settings: SettingsDep, resolver: ResolverDep, agency_id: str,
                         body: SubscriptionCreate) -> dict[str, Any]:
-    """Register a webhook. The secret keys the ``X-QW-Signature`` HMAC; it is never shown again."""
+    """Register where the agency hears of alerts: a webhook (default; the secret keys the ``X-QW-Signature``
+    HMAC), a DingTalk or WeCom group robot, email recipients or an Alertmanager (see the body's schema). Every
+    URL must pass the URL policy (public hosts). Secrets are never shown again."""
     _agency_scope(catalogue, principal, agency_id)
     try:
-        check_webhook_url(body.url, allow_private=settings.allow_private_webhooks, resolver=resolver)
-    except UrlPolicyError as exc:
-        raise unprocessable("url", str(exc), kind="url_policy") from exc
+        options = validate(body.channel, url=body.url, secret=body.secret, at_mobiles=body.at_mobiles,
+                           recipients=body.recipients, email_configured=bool(settings.smtp_host))
+    except ChannelError as exc:
+        raise unprocessable(exc.field, str(exc)) from exc
+    if body.url is not None:
+        try:
+            check_webhook_url(body.url, allow_private=settings.allow_private_webhooks, resolver=resolver)
+        except UrlPolicyError as exc:
+            raise unprocessable("url", str(exc), kind="url_policy") from exc
     now = clock.now()
-    row = Subscription(subscription_id=str(uuid.uuid4()), agency_id=agency_id, url=body.url, secret=body.secret,
-                       min_severity=body.min_severity, created_at=now, created_by=actor(principal))
+    row = Subscription(subscription_id=str(uuid.uuid4()), agency_id=agency_id, url=body.url or "",
+                       secret=body.secret or "", min_severity=body.min_severity, channel=body.channel,
+                       locale=body.locale, options=orjson.dumps(options).decode(), created_at=now,
+                       created_by=actor(principal))
     service.subscribe(row, now)
     return subscription_json(row)
 

@@ -43,7 +43,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, registry: C
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     service = AlertService(catalogue=catalogue, rules=rules or RuleBook.from_settings(settings), sessions=sessions,
-                           metrics=metrics)
+                           metrics=metrics, dashboard_url=settings.dashboard_public_url)
     worker = DeliveryWorker(service=service, settings=settings, metrics=metrics, client=http_client, jitter=jitter,
                             resolver=resolver)
     consumer = figure_consumer(

@@ -66,7 +66,7 @@ class Background:
         self.tasks = [
             PeriodicTask(lambda: service.run_periodic(clock.now()), evaluation_interval, name="qw-alerts-periodic",
                          failure="periodic pass failed", first_at_start=True),
-            PeriodicTask(lambda: worker.run_once(clock.now()), delivery_poll, name="qw-alerts-delivery",
+            PeriodicTask(lambda: worker.poll(clock.now()), delivery_poll, name="qw-alerts-delivery",
                          failure="delivery run failed", first_at_start=True),
         ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 OUTCOMES = ("delivered", "failed", "retrying", "gave_up", "silenced")
+CHANNELS = ("webhook", "dingtalk", "wecom", "email", "alertmanager")
 SEVERITIES = ("warning", "critical")
 
 
@@ -17,6 +18,10 @@ class AlertsMetrics:
         self.delivery_seconds = Histogram(
             "qw_alerts_delivery_seconds", "Latency of one webhook POST attempt", registry=registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.channel_notifications = Counter(
+            "qw_alerts_channel_notifications_total",
+            "Notification attempts by channel (webhook, dingtalk, wecom, email, alertmanager) and outcome",
+            ["channel", "outcome"], registry=registry)
         self.pending_deliveries = Gauge(
             "qw_alerts_pending_deliveries", "Deliveries waiting for a (re)try", registry=registry)
         self.firing = Gauge("qw_alerts_firing", "Firing alerts by severity", ["severity"], registry=registry)
@@ -29,10 +34,14 @@ class AlertsMetrics:
             registry=registry)
         for outcome in OUTCOMES:
             self.notifications.labels(outcome)
+            for channel in CHANNELS:
+                self.channel_notifications.labels(channel, outcome)
         for severity in SEVERITIES:
             self.firing.labels(severity).set(0)
 
-    def notification(self, outcome: str, count: int = 1) -> None:
+    def notification(self, outcome: str, count: int = 1, *, channel: str | None = None) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         self.notifications.labels(outcome).inc(count)
+        if channel is not None:
+            self.channel_notifications.labels(channel if channel in CHANNELS else "webhook", outcome).inc(count)

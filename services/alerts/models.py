@@ -6,8 +6,12 @@
   ``last_figure_at``: an older or equal message is a redelivery and is skipped.
 - ``alert_transition``: history, one row per state or severity change (and per acknowledgement).
 - ``alert_ack``: every acknowledgement (append-only): agency or operator, when, episode, comment.
-- ``subscription``: an agency's webhook. The ``secret`` is stored as given (not hashed): the
-  service needs it to compute each delivery's HMAC signature.
+- ``subscription``: where an agency hears of alerts: a ``channel`` (``webhook`` by default,
+  ``dingtalk``, ``wecom``, ``email``, ``alertmanager``), its ``url`` (empty for email), its
+  ``secret`` (the webhook's HMAC key or the DingTalk robot's signing secret; empty where the channel
+  has none), the notice ``locale`` and the channel's other settings (``options``, JSON: DingTalk's
+  ``at_mobiles``, email ``recipients``). The secret is stored as given (not hashed): the service needs
+  it to sign each delivery.
 - ``delivery``: the outbox. The body is serialized once when the notification is created and
   never changes; each attempt signs ``"<t>.<body>"`` with a fresh ``t``.
 - ``delivery_alert``: which alerts (and which notice) a delivery carries.
@@ -88,6 +92,9 @@ class Subscription(Base):
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(256))  # kept in clear: it keys the HMAC signatures
     min_severity: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN", server_default="zh-CN")
+    options: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")  # channel settings, JSON
     created_at: Mapped[dt.datetime]
     created_by: Mapped[str | None] = mapped_column(String(100))
     deleted_at: Mapped[dt.datetime | None]
@@ -100,9 +107,10 @@ class Delivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscription.subscription_id"), index=True)
     agency_id: Mapped[str] = mapped_column(String(100), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
     status: Mapped[str] = mapped_column(String(16))  # pending|delivered|failed|gave_up|silenced
     payload_status: Mapped[str] = mapped_column(String(16))  # firing|resolved (the body's status)
-    body: Mapped[str] = mapped_column(Text)  # the exact bytes sent on every attempt (UTF-8)
+    body: Mapped[str] = mapped_column(Text)  # the rendered notice, sent as stored on every attempt (UTF-8)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None]
     retry_started_at: Mapped[dt.datetime]  # start of the give-up window (creation, or a redeliver)

@@ -4,8 +4,10 @@ Each alert in a webhook carries ``acks``, its acknowledgements of the current ep
 A reminder skips the agencies that acknowledged the alert (services/alerts/acks.py).
 
 Everything an evaluation (one consumed batch, or one periodic pass) owes one subscription travels
-in one delivery (``alerts: [...]``). Silenced notices become ``silenced`` delivery rows (never
-sent), recorded once per owed notice rather than once per pass.
+in one delivery (``alerts: [...]``): for a DingTalk or WeCom robot, alerts that change together are
+one message. The body is rendered once, for the subscription's channel and locale
+(``services.alerts.notices``), and stored: every attempt sends the same message. Silenced notices
+become ``silenced`` delivery rows (never sent), recorded once per owed notice rather than once per pass.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.alerts.acks import acked_agencies, acks_by_alert, acks_for_payload
+from services.alerts.channels import MARKDOWN_LIMIT, dingtalk_body, wecom_body
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
+from services.alerts.notices import NoticeRenderer
 from services.alerts.payload import alert_fields, build_body
 from services.alerts.routing import subscriptions_for, would_receive
 from services.alerts.rules import RuleBook
@@ -47,9 +52,10 @@ class _Group:
 
 
 class Notifier:
-    def __init__(self, catalogue: Catalogue, rules: RuleBook) -> None:
+    def __init__(self, catalogue: Catalogue, rules: RuleBook, *, dashboard_url: str = "http://127.0.0.1:8002") -> None:
         self.catalogue = catalogue
         self.rules = rules
+        self.renderer = NoticeRenderer(catalogue, dashboard_url)
 
     def dispatch(self, session: Session, alerts: Iterable[Alert], now: dt.datetime) -> DispatchResult:
         result = DispatchResult()
@@ -86,24 +92,26 @@ class Notifier:
         """A new subscription hears at once of the alerts already firing (and notified) that it would have
         been sent, in one ``firing`` delivery; the alerts' own notification state is left as it is. Alerts
         not notified yet reach it with everyone else's; silenced ones when their silence ends."""
+        group = _Group(subscription, [(row, "firing") for row in self.firing_for(session, subscription, now)])
+        return self._record(session, group, now, status="pending") if group.items else None
+
+    def firing_for(self, session: Session, subscription: Subscription, now: dt.datetime) -> list[Alert]:
+        """The alerts firing (and notified) now that ``subscription`` receives, silenced ones left out."""
         silences = active_silences(session, now)
-        group = _Group(subscription)
         rows = session.scalars(select(Alert).where(Alert.state == "firing", Alert.notified_state == "firing")
                                .order_by(Alert.alert_id))
-        for row in rows:
-            if would_receive(self.catalogue, subscription, row) and not is_silenced(silences, row, self.catalogue):
-                group.items.append((row, "firing"))
-        return self._record(session, group, now, status="pending") if group.items else None
+        return [row for row in rows
+                if would_receive(self.catalogue, subscription, row) and not is_silenced(silences, row, self.catalogue)]
 
     def _record(self, session: Session, group: _Group, now: dt.datetime, *, status: str) -> str:
         delivery_id = str(uuid.uuid4())
         subscription = group.subscription
         acks = acks_for_payload(session, (a for a, _ in group.items))
-        body = build_body(delivery_id=delivery_id, agency_id=subscription.agency_id,
-                          alerts=[with_acks(alert_fields(a), acks) for a, _ in group.items], sent_at=now)
+        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
-                             agency_id=subscription.agency_id, status=status, payload_status=payload_status,
+                             agency_id=subscription.agency_id, channel=subscription.channel or "webhook",
+                             status=status, payload_status=payload_status,
                              body=body, attempts=0, next_attempt_at=now if status == "pending" else None,
                              retry_started_at=now, created_at=now))
         session.flush()
@@ -114,6 +122,30 @@ class Notifier:
             "delivery_id": delivery_id, "agency_id": subscription.agency_id, "status": status,
             "alert_ids": [a.alert_id for a, _ in group.items], "notices": [n for _, n in group.items]})
         return delivery_id
+
+    def render(self, subscription: Subscription, items: Sequence[tuple[Alert, Notice]], *, delivery_id: str,
+               now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None) -> str:
+        """The message a delivery sends, in the subscription's channel and locale (stored once)."""
+        channel = subscription.channel or "webhook"
+        locale = subscription.locale or "zh-CN"
+        renderer = self.renderer
+        if channel == "alertmanager":
+            return orjson.dumps([renderer.alertmanager_alert(a, n, subscription.agency_id) for a, n in items]).decode()
+        acks = acks or {}
+        views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id)) for a, n in items]
+        if channel in MARKDOWN_LIMIT:
+            options = orjson.loads(subscription.options or "{}")
+            title = renderer.title(views, locale)
+            if channel == "wecom":
+                return wecom_body(renderer.markdown(views, locale, max_bytes=MARKDOWN_LIMIT["wecom"]))
+            mobiles = list(options.get("at_mobiles") or [])
+            room = MARKDOWN_LIMIT["dingtalk"] - 20 * len(mobiles) - 4
+            return dingtalk_body(title, renderer.markdown(views, locale, max_bytes=room), mobiles)
+        if channel == "email":
+            return orjson.dumps({"subject": renderer.title(views, locale), "text": renderer.text(views, locale),
+                                 "html": renderer.html(views, locale)}).decode()
+        alerts = [with_acks({**alert_fields(a), **renderer.webhook_fields(a, n, locale)}, acks) for a, n in items]
+        return build_body(delivery_id=delivery_id, agency_id=subscription.agency_id, alerts=alerts, sent_at=now)
 
 
 def with_acks(fields: dict[str, Any], acks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

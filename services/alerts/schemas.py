@@ -10,6 +10,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.alerts.acks import ack_json, standing
+from services.alerts.channels import mask_url
 from services.alerts.models import Alert, AlertAck, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
 from services.alerts.payload import alert_fields, instant
 from shared.auth import Principal
@@ -59,10 +60,27 @@ class SilenceCreate(BaseModel):
 
 
 class SubscriptionCreate(BaseModel):
+    """A subscription: where and how an agency hears of its alerts. ``channel`` defaults to ``webhook`` (the
+    signed JSON webhook); each channel takes its own settings (a setting a channel does not take is a 422):
+
+    - ``webhook``: ``url``, ``secret`` (≥ 16 characters, keys the ``X-QW-Signature`` HMAC);
+    - ``dingtalk``: ``url`` (the robot's ``…/robot/send?access_token=…``), ``secret`` (the robot's signing
+      secret, ``SEC…``, optional), ``at_mobiles`` (optional mobile numbers to @);
+    - ``wecom``: ``url`` (the group robot's ``…/cgi-bin/webhook/send?key=…``);
+    - ``email``: ``recipients`` (1–20 addresses; the deployment's SMTP server sends);
+    - ``alertmanager``: ``url`` (the Alertmanager's base URL; alerts go to ``/api/v2/alerts``).
+
+    ``locale`` (``zh-CN`` default, or ``en``) is the language of the notices. Secrets and the robots'
+    credentials in their URLs are never shown again."""
+
     model_config = _Strict
-    url: str = Field(min_length=1, max_length=2048)
-    secret: str = Field(min_length=16, max_length=256)
+    channel: Literal["webhook", "dingtalk", "wecom", "email", "alertmanager"] = "webhook"
+    url: str | None = Field(None, min_length=1, max_length=2048)
+    secret: str | None = Field(None, min_length=1, max_length=256)
     min_severity: Literal["warning", "critical"] = "warning"
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    at_mobiles: list[Annotated[str, Field(max_length=24)]] | None = Field(None, max_length=20)
+    recipients: list[Annotated[str, Field(max_length=254)]] | None = Field(None, max_length=20)
 
 
 _ERROR_TEXT = {400: "the body is not valid JSON, or names a key twice", 401: "missing or unknown token",
@@ -138,14 +156,24 @@ def silence_json(row: Silence, now: dt.datetime, *, viewer: Principal | None = N
 
 
 def subscription_json(row: Subscription) -> dict[str, Any]:
-    """Never includes the secret."""
-    return {"subscription_id": row.subscription_id, "agency_id": row.agency_id, "url": row.url,
+    """Never includes the secret (only whether one is set), and a robot's URL credential is masked."""
+    channel = row.channel or "webhook"
+    options = orjson.loads(row.options or "{}")
+    body = {"subscription_id": row.subscription_id, "agency_id": row.agency_id, "channel": channel,
+            "url": mask_url(channel, row.url), "secret_set": bool(row.secret), "locale": row.locale or "zh-CN",
             "min_severity": row.min_severity, "created_at": instant(row.created_at), "created_by": row.created_by}
+    if channel == "dingtalk":
+        body["at_mobiles"] = options.get("at_mobiles", [])
+    if channel == "email":
+        body["recipients"] = options.get("recipients", [])
+    return body
 
 
 def delivery_json(row: Delivery, *, alert_ids: list[str], url: str | None) -> dict[str, Any]:
+    """``url`` as ``subscription_json`` shows it (robots' credentials masked)."""
     return {"delivery_id": row.delivery_id, "subscription_id": row.subscription_id, "agency_id": row.agency_id,
-            "url": url, "status": row.status, "payload_status": row.payload_status, "attempts": row.attempts,
+            "channel": row.channel or "webhook", "url": mask_url(row.channel or "webhook", url or ""),
+            "status": row.status, "payload_status": row.payload_status, "attempts": row.attempts,
             "alert_ids": alert_ids, "created_at": instant(row.created_at),
             "next_attempt_at": instant(row.next_attempt_at), "delivered_at": instant(row.delivered_at),
             "last_attempt_at": instant(row.last_attempt_at), "last_status_code": row.last_status_code,

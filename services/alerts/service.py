@@ -54,12 +54,12 @@ class PassResult:
 
 class AlertService:
     def __init__(self, *, catalogue: Catalogue, rules: RuleBook, sessions: sessionmaker[Session],
-                 metrics: AlertsMetrics) -> None:
+                 metrics: AlertsMetrics, dashboard_url: str = "http://127.0.0.1:8002") -> None:
         self.catalogue = catalogue
         self.rules = rules
         self.sessions = sessions
         self.metrics = metrics
-        self.notifier = Notifier(catalogue, rules)
+        self.notifier = Notifier(catalogue, rules, dashboard_url=dashboard_url)
         self.lock = threading.RLock()
 
     @contextmanager

@@ -4,6 +4,7 @@ with a FixedClock (no real-time waiting). ``Receiver`` is the collecting webhook
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,13 @@ class Harness:
         return self.rt.worker.run_once(self.clock.now())
 
     # setup and inspection
-    def subscribe(self, agency_id: str, url: str, *, secret: str = SECRET, min_severity: str = "warning") -> str:
+    def subscribe(self, agency_id: str, url: str, *, secret: str = SECRET, min_severity: str = "warning",
+                  channel: str = "webhook", locale: str = "zh-CN", **options: Any) -> str:
         subscription_id = str(uuid.uuid4())
         self.rt.service.subscribe(Subscription(subscription_id=subscription_id, agency_id=agency_id, url=url,
-                                               secret=secret, min_severity=min_severity, created_at=self.clock.now()),
+                                               secret=secret, min_severity=min_severity, channel=channel,
+                                               locale=locale, options=json.dumps(options),
+                                               created_at=self.clock.now()),
                                   self.clock.now())
         return subscription_id
 

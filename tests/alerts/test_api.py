@@ -235,3 +235,64 @@ def test_health_metrics_and_cors_are_served(api: Api) -> None:
     preflight = api.client.options("/v1/alerts", headers={"Origin": "http://127.0.0.1:8002",
                                                           "Access-Control-Request-Method": "GET"})
     assert preflight.headers.get("access-control-allow-origin") == "http://127.0.0.1:8002"
+
+
+# ---- channels (issue 16) --------------------------------------------------------------------------------
+DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef"
+WECOM = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+
+
+def channel(api: Api, **body: object) -> httpx.Response:
+    return api.client.post("/v1/agencies/agri/subscriptions", json=body, headers=api.keys["agri"])
+
+
+def test_each_channel_is_subscribed_with_its_settings_and_secrets_are_never_shown(api: Api) -> None:
+    api.rt.settings.smtp_host = "smtp.example.org"
+    made = [channel(api, channel="dingtalk", url=DINGTALK, secret="SECdingtalk-signing-secret",
+                    at_mobiles=["13800001111"]),
+            channel(api, channel="wecom", url=WECOM, locale="en"),
+            channel(api, channel="email", recipients=["qa@agri.example.org", "duty@agri.example.org"]),
+            channel(api, channel="alertmanager", url="https://am.agri.example.org"),
+            subscribe(api)]
+    assert [m.status_code for m in made] == [201] * 5, [m.text for m in made]
+    listed = api.client.get("/v1/agencies/agri/subscriptions", headers=api.keys["agri"])
+    text = listed.text
+    for secret in ("SECdingtalk-signing-secret", "0123456789abcdef0123456789abcdef",
+                   "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa", SECRET):
+        assert secret not in text and all(secret not in m.text for m in made)
+    by_channel = {s["channel"]: s for s in listed.json()["subscriptions"]}
+    assert set(by_channel) == {"webhook", "dingtalk", "wecom", "email", "alertmanager"}
+    assert by_channel["dingtalk"]["url"].endswith("access_token=****cdef") and by_channel["dingtalk"]["secret_set"]
+    assert by_channel["dingtalk"]["at_mobiles"] == ["13800001111"]
+    assert by_channel["wecom"]["url"].endswith("key=****5aaa") and by_channel["wecom"]["locale"] == "en"
+    assert by_channel["email"]["recipients"] == ["qa@agri.example.org", "duty@agri.example.org"]
+    assert by_channel["email"]["url"] is None and not by_channel["email"]["secret_set"]
+    assert by_channel["webhook"]["locale"] == "zh-CN" and by_channel["webhook"]["secret_set"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"channel": "pager"}, "channel"),
+    ({"channel": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send"}, "url"),
+    ({"channel": "dingtalk", "url": DINGTALK, "at_mobiles": ["not-a-phone"]}, "at_mobiles"),
+    ({"channel": "dingtalk", "url": DINGTALK + "&timestamp=1&sign=x"}, "url"),
+    ({"channel": "dingtalk", "url": "http://127.0.0.1:9/robot/send?access_token=x"}, "url"),
+    ({"channel": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}, "url"),
+    ({"channel": "wecom", "url": WECOM, "secret": "not-for-wecom"}, "secret"),
+    ({"channel": "email"}, "channel"),  # no SMTP server on this deployment
+    ({"channel": "alertmanager"}, "url"),
+    ({"channel": "alertmanager", "url": "https://am.example.org", "recipients": ["a@b.org"]}, "recipients"),
+    ({"channel": "webhook", "url": "https://hooks.example.org/x"}, "secret"),
+    ({"channel": "webhook", "url": "https://hooks.example.org/x", "secret": SECRET, "locale": "fr"}, "locale"),
+])
+def test_a_bad_channel_setting_is_refused_naming_the_field(api: Api, body: dict[str, object], field: str) -> None:
+    response = channel(api, **body)
+    assert response.status_code == 422, response.text
+    assert any(field in error["loc"] for error in response.json()["detail"]), response.text
+
+
+def test_email_recipients_are_checked(api: Api) -> None:
+    api.rt.settings.smtp_host = "smtp.example.org"
+    assert channel(api, channel="email").json()["detail"][0]["loc"] == ["body", "recipients"]
+    bad = channel(api, channel="email", recipients=["qa@agri.example.org", "not an address"])
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "recipients"]
+    assert "not an address" in bad.json()["detail"][0]["msg"]

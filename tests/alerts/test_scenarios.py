@@ -29,11 +29,19 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
     assert list(body) == ["delivery_id", "agency_id", "status", "alerts", "sent_at"]
     assert (body["agency_id"], body["status"], body["sent_at"]) == ("agri", "firing", "2026-11-20T10:00:00+08:00")
     (alert,) = body["alerts"]
-    assert alert == {"alert_id": alert["alert_id"], "state": "firing", "severity": "critical",
-                     "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None, "window": "30d",
-                     "value": 0.951, "ci95": [0.9358, 0.9627], "numerator": 951, "denominator": 1000,
-                     "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T10:00:00+08:00",
-                     "resolved_at": None, "acks": []}
+    contract = {"alert_id": alert["alert_id"], "state": "firing", "severity": "critical",
+                "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None, "window": "30d",
+                "value": 0.951, "ci95": [0.9358, 0.9627], "numerator": 951, "denominator": 1000,
+                "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T10:00:00+08:00",
+                "resolved_at": None, "acks": []}
+    assert {k: alert[k] for k in contract} == contract  # the contract's fields, unchanged
+    # ... and what a person reads (issue 16): what happened, names, value with n, interval, target, since, link
+    assert alert["notice"] == "started" and alert["locale"] == "zh-CN"
+    assert alert["indicator_name"] == "主要地产农产品质量抽检合格率" and alert["region_name"] == "苏州市"
+    assert (alert["value_text"], alert["ci95_text"], alert["target_text"]) == ("95.1%", "93.6%–96.3%", "≥ 97.0%")
+    assert alert["since"] == "2026-11-20T10:00:00+08:00"
+    assert alert["dashboard_url"].endswith("/?indicator=agri_sampling_pass_rate&region=320500&window=30d")
+    assert alert["summary"] == "主要地产农产品质量抽检合格率（苏州市）严重：95.1%，目标 ≥ 97.0%"
     assert delivery.status == "delivered" and harness.counter("delivered") == 1
 
 

@@ -1,0 +1,276 @@
+"""What a notice says, on every channel, in the subscription's language.
+
+An alert's notice (``firing``/``escalated``/``reminder``/``resolved`` in the outbox) becomes a
+:class:`Item`: what happened (``started``, ``escalated``, ``reminder``, ``resolved``), the
+indicator's and region's names from the catalogue, the value as a percentage with n, the 95 %
+interval and the target, since when (China Standard Time) and a link to the figure on the
+dashboard. Each channel renders items with its own template (the strings live in
+``shared/i18n/notices.<locale>.json``): markdown (DingTalk, WeCom), plain text and HTML (email), a
+summary (webhook JSON, Alertmanager annotations).
+
+Data (region and indicator names, categories, acknowledgement comments) is escaped for the channel
+it goes into: markdown punctuation is backslash-escaped and line breaks flattened, HTML is
+entity-escaped, so nothing a sender or an acknowledging user typed can add a link, a heading or
+markup. Adding a notice kind is one entry in :data:`KINDS` and one ``kind.<name>`` string per locale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from services.alerts.models import Alert
+from shared.catalogue import Catalogue
+from shared.clock import CST, rfc3339
+from shared.i18n import DEFAULT_LOCALE, Translator
+
+# outbox notice -> what a reader is told happened
+KINDS: dict[str, str] = {"firing": "started", "escalated": "escalated", "reminder": "reminder",
+                         "resolved": "resolved"}
+_OPS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()#!|<>~])")
+
+
+def kind_of(notice: str) -> str:
+    return KINDS.get(notice, notice)
+
+
+# ---- escaping (one function per target format) ----------------------------------------------------------
+def plain(text: str) -> str:
+    """One line of plain text: control characters and line breaks become spaces."""
+    return _CONTROL.sub(" ", text).strip()
+
+
+def md(text: str) -> str:
+    """Data inside markdown: one line, the characters that make links, emphasis, code, tables, HTML and
+    headings backslash-escaped (data never starts a line, so list and heading markers need no escape)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain(text))
+
+
+def htm(text: str) -> str:
+    return html.escape(plain(text), quote=True)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One alert in a notice, as text (not yet escaped for any channel)."""
+
+    alert_id: str
+    kind: str
+    state: str
+    severity: str | None
+    indicator_id: str
+    region_code: str
+    category: str | None
+    window: str
+    indicator: str
+    region: str
+    value: str
+    n: str | None
+    ci: str | None
+    target: str
+    since: str | None  # "2026-11-20 10:00" in China Standard Time
+    since_at: dt.datetime | None
+    resolved: str | None
+    resolved_at: dt.datetime | None
+    link: str
+    acks: tuple[tuple[str, str], ...]
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _local(instant: dt.datetime | None) -> str | None:
+    return instant.astimezone(CST).strftime("%Y-%m-%d %H:%M") if instant is not None else None
+
+
+def acks_of(alert: Alert, acks: Sequence[object] | None = None) -> tuple[tuple[str, str], ...]:
+    """Who acknowledged the alert and what they wrote: the episode's acks (``services.alerts.acks``,
+    per agency, as a webhook carries them) if given, else the alert's own acknowledgement columns."""
+    if acks:
+        return tuple((_field(a, "by", "acked_by"), _field(a, "comment")) for a in acks)
+    if alert.acked_at is not None and alert.acked_by:
+        return ((alert.acked_by, alert.ack_comment or ""),)
+    return ()
+
+
+def _field(ack: object, *names: str) -> str:
+    for name in names:
+        value = ack.get(name) if isinstance(ack, dict) else getattr(ack, name, None)
+        if value:
+            return str(value)
+    return ""
+
+
+class NoticeRenderer:
+    def __init__(self, catalogue: Catalogue, dashboard_url: str) -> None:
+        self.catalogue = catalogue
+        self.dashboard_url = dashboard_url.rstrip("/")
+
+    # ---- the facts ------------------------------------------------------------------------------------
+    def link(self, alert: Alert) -> str:
+        query = {"indicator": alert.indicator, "region": alert.region, "window": alert.window}
+        if alert.category:
+            query["category"] = alert.category
+        return f"{self.dashboard_url}/?{urlencode(query)}"
+
+    def item(self, alert: Alert, notice: str, locale: str, *, acks: Sequence[object] | None = None) -> Item:
+        spec = self.catalogue.indicator(alert.indicator)
+        english = locale == "en"
+        indicator = (spec.name_en if english else spec.name_zh) if spec is not None else alert.indicator
+        rate = spec.is_rate if spec is not None else (alert.target_value <= 1.0)
+        if english:
+            named = self.catalogue.regions.cities.get(alert.region)
+            province = self.catalogue.regions.province
+            named = province if alert.region == province.code else named
+            region = named.name_en if named is not None and named.name_en else self.catalogue.region_name(alert.region)
+        else:
+            region = self.catalogue.region_name(alert.region)
+
+        def show(value: float) -> str:
+            return f"{value * 100:.1f}%" if rate else _number(value)
+
+        value = show(alert.value) if alert.value is not None else "—"
+        n = _number(alert.denominator) if rate and alert.denominator is not None else None
+        ci = (f"{show(alert.ci95_lo)}–{show(alert.ci95_hi)}"
+              if alert.ci95_lo is not None and alert.ci95_hi is not None else None)
+        target = f"{_OPS.get(alert.target_op, alert.target_op)} {show(alert.target_value)}"
+        since_at = alert.started_at or alert.active_at
+        return Item(alert_id=alert.alert_id, kind=kind_of(notice), state=alert.state, severity=alert.severity,
+                    indicator_id=alert.indicator, region_code=alert.region, category=alert.category,
+                    window=alert.window, indicator=indicator, region=region, value=value, n=n, ci=ci, target=target,
+                    since=_local(since_at), since_at=since_at,
+                    resolved=_local(alert.resolved_at) if notice == "resolved" else None,
+                    resolved_at=alert.resolved_at if notice == "resolved" else None,
+                    link=self.link(alert), acks=acks_of(alert, acks))
+
+    # ---- the webhook JSON grows by these fields ---------------------------------------------------------
+    def webhook_fields(self, alert: Alert, notice: str, locale: str) -> dict[str, Any]:
+        item = self.item(alert, notice, locale)
+        return {"notice": item.kind, "indicator_name": item.indicator, "region_name": item.region,
+                "value_text": item.value, "ci95_text": item.ci, "target_text": item.target,
+                "since": rfc3339(item.since_at) if item.since_at else None, "dashboard_url": item.link,
+                "summary": self.summary(item, locale), "locale": locale}
+
+    # ---- templates --------------------------------------------------------------------------------------
+    def summary(self, item: Item, locale: str) -> str:
+        t = Translator("notices", locale)
+        return t("summary", indicator=plain(item.indicator), region=plain(item.region),
+                 severity=t(f"severity.{item.severity or 'none'}"), value=item.value, target=item.target)
+
+    def title(self, items: Sequence[Item], locale: str) -> str:
+        t = Translator("notices", locale)
+        if len(items) == 1:
+            (item,) = items
+            return t("title.one", kind=t(f"kind.{item.kind}"), indicator=plain(item.indicator),
+                     region=plain(item.region))
+        return t("title.many", count=len(items))
+
+    def _lines(self, item: Item, locale: str, esc: Any) -> list[str]:
+        t = Translator("notices", locale)
+        lines = [t("line.state", kind=t(f"kind.{item.kind}"), severity=t(f"severity.{item.severity or 'none'}"))]
+        if item.n is not None and item.ci is not None:
+            lines.append(t("line.value", value=esc(item.value), n=esc(item.n), ci=esc(item.ci)))
+        else:
+            lines.append(t("line.value_plain", value=esc(item.value)))
+        lines.append(t("line.target", target=esc(item.target)))
+        lines.append(t("line.window", window=esc(item.window)))
+        if item.category:
+            lines.append(t("line.category", category=esc(item.category)))
+        if item.since:
+            lines.append(t("line.since", since=item.since))
+        if item.resolved:
+            lines.append(t("line.resolved", resolved=item.resolved))
+        for by, comment in item.acks:
+            lines.append(t("line.ack", by=esc(by), comment=esc(comment)))
+        return lines
+
+    def markdown_item(self, item: Item, locale: str) -> str:
+        t = Translator("notices", locale)
+        head = "#### " + t("headline", kind=t(f"kind.{item.kind}"), indicator=md(item.indicator),
+                           region=md(item.region))
+        body = [f"- {line}" for line in self._lines(item, locale, md)]
+        body.append(f"- [{t('line.link')}]({item.link})")
+        return "\n".join([head, *body])
+
+    def markdown(self, items: Sequence[Item], locale: str, *, max_bytes: int) -> str:
+        """Items as markdown, at most ``max_bytes`` of UTF-8: whole items, then "…and N more"; a single item
+        longer than the limit is cut at a character boundary."""
+        t = Translator("notices", locale)
+        blocks = [self.markdown_item(i, locale) for i in items]
+        text = "\n\n".join(blocks)
+        if len(text.encode()) <= max_bytes:
+            return text
+        for keep in range(len(blocks) - 1, 0, -1):
+            more = "\n\n" + t("more", count=len(blocks) - keep)
+            text = "\n\n".join(blocks[:keep]) + more
+            if len(text.encode()) <= max_bytes:
+                return text
+        more = "\n\n" + t("more", count=len(blocks) - 1) if len(blocks) > 1 else ""
+        room = max_bytes - len(more.encode())
+        return cut_utf8(blocks[0], room) + more
+
+    def text(self, items: Sequence[Item], locale: str) -> str:
+        t = Translator("notices", locale)
+        parts = [t("email.intro"), ""]
+        for item in items:
+            parts.append(t("headline", kind=t(f"kind.{item.kind}"), indicator=plain(item.indicator),
+                           region=plain(item.region)))
+            parts.extend(f"  {line}" for line in self._lines(item, locale, plain))
+            parts.append(f"  {t('line.link')}: {item.link}")
+            parts.append("")
+        parts.append(t("email.footer"))
+        return "\n".join(parts) + "\n"
+
+    def html(self, items: Sequence[Item], locale: str) -> str:
+        t = Translator("notices", locale)
+        lang = "zh-CN" if locale == DEFAULT_LOCALE else locale
+        parts = [f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><body>', f"<p>{htm(t('email.intro'))}</p>"]
+        for item in items:
+            parts.append("<h3>" + htm(t("headline", kind=t(f"kind.{item.kind}"), indicator=item.indicator,
+                                          region=item.region)) + "</h3><ul>")
+            parts.extend(f"<li>{line}</li>" for line in self._lines(item, locale, _html_data))
+            parts.append(f'<li><a href="{html.escape(item.link, quote=True)}">{htm(t("line.link"))}</a></li></ul>')
+        parts.append(f"<p><small>{htm(t('email.footer'))}</small></p></body></html>")
+        return "\n".join(parts)
+
+    # ---- Alertmanager ------------------------------------------------------------------------------------
+    def alertmanager_alert(self, alert: Alert, notice: str, agency_id: str) -> dict[str, Any]:
+        """One postableAlert (Alertmanager API v2): labels identify the alert (the same labels on every push,
+        so Alertmanager keeps one alert), annotations say what it is in both languages."""
+        zh, en = self.item(alert, notice, "zh-CN"), self.item(alert, notice, "en")
+        labels = {"alertname": "QualityWatchIndicatorBreach", "indicator": alert.indicator, "region": alert.region,
+                  "window": alert.window, "severity": alert.severity or "warning", "agency": agency_id,
+                  "category": alert.category or "all"}
+        body: dict[str, Any] = {
+            "labels": labels,
+            "annotations": {"summary": self.summary(zh, "zh-CN"), "summary_en": self.summary(en, "en"),
+                            "indicator_name": plain(zh.indicator), "region_name": plain(zh.region),
+                            "value": zh.value, "target": zh.target, "n": zh.n or "", "ci95": zh.ci or "",
+                            "notice": zh.kind, "dashboard_url": zh.link},
+            "generatorURL": zh.link,
+        }
+        if zh.since_at is not None:
+            body["startsAt"] = rfc3339(zh.since_at)
+        if alert.state == "resolved" and alert.resolved_at is not None:
+            body["endsAt"] = rfc3339(alert.resolved_at)
+        return body
+
+
+def _html_data(text: str) -> str:
+    return htm(text)
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding fits ``max_bytes`` (never half a character)."""
+    data = text.encode()
+    if len(data) <= max_bytes:
+        return text
+    return data[:max(0, max_bytes)].decode("utf-8", errors="ignore")

@@ -1,0 +1,298 @@
+"""Notices over DingTalk, WeCom, email and Alertmanager, through the outbox (issue 16).
+
+The robots are the demo inbox's fakes (devtools/webhook_receiver.py: signature, format, size and rate
+checked as the vendors document them); email goes to a real SMTP server (aiosmtpd) in the test process;
+Alertmanager is the real binary (devtools/alertmanager.py), read back through its v2 API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from devtools.alertmanager import LocalAlertmanager, alertmanager_binary
+from devtools.mail_sink import MailSink
+from services.alerts.channels import wecom_body
+from services.alerts.models import Alert, Delivery
+from services.alerts.notices import NoticeRenderer
+from tests.alerts.support import Harness, Receiver, figure
+
+ROBOT_SECRET = "SECb0d9c5e1f4a2fake-robot-secret"
+
+
+def resolve(harness: Harness) -> None:
+    harness.advance(3600)
+    harness.apply(figure("ok"))
+    harness.advance(60)
+    harness.apply(figure("ok"))
+    harness.periodic()
+
+
+@pytest.fixture
+def robots(harness: Harness) -> Iterator[Receiver]:
+    r = Receiver(robot_secrets={"tok-agri": ROBOT_SECRET, "key-agri": ""},
+                 robot_clock=lambda: harness.clock.now().timestamp()).start()
+    yield r
+    r.stop()
+
+
+def test_a_breach_reaches_a_signed_dingtalk_robot_once_in_chinese_and_its_resolution_once(
+        harness: Harness, robots: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="services")  # (httpx, which logs request URLs, is at WARNING: shared.logs)
+    harness.subscribe("agri", robots.url("/dingtalk/robot/send?access_token=tok-agri"), secret=ROBOT_SECRET,
+                      channel="dingtalk", at_mobiles=["13800001111"])
+    harness.apply(figure("breach"))
+    assert harness.deliver() == 1
+    harness.advance(10)
+    harness.periodic()
+    harness.deliver()
+    (hook,) = robots.snapshot()
+    assert hook.errcode == 0 and hook.signature_valid
+    message = hook.json
+    assert message["msgtype"] == "markdown" and message["at"]["atMobiles"] == ["13800001111"]
+    assert message["markdown"]["title"] == "【告警开始】主要地产农产品质量抽检合格率 · 苏州市"
+    text = message["markdown"]["text"]
+    for expected in ("状态：告警开始（严重）", "数值：95.1%（n = 1,000，95% 区间 93.6%–96.3%）", "目标：≥ 97.0%",
+                     "自：2026-11-20 10:00（北京时间）", "在仪表盘查看](http://127.0.0.1:8002/?indicator=",
+                     "@13800001111"):
+        assert expected in text, text
+    assert [d.status for d in harness.deliveries()] == ["delivered"]
+    assert harness.registry.get_sample_value("qw_alerts_channel_notifications_total",
+                                             {"channel": "dingtalk", "outcome": "delivered"}) == 1
+
+    resolve(harness)
+    harness.deliver()
+    harness.deliver()
+    messages = robots.robot_messages("dingtalk")
+    assert len(messages) == 2
+    assert messages[1].json["markdown"]["title"].startswith("【已恢复】") and "恢复于：" in messages[1].markdown
+    assert "tok-agri" not in caplog.text and ROBOT_SECRET not in caplog.text  # credentials never logged
+
+
+def test_an_escalation_says_so(harness: Harness, robots: Receiver) -> None:
+    harness.subscribe("agri", robots.url("/wecom/cgi-bin/webhook/send?key=key-agri"), secret="", channel="wecom")
+    harness.apply(figure("at_risk"))
+    harness.deliver()
+    harness.advance(60)
+    harness.apply(figure("breach"))
+    harness.deliver()
+    first, second = (h.markdown or "" for h in robots.robot_messages("wecom"))
+    assert "【告警开始】" in first and "（警告）" in first
+    assert "【告警升级】" in second and "状态：告警升级（严重）" in second
+
+
+def test_a_dingtalk_error_code_is_not_delivered_but_retried(harness: Harness, robots: Receiver) -> None:
+    harness.subscribe("agri", robots.url("/dingtalk/robot/send?access_token=tok-agri"), secret=ROBOT_SECRET,
+                      channel="dingtalk")
+    robots.robot_errcode = 410100  # the robot is rate-limited
+    harness.apply(figure("breach"))
+    harness.deliver()
+    (delivery,) = harness.deliveries()
+    assert delivery.status == "pending" and delivery.attempts == 1 and "errcode 410100" in (delivery.last_error or "")
+    robots.robot_errcode = None
+    harness.advance(5)
+    harness.deliver()
+    (delivery,) = harness.deliveries()
+    assert delivery.status == "delivered" and delivery.attempts == 2
+    assert len(robots.robot_messages("dingtalk")) == 1
+
+
+def test_a_wrong_signing_secret_is_refused_by_dingtalk_and_retried(harness: Harness, robots: Receiver) -> None:
+    harness.subscribe("agri", robots.url("/dingtalk/robot/send?access_token=tok-agri"), secret="SECwrong-secret",
+                      channel="dingtalk")
+    harness.apply(figure("breach"))
+    harness.deliver()
+    (hook,) = robots.snapshot()
+    assert hook.errcode == 310000 and not hook.signature_valid
+    assert harness.deliveries()[0].status == "pending"
+
+
+def test_a_wecom_robot_gets_markdown_in_english_when_asked(harness: Harness, robots: Receiver) -> None:
+    harness.subscribe("agri", robots.url("/wecom/cgi-bin/webhook/send?key=key-agri"), secret="", channel="wecom",
+                      locale="en")
+    harness.apply(figure("breach"))
+    harness.deliver()
+    (hook,) = robots.snapshot()
+    assert hook.errcode == 0
+    content = hook.json["markdown"]["content"]
+    assert "[Started]" in content and "Suzhou" in content and "Value: 95.1% (n = 1,000, 95% interval" in content
+
+
+def test_a_robot_gets_at_most_20_messages_a_minute_and_the_rest_wait(harness: Harness, robots: Receiver) -> None:
+    subscription_id = harness.subscribe("agri", robots.url("/wecom/cgi-bin/webhook/send?key=key-agri"), secret="",
+                                        channel="wecom")
+    now = harness.clock.now()
+    with harness.rt.service.write() as session:
+        for i in range(25):
+            session.add(Delivery(delivery_id=str(uuid.uuid4()), subscription_id=subscription_id, agency_id="agri",
+                                 channel="wecom", status="pending", payload_status="firing",
+                                 body=wecom_body(f"message {i}"), attempts=0, next_attempt_at=now,
+                                 retry_started_at=now, created_at=now))
+    for _ in range(3):
+        harness.deliver()
+    assert len(robots.snapshot()) == 20 and all(h.errcode == 0 for h in robots.snapshot())
+    assert len(harness.deliveries("pending")) == 5  # held back, not lost
+    harness.advance(61)
+    harness.deliver()
+    assert len(robots.robot_messages("wecom")) == 25 and not harness.deliveries("pending")
+
+
+def test_wecom_markdown_is_cut_to_4096_bytes_between_alerts_never_mid_character(harness: Harness) -> None:
+    renderer = NoticeRenderer(harness.rt.catalogue, "https://qw.example.org")
+    alert = Alert(alert_id="a1", indicator="agri_sampling_pass_rate", region="320500", category=None, window="30d",
+                  state="firing", severity="critical", value=0.951, ci95_lo=0.9358, ci95_hi=0.9627, numerator=951,
+                  denominator=1000, target_op=">=", target_value=0.97, started_at=harness.clock.now())
+    items = [renderer.item(alert, "firing", "zh-CN") for _ in range(40)]
+    text = renderer.markdown(items, "zh-CN", max_bytes=4096)
+    assert len(text.encode()) <= 4096 and text.endswith("条") and "……等 " in text
+    kept = text.count("#### ")
+    assert text.endswith(f"……等 {40 - kept} 条")
+    alert.category = "蔬菜" * 3000  # one alert longer than the limit on its own
+    cut = renderer.markdown([renderer.item(alert, "firing", "zh-CN")], "zh-CN", max_bytes=4096)
+    assert len(cut.encode()) <= 4096 and len(cut.encode()) > 4090 and cut.encode().decode() == cut
+    english = renderer.markdown(items, "en", max_bytes=4096)
+    assert len(english.encode()) <= 4096 and english.endswith("more") and "…and " in english
+
+
+def test_region_names_and_ack_comments_cannot_inject_markdown_or_html(harness: Harness) -> None:
+    renderer = NoticeRenderer(harness.rt.catalogue, "https://qw.example.org")
+    alert = Alert(alert_id="a1", indicator="agri_sampling_pass_rate", region="320500",
+                  category="[点我](http://evil.example) <script>alert(1)</script>", window="30d", state="firing",
+                  severity="warning", value=0.96, ci95_lo=0.95, ci95_hi=0.97, numerator=960, denominator=1000,
+                  target_op=">=", target_value=0.97, started_at=harness.clock.now(), acked_at=harness.clock.now(),
+                  acked_by="agency:agri", ack_comment="**紧急**\n# 标题 <img src=x onerror=alert(1)> [x](javascript:1)")
+    item = renderer.item(alert, "reminder", "zh-CN")
+    markdown = renderer.markdown([item], "zh-CN", max_bytes=4096)
+    assert "](http://evil.example)" not in markdown and "\\[点我\\]\\(http://evil.example\\)" in markdown
+    assert "\n# 标题" not in markdown and "\\*\\*紧急\\*\\*" in markdown and "<script>" not in markdown
+    assert "[x](javascript" not in markdown
+    html = renderer.html([item], "zh-CN")
+    assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    assert 'href="http://evil' not in html
+    text = renderer.text([item], "zh-CN")
+    assert "\n# 标题" not in text  # one line per field: a comment cannot fake another line
+
+
+# ---- email (real SMTP server) ------------------------------------------------------------------------------
+def server_tls(tmp_path: Path) -> ssl.SSLContext:
+    """A self-signed certificate for the test's SMTP server (the client is told not to verify it)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture
+def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailSink]:
+    login, security = getattr(request, "param", (None, "none"))
+    tls = server_tls(tmp_path) if security != "none" else None
+    sink = MailSink(login=login, tls=tls, implicit_tls=security == "tls").start()
+    sink.security = security  # type: ignore[attr-defined]
+    yield sink
+    sink.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("mail", [(None, "none"), (("qw-sender", "smtp-pass-from-env"), "none"),
+                                  (("qw-sender", "smtp-pass-from-env"), "starttls"), (None, "tls")],
+                         indirect=True, ids=["plain", "login", "starttls-login", "implicit-tls"])
+def test_an_email_notice_arrives_with_a_chinese_subject_and_text_and_html_parts(
+        db_url: str, tmp_path: Path, mail: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = {"smtp_host": "127.0.0.1", "smtp_port": mail.port, "smtp_security": mail.security,  # type: ignore[attr-defined]
+               "smtp_verify_tls": False, "smtp_sender": "QualityWatch <qw@qualitywatch.invalid>"}
+    if mail.login is not None:
+        monkeypatch.setenv("QW_SMTP_PASSWORD", mail.login[1])  # credentials come from the environment
+        options["smtp_username"] = mail.login[0]
+    harness = Harness(db_url, tmp_path, **options)
+    try:
+        if mail.login is not None:
+            assert harness.settings.smtp_password is not None
+            assert mail.login[1] not in repr(harness.settings)
+        harness.subscribe("agri", "", secret="", channel="email",
+                          recipients=["qa@agri.example.org", "duty@agri.example.org"])
+        harness.apply(figure("breach"))
+        harness.deliver()
+        harness.advance(10)
+        harness.deliver()
+        (received,) = mail.snapshot()
+        assert received.rcpt_tos == ["qa@agri.example.org", "duty@agri.example.org"]
+        assert received.subject == "【告警开始】主要地产农产品质量抽检合格率 · 苏州市"
+        assert b"=?utf-8?" in received.raw.split(b"\r\n\r\n", 1)[0].lower()  # the header is RFC 2047 encoded
+        plain, html = received.part("plain"), received.part("html")
+        assert "数值：95.1%（n = 1,000，95% 区间 93.6%–96.3%）" in plain and "在仪表盘查看: http://" in plain
+        assert "苏州市" in html and '<a href="http://127.0.0.1:8002/?indicator=' in html
+        assert received.message["Message-ID"] and harness.deliveries()[0].status == "delivered"
+        resolve(harness)
+        harness.deliver()
+        assert [m.subject[:5] for m in mail.snapshot()] == ["【告警开始", "【已恢复】"]
+    finally:
+        harness.close()
+
+
+def test_an_unreachable_mail_server_is_retried(db_url: str, tmp_path: Path) -> None:
+    from devtools.ports import free_port
+
+    harness = Harness(db_url, tmp_path, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")
+    try:
+        harness.subscribe("agri", "", secret="", channel="email", recipients=["qa@agri.example.org"])
+        harness.apply(figure("breach"))
+        harness.deliver()
+        (delivery,) = harness.deliveries()
+        assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_error
+    finally:
+        harness.close()
+
+
+# ---- Alertmanager (the real binary) ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAlertmanager]:
+    if alertmanager_binary() is None:
+        pytest.fail("prometheus-alertmanager is not installed: run devtools/install-system-deps.sh")
+    am = LocalAlertmanager(tmp_path_factory.mktemp("alertmanager")).start()
+    yield am
+    am.stop()
+
+
+def test_alertmanager_holds_the_alert_while_it_fires_and_ends_it_when_it_resolves(
+        harness: Harness, alertmanager: LocalAlertmanager) -> None:
+    with harness.rt.service.write() as session:
+        from services.alerts.models import Subscription
+        session.add(Subscription(subscription_id=str(uuid.uuid4()), agency_id="agri", url=alertmanager.url,
+                                 secret="", min_severity="warning", channel="alertmanager", locale="zh-CN",
+                                 options="{}", created_at=harness.clock.now()))
+    harness.apply(figure("breach"))
+    assert harness.deliver() == 1
+    assert harness.deliveries()[0].status == "delivered"
+    (alert,) = alertmanager.alerts(indicator="agri_sampling_pass_rate", region="320500", agency="agri")
+    assert alert["status"]["state"] == "active"
+    assert alert["labels"] == {"alertname": "QualityWatchIndicatorBreach", "indicator": "agri_sampling_pass_rate",
+                               "region": "320500", "category": "all", "window": "30d", "severity": "critical",
+                               "agency": "agri"}
+    assert alert["annotations"]["summary"] == "主要地产农产品质量抽检合格率（苏州市）严重：95.1%，目标 ≥ 97.0%"
+    assert "(Suzhou) critical: 95.1%, target ≥ 97.0%" in alert["annotations"]["summary_en"]
+    assert alert["annotations"]["dashboard_url"].startswith("http://127.0.0.1:8002/?indicator=")
+    first_update = alert["updatedAt"]
+    # while it fires, the worker re-pushes it before Alertmanager's resolve_timeout would end it
+    harness.advance(harness.settings.alertmanager_resend_seconds + 1)
+    harness.deliver()
+    (again,) = alertmanager.alerts(indicator="agri_sampling_pass_rate", region="320500", agency="agri")
+    assert again["updatedAt"] > first_update and again["status"]["state"] == "active"
+    resolve(harness)
+    harness.deliver()
+    statuses = [d.status for d in harness.deliveries()]
+    assert statuses == ["delivered", "delivered"], statuses
+    assert alertmanager.alerts(indicator="agri_sampling_pass_rate", region="320500", agency="agri") == []
+    with harness.rt.sessions() as session:
+        body = json.loads(session.scalars(select(Delivery.body).order_by(Delivery.created_at.desc())).first() or "[]")
+    assert body[0]["endsAt"] and dt.datetime.fromisoformat(body[0]["endsAt"]) > dt.datetime.fromisoformat(
+        body[0]["startsAt"])
