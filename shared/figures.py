@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.catalogue import Target
 
-FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind"]
+# ``no_data``: nothing at all was reported for the figure (no sample, no report): missing is not bad,
+# so it never fires an alert (issue 19); ``insufficient_data``: some data, below the minimum sample.
+FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind", "no_data"]
+Basis = Literal["all", "final"]
 
 
 class Figure(BaseModel):
@@ -37,6 +40,10 @@ class Figure(BaseModel):
     min_sample: int | None = None
     window_start: dt.datetime | None = None
     window_end: dt.datetime | None = None
+    # Failing verdicts still inside their objection period (or objected, awaiting the re-test): counted
+    # in ``denominator`` under basis ``all``; left out (with their failures) under basis ``final``.
+    provisional: int | None = None
+    basis: Basis = "all"
 
     @property
     def key(self) -> str:

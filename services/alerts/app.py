@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from services.alerts import api, api_subscriptions
+from services.alerts import api, api_loop, api_subscriptions
 from services.alerts.consumer import Background, figure_consumer
 from services.alerts.deliver import DeliveryWorker, Jitter
 from services.alerts.metrics import AlertsMetrics
@@ -93,4 +93,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     })
     app.include_router(api.router)
     app.include_router(api_subscriptions.router)
+    app.include_router(api_loop.router)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
+from services.alerts.loop import loop_fields
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.payload import alert_fields, build_body
 from services.alerts.routing import subscriptions_for, would_receive
@@ -91,7 +92,8 @@ class Notifier:
         delivery_id = str(uuid.uuid4())
         subscription = group.subscription
         body = build_body(delivery_id=delivery_id, agency_id=subscription.agency_id,
-                          alerts=[alert_fields(a) for a, _ in group.items], sent_at=now)
+                          alerts=[{**alert_fields(a), **loop_fields(session, self.catalogue, a), "notice": n}
+                                  for a, n in group.items], sent_at=now)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
                              agency_id=subscription.agency_id, status=status, payload_status=payload_status,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from kafka.errors import KafkaError
@@ -98,16 +98,23 @@ def list_indicators(principal: Reader, catalogue: CatalogueDep) -> dict[str, Any
     return {"plan": catalogue.plan.id, "catalogue_version": catalogue.catalogue_version, "indicators": items}
 
 
+BasisQuery = Annotated[Literal["all", "final"], Query(
+    description="all (default): every verdict, provisional failures included; final: settled verdicts only "
+                "(failures still inside their objection period, or objected to and awaiting the re-test, "
+                "left out). `provisional` counts those failures either way")]
+
+
 @router.get("/indicators/{indicator}", responses=_errors(404))
 def get_figure(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, indicator: str,
-               region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None
-               ) -> dict[str, Any]:
-    """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures")."""
+               region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None,
+               basis: BasisQuery = "all") -> dict[str, Any]:
+    """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures"). Status
+    ``no_data`` when nothing was reported; ``provisional`` (inspection pass rates): failures not yet final."""
     spec = _spec(catalogue, indicator)
     region = region or catalogue.province_code
     window = window or catalogue.windows(spec)[0]
     _check(catalogue, spec, region, category, window)
-    return figure_json(reader.figure(spec, region, category, window))
+    return figure_json(reader.figures([FigureRequest(spec, window, (region,), (category,), basis)])[0])
 
 
 @router.get("/indicators/{indicator}/trend", responses=_errors(404))

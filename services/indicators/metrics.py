@@ -11,7 +11,7 @@ from services.indicators.decode import DEAD_LETTER_REASONS
 from shared.events import EVENT_TYPES
 from shared.figures import FigureStatus
 
-STATUSES: tuple[FigureStatus, ...] = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind")
+STATUSES: tuple[FigureStatus, ...] = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind", "no_data")
 
 
 def observe_counts(histogram: Histogram, observations: Iterable[tuple[float, int]]) -> None:

@@ -10,7 +10,7 @@ from shared.catalogue import Catalogue, IndicatorSpec
 
 STATUS_LABELS = {"ok": "达标 ok", "at_risk": "有风险 at risk", "breach": "未达标 breach",
                  "insufficient_data": "样本不足 insufficient data", "on_track": "进度正常 on track",
-                 "behind": "进度落后 behind"}
+                 "behind": "进度落后 behind", "no_data": "未报送 no data"}
 
 
 # ---- rendering (pure) ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from shared.catalogue import Catalogue, IndicatorSpec
 
 TEMPLATE = Path(__file__).parent / "templates" / "quality_report.html"
 STATUS_COLOURS = {"ok": "#2e7d32", "on_track": "#2e7d32", "at_risk": "#f0a500", "breach": "#c62828",
-                  "behind": "#d84315", "insufficient_data": "#9e9e9e"}
+                  "behind": "#d84315", "insufficient_data": "#9e9e9e", "no_data": "#b0bec5"}
 
 
 def city_bar_chart(spec: IndicatorSpec, catalogue: Catalogue, figures: dict[tuple[str, str], dict[str, Any]]) -> str:

@@ -65,6 +65,9 @@ class Defaults(BaseModel):
     windows: tuple[str, ...] = ("30d",)
     # Alert on each category's figure too, not only on all categories together.
     alert_categories: bool = False
+    # Rectification loop (issue 19): follow-up inspections an alert needs before it counts as
+    # rectified, where no programme says otherwise.
+    follow_up_inspections: int = Field(3, ge=1)
 
 
 class AgencySpec(BaseModel):
@@ -104,6 +107,11 @@ class ProgrammeSpec(BaseModel):
     lead_agency: str
     categories: tuple[str, ...] = Field(min_length=1)
     annual_quota_per_city: int = Field(0, ge=0)
+    # Days after an inspection during which the enterprise may object and ask for a re-test (复检);
+    # a failing verdict is provisional until then (issue 19).
+    objection_days: int = Field(15, ge=0, le=366)
+    # Follow-up inspections (跟踪抽检) an alert of this programme needs to count as rectified.
+    follow_up_inspections: int = Field(3, ge=1, le=1000)
 
 
 class IndicatorSpec(BaseModel):

@@ -8,11 +8,11 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const STATUS_COLOUR = {
     ok: "#3d9a47", on_track: "#3d9a47", at_risk: "#f2ad16", breach: "#d32f2f", behind: "#ec6c0c",
-    insufficient_data: "#9aa1a8",
+    insufficient_data: "#9aa1a8", no_data: "#c5cbd1",
   };
   const STATUS_TEXT = {
     ok: "达标 ok", at_risk: "有风险 at risk", breach: "未达标 breach", insufficient_data: "样本不足",
-    on_track: "进度正常 on track", behind: "进度落后 behind",
+    on_track: "进度正常 on track", behind: "进度落后 behind", no_data: "未报送 no data",
   };
 
   const state = {
