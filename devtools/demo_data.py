@@ -90,6 +90,8 @@ SURVEY_PER_DAY = 2 / 7  # per sector
 MILESTONE_PER_DAY = 0.3  # province-wide
 LIVE_FIGURE_SHARE = 0.01  # share of live episodes that re-report a month-to-date figure
 REVISED_FAILURES = 0.25  # failures first reported as a pass, then revised (revision 2) to fail
+OBJECTED_FAILURES = 0.1  # of the other failures: the enterprise objects and a re-test follows (issue 19)
+OVERTURNED_RETESTS = 0.2  # of the re-tests: the failure is overturned
 
 
 def lab_ids() -> tuple[str, ...]:
@@ -237,6 +239,20 @@ class _Generator:
         else:
             self._emit(inspected, "inspection.completed", lab,
                        {**base, "verdict": verdict, "items": self._items(programme, category, verdict)})
+            if verdict == "fail" and rng.random() < OBJECTED_FAILURES:
+                self._objection(lab, base, programme, category, inspected, live)
+
+    def _objection(self, lab: str, base: dict[str, Any], programme: str, category: str, inspected: dt.datetime,
+                   live: bool) -> None:
+        """The enterprise objects within its period (复检); the re-test (revision 2) confirms the failure, or
+        now and then overturns it."""
+        rng = self.rng
+        objected = inspected + dt.timedelta(seconds=rng.uniform(60, 300) if live else rng.uniform(86400, 10 * 86400))
+        self._emit(objected, "inspection.objected", lab, {**base, "reason": "企业对检验结果提出异议，申请复检"})
+        retest = objected + dt.timedelta(seconds=rng.uniform(120, 600) if live else rng.uniform(86400, 4 * 86400))
+        verdict = "pass" if rng.random() < OVERTURNED_RETESTS else "fail"
+        self._emit(retest, "inspection.completed", lab,
+                   {**base, "verdict": verdict, "items": self._items(programme, category, verdict), "revision": 2})
 
     def pass_rate(self, programme: str, city: str, at: dt.datetime) -> float:
         drift = self.drift

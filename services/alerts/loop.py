@@ -174,7 +174,8 @@ class LoopKeeper:
         query = select(FollowUpInspection.verdict, func.count()).where(FollowUpInspection.alert_id == alert_id)
         if since is not None:
             query = query.where(FollowUpInspection.occurred_at >= since)
-        counts = dict(session.execute(query.group_by(FollowUpInspection.verdict)).tuples().all())
+        grouped = session.execute(query.group_by(FollowUpInspection.verdict))
+        counts: dict[str, int] = {verdict: count for verdict, count in grouped}
         total = sum(counts.values())
         ids_query = select(FollowUpInspection.sample_id).where(FollowUpInspection.alert_id == alert_id)
         if since is not None:

@@ -35,7 +35,8 @@ def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[s
              .select_from(i).outerjoin(o, o.sample_id == i.sample_id)
              .where(i.verdict == "fail", i.indicator.in_(sorted(indicators)), i.occurred_at >= start,
                     i.occurred_at < end,
-                    or_(and_(o.sample_id.is_(None), in_window), and_(o.sample_id.is_not(None), i.revision <= o.revision)))
+                    or_(and_(o.sample_id.is_(None), in_window),
+                        and_(o.sample_id.is_not(None), i.revision <= o.revision)))
              .group_by(i.indicator, i.region, i.category))
     out: dict[ProvisionalKey, int] = defaultdict(int)
     for indicator, region, category, count in session.execute(query):
