@@ -28,6 +28,7 @@ from services.alerts.loop_notify import dispatch_loop
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.models import Alert, AlertTransition, Delivery, Subscription
 from services.alerts.notify import DispatchResult, Notifier
+from services.alerts.overdue import OverdueKeeper
 from services.alerts.routing import agencies_for_alert
 from services.alerts.rules import RuleBook
 from services.alerts.store import (
@@ -65,6 +66,7 @@ class AlertService:
         self.metrics = metrics
         self.notifier = Notifier(catalogue, rules)
         self.loop = LoopKeeper(catalogue)
+        self.overdue = OverdueKeeper(catalogue)
         self.lock = threading.RLock()
 
     @contextmanager
@@ -148,6 +150,8 @@ class AlertService:
 
     def periodic_pass(self, session: Session, now: dt.datetime) -> PassResult:
         result = PassResult()
+        self.overdue.periodic(session, now)  # open/resolve report_overdue alerts before the notices
+        session.flush()
         rows = live_alerts_for_update(session)
         owed: list[tuple[Alert, LoopNotice]] = []
         for row in rows:
