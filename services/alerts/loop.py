@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import orjson
 from sqlalchemy import func, select
@@ -31,6 +32,7 @@ from services.alerts.lifecycle import (
     Plan,
     Resolved,
     SetPlan,
+    Stage,
     Tick,
     step,
 )
@@ -56,7 +58,7 @@ def state_of_loop(row: AlertLoop | None) -> LoopState | None:
     if row.plan_deadline is not None:
         plan = Plan(unit=row.plan_unit or "", deadline=row.plan_deadline, comment=row.plan_comment or "",
                     set_by=row.plan_set_by or "", set_at=row.plan_set_at or row.updated_at)
-    return LoopState(episode_started_at=row.episode_started_at, stage=row.stage,  # type: ignore[arg-type]
+    return LoopState(episode_started_at=row.episode_started_at, stage=cast(Stage, row.stage),
                      plan=plan, escalated_at=row.escalated_at, follow_ups=row.follow_ups,
                      follow_ups_failed=row.follow_ups_failed, rectified_at=row.rectified_at,
                      resolved_at=row.resolved_at, closed_at=row.closed_at)

@@ -133,8 +133,10 @@ class OverdueKeeper:
             if key in open_rows:
                 touched.append(open_rows[key])
                 continue
-            row = session.get(Alert, alert_id_for(key))
-            if row is None:
+            found = session.get(Alert, alert_id_for(key))
+            if found is not None:
+                row = found
+            else:
                 spec = self.catalogue.indicator(item.indicator)
                 assert spec is not None  # the catalogue validates expected reports
                 row = Alert(alert_id=alert_id_for(key), figure_key=key, indicator=item.indicator, region=item.region,
