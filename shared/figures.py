@@ -20,6 +20,19 @@ FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track
 Basis = Literal["all", "final"]
 
 
+class Contributor(BaseModel):
+    """A city's share of a provincial shortfall: ``points`` percentage points of the gap between the
+    target and the provincial value come from this city (its n = ``denominator``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str
+    points: float
+    numerator: float
+    denominator: float
+    value: float | None
+
+
 class Figure(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,6 +57,8 @@ class Figure(BaseModel):
     # in ``denominator`` under basis ``all``; left out (with their failures) under basis ``final``.
     provisional: int | None = None
     basis: Basis = "all"
+    # A provincial pass rate below target: the cities contributing most to the gap (issue 19).
+    contributors: tuple[Contributor, ...] | None = None
 
     @property
     def key(self) -> str:

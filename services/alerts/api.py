@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import func, select
 
 from services.alerts.deps import AlertServiceDep, CatalogueDep, ClockDep, Operator, Reader, SessionsDep
+from services.alerts.loop import loop_fields
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAlert, Silence
 from services.alerts.payload import instant
 from services.alerts.routing import agencies_for_alert
@@ -72,6 +73,10 @@ def list_alerts(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, ses
             out.append(alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue)))
         if len(out) >= limit:
             break
+    with sessions() as session:  # issue 19: kind, provisional failures, contributors, rectification
+        by_id = {row.alert_id: row for row in rows}
+        for item in out:
+            item.update(loop_fields(session, catalogue, by_id[item["alert_id"]]))
     return {"alerts": out, "count": len(out)}
 
 
@@ -98,7 +103,8 @@ def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessi
             .where(DeliveryAlert.alert_id == alert_id).order_by(Delivery.created_at, Delivery.delivery_id)).all()
         agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
         silenced = is_silenced(active_silences(session, clock.now()), row, catalogue)
-    body = alert_json(row, agencies=agencies, silenced=silenced)
+        loop = loop_fields(session, catalogue, row)
+    body = {**alert_json(row, agencies=agencies, silenced=silenced), **loop}
     body["transitions"] = [transition_json(t) for t in transitions]
     body["deliveries"] = [
         {"delivery_id": d.delivery_id, "agency_id": d.agency_id, "subscription_id": d.subscription_id,

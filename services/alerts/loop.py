@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import func, select
@@ -41,6 +41,7 @@ from services.alerts.models import Alert
 from services.alerts.routing import agencies_for_alert, programme_for
 from shared.catalogue import Catalogue
 from shared.clock import rfc3339
+from shared.figures import Figure
 from shared.followups import FollowUpInspection
 
 OVERDUE_PREFIX = "overdue|"
@@ -133,11 +134,15 @@ class LoopKeeper:
         return ()
 
     @staticmethod
-    def note_provisional(session: Session, alert: Alert, provisional: int | None) -> None:
-        """Keep the newest figure's count of still-provisional failures beside the loop (for notices)."""
+    def note_figure(session: Session, alert: Alert, figure: Figure) -> None:
+        """Keep the newest figure's provisional failures and shortfall contributors beside the loop (notices)."""
         row = session.get(AlertLoop, alert.alert_id)
-        if row is not None and row.provisional != provisional:
-            row.provisional = provisional
+        if row is None:
+            return
+        contributors = None if figure.contributors is None else orjson.dumps(
+            [c.model_dump() for c in figure.contributors]).decode()
+        if (row.provisional, row.contributors) != (figure.provisional, contributors):
+            row.provisional, row.contributors = figure.provisional, contributors
 
     def on_notified(self, session: Session, alert: Alert, notice: str, agencies: Sequence[str],
                     now: dt.datetime) -> None:
@@ -190,7 +195,8 @@ def loop_fields(session: Session, catalogue: Catalogue, alert: Alert) -> dict[st
     """Additive fields for the alert's JSON and webhook entry: its kind and its rectification loop."""
     row = session.get(AlertLoop, alert.alert_id)
     out: dict[str, object] = {"kind": alert_kind(alert),
-                              "provisional_failures": row.provisional if row is not None else None}
+                              "provisional_failures": row.provisional if row is not None else None,
+                              "contributors": contributors_json(session, catalogue, alert, row)}
     if row is None:
         out["rectification"] = None
         return out
@@ -205,6 +211,39 @@ def loop_fields(session: Session, catalogue: Catalogue, alert: Alert) -> dict[st
         "rectified_at": _instant(row.rectified_at), "closed_at": _instant(row.closed_at),
     }
     return out
+
+
+def contributors_json(session: Session, catalogue: Catalogue, alert: Alert,
+                      row: AlertLoop | None) -> list[dict[str, object]] | None:
+    """The cities behind a provincial shortfall, each with its name, n and whether it is alerting itself."""
+    if row is None or not row.contributors:
+        return None
+    items = orjson.loads(row.contributors)
+    alerting = set(session.scalars(select(Alert.region).where(
+        Alert.indicator == alert.indicator, Alert.window == alert.window, Alert.state == "firing",
+        Alert.region.in_([c["region"] for c in items]),
+        Alert.category.is_(None) if alert.category is None else Alert.category == alert.category)))
+    return [{"region": c["region"], "name": catalogue.region_name(c["region"]), "points": c["points"],
+             "n": int(c["denominator"]), "numerator": int(c["numerator"]), "value": c["value"],
+             "alerting": c["region"] in alerting} for c in items]
+
+
+def fold_named_cities(session: Session, catalogue: Catalogue,
+                      items: list[tuple[Alert, Any]]) -> list[tuple[Alert, Any]]:
+    """Drop from one delivery the city alerts (same indicator, window and category) that a provincial alert in
+    the same delivery names among its shortfall contributors: the agency reads them there, once."""
+    named: dict[tuple[str, str, str | None], set[str]] = {}
+    for alert, notice in items:
+        if alert.region == catalogue.province_code and notice != "resolved":
+            row = session.get(AlertLoop, alert.alert_id)
+            if row is not None and row.contributors:
+                regions = {c["region"] for c in orjson.loads(row.contributors)}
+                named.setdefault((alert.indicator, alert.window, alert.category), set()).update(regions)
+    if not named:
+        return items
+    return [(alert, notice) for alert, notice in items
+            if notice == "resolved" or alert.region not in named.get((alert.indicator, alert.window, alert.category),
+                                                                    set())]
 
 
 def _instant(value: dt.datetime | None) -> str | None:

@@ -37,6 +37,7 @@ class AlertLoop(Base):
     resolved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
     provisional: Mapped[int | None] = mapped_column(Integer)  # the newest figure's provisional failures
+    contributors: Mapped[str | None] = mapped_column(Text)  # JSON: the newest figure's shortfall contributors
     updated_at: Mapped[dt.datetime]
 
 

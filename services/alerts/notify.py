@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
-from services.alerts.loop import loop_fields
+from services.alerts.loop import fold_named_cities, loop_fields
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.payload import alert_fields, build_body
 from services.alerts.routing import subscriptions_for, would_receive
@@ -70,6 +70,8 @@ class Notifier:
                 _add(sending, subscriptions, row, notice)
             result.notices.append((row.alert_id, notice))
         for group in sending.values():
+            # A city named in a provincial alert of the same delivery is not notified a second time (issue 19).
+            group.items = fold_named_cities(session, self.catalogue, group.items)
             result.deliveries.append(self._record(session, group, now, status="pending"))
         for group in muting.values():
             result.silenced.append(self._record(session, group, now, status="silenced"))

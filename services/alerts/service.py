@@ -141,7 +141,7 @@ class AlertService:
                     logger.info("alert transition", extra={
                         "alert_id": alert_id, "from": transition.before.state, "to": transition.after.state,
                         "severity": transition.after.severity, "event_ids": list(message.event_ids)})
-            self.loop.note_provisional(session, row, figure.provisional)
+            self.loop.note_figure(session, row, figure)
             touched[alert_id] = row
         result.dispatch = self.notifier.dispatch(session, touched.values(), now)
         self._record_notices(session, touched, result.dispatch, now)

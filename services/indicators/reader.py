@@ -70,6 +70,8 @@ class FigureReader:
                 indicators, regions = groups[(window.first_day, window.last_day, cutoff)]
                 indicators.add(request.spec.id)
                 regions.update(request.regions)
+                if _with_contributors(self.catalogue, request):
+                    regions.update(self.catalogue.city_codes)
         reported_ids = {r.spec.id for r, _ in resolved if r.spec.kind not in TALLY_KINDS}
         # Provisional failures per window, for the inspection pass rates (issue 19).
         provisional_windows: dict[tuple[dt.datetime, dt.datetime], set[str]] = defaultdict(set)
@@ -91,10 +93,17 @@ class FigureReader:
                         by_cat = sums[key].get((spec.id, region), {})
                         total = _total(by_cat.values()) if category is None else by_cat.get(category, Sums())
                         counts = provisional.get((window.start, window.end))
+                        cities = None
+                        if region == self.catalogue.province_code and _with_contributors(self.catalogue, request):
+                            cities = {}
+                            for city in self.catalogue.city_codes:
+                                city_cat = sums[key].get((spec.id, city), {})
+                                cities[city] = _total(city_cat.values()) if category is None \
+                                    else city_cat.get(category, Sums())
                         out.append(build_figure(
                             self.catalogue, spec, region, category, window, now, sums=total,
                             provisional=None if counts is None else counts.get((spec.id, region, category), 0),
-                            basis=request.basis))
+                            basis=request.basis, cities=cities))
                     else:
                         picked = pick_report(self.catalogue, spec, region, window, reports)
                         out.append(build_figure(self.catalogue, spec, region, category, window, now,
@@ -171,6 +180,12 @@ class FigureReader:
             return {day: (int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0), float(ssq or 0.0),
                           _aware(latest))
                     for day, num, den, extra, ssum, ssq, latest in session.execute(query)}
+
+
+def _with_contributors(catalogue: Catalogue, request: FigureRequest) -> bool:
+    """Provincial pass rates name the cities behind a shortfall (basis ``all``: what alerting judges)."""
+    return (request.spec.kind == "pass_rate" and request.basis == "all"
+            and catalogue.province_code in request.regions)
 
 
 def _total(items: Iterable[Sums]) -> Sums:

@@ -20,7 +20,7 @@ from services.alerts.loop_models import AlertTimelineEntry, AppendOnlyError
 from services.alerts.rules import RuleBook
 from shared.auth import create_key
 from shared.db import migrate
-from shared.figures import FigureChanged
+from shared.figures import Contributor, FigureChanged
 from shared.followups import FollowUpInspection
 from shared.settings import Settings
 from tests.alerts.support import SECRET, T0, Receiver, figure
@@ -171,3 +171,23 @@ def test_timeline_entries_cannot_be_edited_or_deleted(loop: Loop) -> None:
     for statement in ("UPDATE alert_timeline SET kind = 'forged'", "DELETE FROM alert_timeline"):
         with loop.rt.engine.connect() as connection, pytest.raises(DatabaseError, match="append-only"):
             connection.execute(text(statement))
+
+
+def test_a_provincial_alert_names_the_cities_behind_its_shortfall_and_folds_their_alerts(
+        loop: Loop, receiver: Receiver) -> None:
+    loop.subscribe("agri", receiver.url("/agri"))
+    loop.subscribe("city-3203", receiver.url("/xuzhou"))
+    xuzhou = Contributor(region="320300", points=1.35, numerator=850, denominator=1000, value=0.85)
+    nanjing = Contributor(region="320100", points=0.2, numerator=960, denominator=1000, value=0.96)
+    province = figure("breach", region="320000").model_copy(update={"contributors": (xuzhou, nanjing)})
+    loop.figures(province, figure("breach", region="320300"))
+    while loop.rt.worker.run_once(loop.clock.now()):
+        pass
+    by_agency = {r.json["agency_id"]: r.json["alerts"] for r in receiver.requests}
+    (only,) = by_agency["agri"]  # the city's alert is named in the province's, not sent again
+    assert only["region"] == "320000"
+    assert [(c["region"], c["name"], c["points"], c["n"], c["alerting"]) for c in only["contributors"]] == [
+        ("320300", "徐州市", 1.35, 1000, True), ("320100", "南京市", 0.2, 1000, False)]
+    assert [a["region"] for a in by_agency["city-3203"]] == ["320300"]  # the city government still hears
+    listed = loop.client.get("/v1/alerts?region=320000", headers=loop.keys["agri"]).json()["alerts"]
+    assert listed[0]["contributors"][0]["region"] == "320300"

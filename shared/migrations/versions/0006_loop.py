@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column("resolved_at", shared.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column("closed_at", shared.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column("provisional", sa.Integer(), nullable=True),
+    sa.Column("contributors", sa.Text(), nullable=True),
     sa.Column("updated_at", shared.db.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(["alert_id"], ["alert.alert_id"], name=op.f("fk_alert_loop_alert_id_alert")),
     sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alert_loop"))
