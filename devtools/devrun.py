@@ -123,6 +123,7 @@ class Stack:
             return
         self.services.spawn("demo", [
             sys.executable, "-m", "devtools.demo", "--intake-url", self.url("intake"), "--token", self.token,
+            "--alerts-url", self.url("alerts"),
             # The year so far, so that year-to-date figures (sampling against quota) have their history.
             "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")])
         say(f"demo lab feed started (log: {self.services.log_path('demo')})")
