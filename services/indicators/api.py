@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from kafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
+from services.indicators.completeness import completeness, latest_due_period, reported_keys
 from services.indicators.deadletters import list_dead_letters, replay_dead_letters
 from services.indicators.deps import (
     CatalogueDep,
@@ -135,15 +136,18 @@ def get_trend(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, ind
 
 
 @router.get("/scorecard")
-def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
+def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, sessions: SessionsDep,
               window: Annotated[str, Query(description="the window for every indicator it applies to")] = "30d",
-              ) -> dict[str, Any]:
+              basis: BasisQuery = "all") -> dict[str, Any]:
     """Every indicator for the province and each city. Milestones are always judged over the plan
-    period (window ``plan``); every other indicator uses the requested window."""
+    period (window ``plan``); every other indicator uses the requested window. ``completeness``: of the
+    reports the catalogue expects for the latest period due (or the window, when it is a calendar
+    period), how many are in."""
     if not is_window(window):
         raise _unprocessable("window", f"unknown window {window!r}")
     regions = (catalogue.province_code, *catalogue.city_codes)
-    requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, catalogue.judged_regions(spec))
+    requests = [FigureRequest(spec, "plan" if spec.kind == "milestone" else window, catalogue.judged_regions(spec),
+                              basis=basis)
                 for spec in catalogue.indicators]
     now = reader.clock.now()
     figures = reader.figures(requests, now=now)
@@ -161,10 +165,14 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
     counts: dict[str, int] = {}
     for figure in figures:
         counts[figure.status] = counts.get(figure.status, 0) + 1
-    return {"window": window, "as_of": now.astimezone(catalogue.tz).isoformat(),
+    period = window if window[:1].isdigit() else latest_due_period(catalogue, now)
+    with sessions() as session:
+        reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
+    return {"window": window, "as_of": now.astimezone(catalogue.tz).isoformat(), "basis": basis,
             "note": "milestone indicators use window 'plan' whatever the requested window",
             "regions": [{"code": code, "name": catalogue.region_name(code)} for code in regions],
-            "status_counts": counts, "indicators": rows}
+            "status_counts": counts, "indicators": rows,
+            "completeness": completeness(catalogue, reported, period)}
 
 
 # ---- dead letters (operators) ---------------------------------------------------------------------

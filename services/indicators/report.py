@@ -21,9 +21,9 @@ from services.indicators.report_data import (
     index_figures,
     parse_period,
     period_alerts,
-    scorecard_figures,
 )
 from services.indicators.report_format import unit_of
+from services.indicators.report_loop import loop_sections, scorecard_body
 from services.indicators.report_render import render_report
 
 # Re-exported: the tests import these from here.
@@ -47,10 +47,14 @@ async def quality_report(
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=[{"loc": ["query", "period"], "msg": str(exc),
                                                       "type": "value_error"}]) from exc
-    figures = index_figures(await scorecard_figures(request, parsed.label))
+    # Issue 19: a closed period reads settled verdicts only; the report says which figures are still provisional.
+    basis = "final" if parsed.end <= dt.datetime.now(catalogue.tz) else "all"
+    card = await scorecard_body(request, parsed.label, basis)
+    figures = index_figures(collect_figures(card))
     alerts_url = settings.alerts_internal_url or settings.alerts_public_url
     alerts, alerts_error = await period_alerts(alerts_url, request.headers.get("authorization", ""), parsed,
                                                settings.delivery_timeout_seconds)
     now = dt.datetime.now(catalogue.tz)
-    document = render_report(catalogue, parsed, figures, alerts, alerts_error, generated_at=now)
+    extra = loop_sections(catalogue, figures, card.get("completeness") or [], basis)
+    document = render_report(catalogue, parsed, figures, alerts, alerts_error, generated_at=now, extra=extra)
     return HTMLResponse(document, headers={"Cache-Control": "no-store"})

@@ -151,11 +151,12 @@ def alerts_section(catalogue: Catalogue, alerts: list[dict[str, Any]] | None, er
 
 
 def render_report(catalogue: Catalogue, period: Period, figures: dict[tuple[str, str], dict[str, Any]],
-                  alerts: list[dict[str, Any]] | None, alerts_error: str | None, *, generated_at: dt.datetime) -> str:
+                  alerts: list[dict[str, Any]] | None, alerts_error: str | None, *, generated_at: dt.datetime,
+                  extra: str = "") -> str:
     plan = catalogue.plan
     sections = "".join(indicator_section(spec, catalogue, figures) for spec in catalogue.indicators)
     body = (summary_table(catalogue, figures) + '<h2>二、分指标情况 Figures by indicator and city</h2>'
-            + sections + alerts_section(catalogue, alerts, alerts_error))
+            + sections + alerts_section(catalogue, alerts, alerts_error) + extra)
     span = f"{period.start.date().isoformat()} – {(period.end - dt.timedelta(days=1)).date().isoformat()}"
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=esc(f"{catalogue.regions.province.name}质量状况分析报告（{period.title}）"),
