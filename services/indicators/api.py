@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -165,7 +166,7 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, ses
     counts: dict[str, int] = {}
     for figure in figures:
         counts[figure.status] = counts.get(figure.status, 0) + 1
-    period = window if window[:1].isdigit() else latest_due_period(catalogue, now)
+    period = window if re.fullmatch(r"\d{4}(-\d{2}|-Q[1-4])?", window) else latest_due_period(catalogue, now)
     with sessions() as session:
         reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
     return {"window": window, "as_of": now.astimezone(catalogue.tz).isoformat(), "basis": basis,

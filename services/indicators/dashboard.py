@@ -21,7 +21,7 @@ from services.indicators.deps import CatalogueDep, SettingsDep
 from shared.catalogue import Catalogue
 
 STATIC_DIR = Path(__file__).parent / "static"
-ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "loop.js": "text/javascript"}
 WINDOWS = ("7d", "30d", "90d", "ytd")
 REFRESH_SECONDS = 10
 

@@ -153,3 +153,14 @@ def test_a_new_episode_starts_a_new_loop() -> None:
     clock.advance(dt.timedelta(days=30))
     again = step(closed, Fired(clock.now(), "warning"), clock.now())
     assert again.state == LoopState(episode_started_at=clock.now()) and kinds(again) == ["fired"]
+
+
+def test_every_loop_notice_has_chinese_and_english_text_with_the_same_fields() -> None:
+    import string
+
+    from services.alerts.loop_notices import NOTICE_TEXT
+    zh, en = NOTICE_TEXT["zh-CN"], NOTICE_TEXT["en"]
+    assert set(zh) == set(en) >= {"report_overdue.firing", "rectify_overdue", "rectified", "closed"}
+    for key in zh:
+        fields = [{f for _, f, _, _ in string.Formatter().parse(text) if f} for text in (zh[key], en[key])]
+        assert fields[0] == fields[1], key
