@@ -178,15 +178,17 @@ class LoopKeeper:
 
     @staticmethod
     def _follow_ups(session: Session, alert_id: str, since: dt.datetime | None) -> tuple[int, int, tuple[str, ...]]:
+        """Follow-ups naming the alert received since its episode began (a sample may predate the alert:
+        what counts is that the lab sent it as an answer to this alert)."""
         query = select(FollowUpInspection.verdict, func.count()).where(FollowUpInspection.alert_id == alert_id)
         if since is not None:
-            query = query.where(FollowUpInspection.occurred_at >= since)
+            query = query.where(FollowUpInspection.recorded_at >= since)
         grouped = session.execute(query.group_by(FollowUpInspection.verdict))
         counts: dict[str, int] = {verdict: count for verdict, count in grouped}
         total = sum(counts.values())
         ids_query = select(FollowUpInspection.sample_id).where(FollowUpInspection.alert_id == alert_id)
         if since is not None:
-            ids_query = ids_query.where(FollowUpInspection.occurred_at >= since)
+            ids_query = ids_query.where(FollowUpInspection.recorded_at >= since)
         ids = tuple(session.scalars(ids_query.order_by(FollowUpInspection.occurred_at.desc()).limit(5)))
         return total, counts.get("fail", 0), ids
 
