@@ -36,7 +36,7 @@ class RectificationPlan(BaseModel):
     comment: str = Field("", max_length=2000, description="the measures ordered (整改措施)")
 
 
-@router.post("/alerts/{alert_id}/rectification", responses=error_responses(404, 409))
+@router.post("/alerts/{alert_id}/rectification", responses=error_responses(400, 404, 409))
 def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep,
                       alert_id: str, body: RectificationPlan) -> dict[str, Any]:
     """Give a firing alert a rectification plan (an agency the alert concerns, or an operator). A later
