@@ -1,14 +1,17 @@
 """The demo lab feed: realistic Jiangsu lab activity posted through the real intake API.
 
-    python -m devtools.demo --intake-url http://127.0.0.1:8001 --token "$QW_ADMIN_TOKEN" [--rate 20]
+    python -m devtools.demo --intake-url http://127.0.0.1:8001 --token "$QW_ADMIN_TOKEN" [--speed 60]
         [--duration 0] [--seed 1] [--backfill-days 30]
 
 With the operator token it creates one lab key per demo lab (LAB-3201 … LAB-3213 and two provincial
-labs), posts a quick backfill of the last ``--backfill-days`` days of history, then keeps posting live
-activity at ``--rate`` events per second (``--duration 0``: until interrupted). Xuzhou's (320300)
-agricultural pass rate drifts below the plan's 97 %: its 30-day figure is at risk when the backfill
-lands and in breach a few minutes into the live feed. The events come from the pure generator in
-``devtools.demo_data``.
+labs), posts a quick backfill of the last ``--backfill-days`` days of history at the province's real
+pace (working hours, weekdays, a lunch dip; figures reported monthly), then keeps posting live activity:
+the same working day played ``--speed`` times faster (60: a day in 24 minutes, so the dashboard moves
+within minutes while an hour of live feed adds only two and a half days of activity; ``--duration 0``:
+until interrupted). Xuzhou's (320300) agricultural pass rate drifts below the plan's 97 % over the last
+three weeks of history and on into the live feed: its 30-day figure is at risk when the backfill lands
+(a warning alert a minute later) and slides into breach during the live feed. The events come from the
+pure generator in ``devtools.demo_data``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from devtools.demo_data import CST, Drift, Rectification, generate_events, lab_ids
+from devtools.demo_data import CST, DEFAULT_SPEED, Drift, Rectification, generate_events, lab_ids
 from devtools.demo_loop import LoopDirector
 from shared.catalogue import Catalogue, load_catalogue
 from shared.settings import DEFAULT_CATALOGUE
@@ -60,7 +63,7 @@ class FeedStats:
 
 
 class DemoFeed:
-    def __init__(self, *, intake_url: str, token: str, catalogue: Catalogue, rate: float = 20.0,
+    def __init__(self, *, intake_url: str, token: str, catalogue: Catalogue, speed: float = DEFAULT_SPEED,
                  duration: float = 0.0, seed: int = 1, backfill_days: float = 30.0, batch_size: int = 500,
                  flush_interval: float = 1.0, log_interval: float = 10.0, wait_for_intake: float = 60.0,
                  client: httpx.Client | None = None, alerts_url: str | None = None, auto_plan: bool = True,
@@ -68,12 +71,12 @@ class DemoFeed:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not 0 <= backfill_days <= 390:
             raise ValueError("backfill_days must be between 0 and 390 (the intake's grace period is 400 days)")
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
         self.url = intake_url.rstrip("/")
         self.token = token
         self.catalogue = catalogue
-        self.rate, self.duration, self.seed = rate, duration, seed
+        self.speed, self.duration, self.seed = speed, duration, seed
         self.backfill = dt.timedelta(days=backfill_days)
         self.batch_size, self.flush_interval, self.log_interval = batch_size, flush_interval, log_interval
         self.wait_for_intake = wait_for_intake
@@ -85,7 +88,7 @@ class DemoFeed:
         self.rectification = Rectification()
         self.director = LoopDirector(client=self.client, alerts_url=alerts_url, token=token,
                                      rectification=self.rectification, now=now,
-                                     auto_plan=auto_plan) if alerts_url else None
+                                     auto_plan=auto_plan, post=self.post) if alerts_url else None
         self._last_log = time.monotonic()
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -121,7 +124,7 @@ class DemoFeed:
         end = started + dt.timedelta(seconds=self.duration) if self.duration > 0 else None
         tag = f"{started.astimezone(dt.UTC):%y%m%d%H%M%S}s{self.seed}"
         return generate_events(random.Random(self.seed), started - self.backfill, end, catalogue=self.catalogue,
-                               live_from=started, live_rate=self.rate, drift=Drift(), run_tag=tag,
+                               live_from=started, speed=self.speed, drift=Drift(), run_tag=tag,
                                rectification=self.rectification, leave_overdue=self.director is not None)
 
     def run(self) -> FeedStats:
@@ -129,12 +132,13 @@ class DemoFeed:
         if not self.lab_keys:
             self.create_lab_keys()
         started = self.now()
-        logger.info("demo feed: %d lab keys ready; backfilling %g days of history, then %.1f events/s live%s",
-                    len(self.lab_keys), self.backfill / dt.timedelta(days=1), self.rate,
+        logger.info("demo feed: %d lab keys ready; backfilling %g days of history, then live at %g× the province's "
+                    "pace (a working day in %.0f minutes)%s",
+                    len(self.lab_keys), self.backfill / dt.timedelta(days=1), self.speed, 1440 / self.speed,
                     f" for {self.duration:g} s" if self.duration > 0 else " until interrupted")
         logger.info("hint: to receive alerts, subscribe a webhook, e.g. `qw subscriptions add agri --url "
-                    "https://example.org/hook --secret <16+ chars>`; Xuzhou (320300) agri pass rate drifts into "
-                    "breach a few minutes into the live feed")
+                    "https://example.org/hook --secret <16+ chars>`; Xuzhou (320300) agri pass rate is at risk "
+                    "when the backfill lands and slides into breach during the live feed")
         buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         last_flush = time.monotonic()
         phase = "backfill"
@@ -248,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intake-url", default=os.environ.get("QW_INTAKE_URL", "http://127.0.0.1:8001"))
     p.add_argument("--token", default=os.environ.get("QW_TOKEN") or os.environ.get("QW_ADMIN_TOKEN"),
                    help="an operator token (default: $QW_TOKEN, else $QW_ADMIN_TOKEN)")
-    p.add_argument("--rate", type=float, default=20.0, help="live events per second (20)")
+    p.add_argument("--speed", type=float, default=DEFAULT_SPEED,
+                   help="live: the province's working day played this many times faster (60: a day in 24 min)")
     p.add_argument("--duration", type=float, default=0.0, help="seconds of live feed; 0 = until interrupted")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--backfill-days", type=backfill_days, default=30.0,
@@ -272,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         feed = DemoFeed(intake_url=args.intake_url, token=args.token, catalogue=load_catalogue(args.catalogue),
-                        rate=args.rate, duration=args.duration, seed=args.seed, backfill_days=args.backfill_days,
+                        speed=args.speed, duration=args.duration, seed=args.seed, backfill_days=args.backfill_days,
                         batch_size=args.batch_size, wait_for_intake=args.wait, alerts_url=args.alerts_url,
                         auto_plan=os.environ.get("QW_DEMO_PLAN", "1") != "0")
         feed.run()

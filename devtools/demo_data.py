@@ -1,11 +1,16 @@
 """Realistic Jiangsu lab activity for the demo feed, as a pure, seeded event generator.
 
 ``generate_events(rng, start, end, catalogue=...)`` yields contract event dicts in ``occurred_at``
-order. Before ``live_from`` activity comes at realistic daily volumes (a backfill of history);
-from ``live_from`` on it is compressed to ``live_rate`` events per second so a demo moves. One
-city's agricultural pass rate drifts below the plan's 97 % (see ``Drift``); every other figure is
-kept on the right side of its target. Pass/fail verdicts are spread by error diffusion, so a
-city's realised pass rate follows its intended one closely instead of wandering by chance.
+order. Activity follows a province's working day (``activity``): busy 08:30–12:00 and 14:00–17:30
+China Standard Time, a lunch dip, quiet evenings and nights, light weekends; reported figures are filed
+monthly (on the 5th). Before ``live_from`` it comes at realistic daily volumes (a backfill of history);
+from ``live_from`` on the same day is played ``speed`` times faster (default 60: a province day in 24
+minutes, starting at the current time of day if it is a working hour, else at the next working morning),
+so a demo moves within minutes while an hour of live feed adds only ``speed / 24`` days of activity and
+never outweighs the history. One city's agricultural pass rate drifts below the plan's 97 % over the
+last weeks of history and on into the live feed (see ``Drift``); every other figure is kept on the right
+side of its target. Pass/fail verdicts are spread by error diffusion, so a city's realised pass rate
+follows its intended one closely instead of wandering by chance.
 """
 
 from __future__ import annotations
@@ -95,8 +100,8 @@ class Drift:
     city: str = "320300"  # Xuzhou
     programme: str = AGRI
     before: float = 0.985
-    at_live: float = 0.91
-    live: float = 0.85
+    at_live: float = 0.88
+    live: float = 0.70
     days: float = 21.0
 
 
@@ -107,10 +112,39 @@ SPOT_PER_DAY = 600 / 365
 ACCEPTANCE_PER_DAY = 0.4
 SURVEY_PER_DAY = 2 / 7  # per sector
 MILESTONE_PER_DAY = 0.3  # province-wide
-LIVE_FIGURE_SHARE = 0.01  # share of live episodes that re-report a month-to-date figure
 REVISED_FAILURES = 0.25  # failures first reported as a pass, then revised (revision 2) to fail
 OBJECTED_FAILURES = 0.1  # of the other failures: the enterprise objects and a re-test follows (issue 19)
 OVERTURNED_RETESTS = 0.2  # of the re-tests: the failure is overturned
+
+
+DEFAULT_SPEED = 60.0  # live: one province day in 24 real minutes
+# Activity per hour of a working day (China Standard Time): sampling teams and labs at work 08:30–12:00 and
+# 14:00–17:30, a lunch dip, a little overtime in the evening, almost nothing at night. Weekends: WEEKEND.
+WORKDAY_HOURS = (0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.3, 1.0, 2.0, 2.0, 1.8,
+                 0.5, 0.9, 2.0, 2.0, 1.8, 1.0, 0.3, 0.15, 0.1, 0.05, 0.03, 0.02)
+WEEKEND = 0.15
+_WEEK_MEAN = (5 * sum(WORKDAY_HOURS) + 2 * WEEKEND * sum(WORKDAY_HOURS)) / (7 * 24)
+PEAK_ACTIVITY = max(WORKDAY_HOURS) / _WEEK_MEAN
+
+
+def activity(at: dt.datetime) -> float:
+    """How busy the province is at ``at`` relative to its weekly average (the mean over a week is 1)."""
+    local = at.astimezone(CST)
+    weight = WORKDAY_HOURS[local.hour]
+    return (weight if local.weekday() < 5 else weight * WEEKEND) / _WEEK_MEAN
+
+
+def working_start(at: dt.datetime) -> dt.datetime:
+    """``at`` if it falls in a weekday's working hours, else 08:30 CST of the next working day."""
+    local = at.astimezone(CST)
+    if local.weekday() < 5 and WORKDAY_HOURS[local.hour] >= 1.0:
+        return at
+    day = local.replace(hour=8, minute=30, second=0, microsecond=0)
+    if local >= day:
+        day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
 
 
 def lab_ids() -> tuple[str, ...]:
@@ -129,11 +163,13 @@ def wilson_interval(passes: int, total: int, z: float = 1.959964) -> tuple[float
 
 
 def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | None, *, catalogue: Catalogue,
-                    live_from: dt.datetime | None = None, live_rate: float = 20.0, drift: Drift | None = Drift(),
+                    live_from: dt.datetime | None = None, speed: float = DEFAULT_SPEED, drift: Drift | None = Drift(),
                     run_tag: str | None = None, rectification: Rectification | None = None,
                     leave_overdue: bool = False) -> Iterator[dict[str, Any]]:
-    """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first."""
-    generator = _Generator(rng, start, end, catalogue, live_from, live_rate, drift, run_tag)
+    """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first; from ``live_from`` on,
+    the province's day ``speed`` times faster. ``rectification``: the demo's loop (issue 19);
+    ``leave_overdue``: one city report is never filed."""
+    generator = _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag)
     generator.rectification = rectification
     if leave_overdue:
         month = _month_start((live_from or end or start).astimezone(CST))
@@ -143,9 +179,11 @@ def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | N
 
 class _Generator:
     def __init__(self, rng: random.Random, start: dt.datetime, end: dt.datetime | None, catalogue: Catalogue,
-                 live_from: dt.datetime | None, live_rate: float, drift: Drift | None, run_tag: str | None) -> None:
+                 live_from: dt.datetime | None, speed: float, drift: Drift | None, run_tag: str | None) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
         self.rng, self.start, self.end, self.catalogue = rng, start, end, catalogue
         self.live_from = live_from if live_from is not None else end
         self.drift = drift
@@ -161,9 +199,10 @@ class _Generator:
         self.rectification: Rectification | None = None
         self.skipped_report: tuple[str, str, str] | None = None
         per_day = sum(weight for _, weight in self.mix)
-        self.backfill_rate = per_day / 86400.0  # episodes per second
-        events_per_episode = 1 + sum(w for (kind, _), w in self.mix if kind in (AGRI, SPOT)) / per_day
-        self.live_episode_rate = live_rate / events_per_episode
+        self.base_rate = per_day / 86400.0  # episodes per second, on average over a week
+        self.speed = speed
+        # The live feed's province clock: from the current working hour (or the next working morning).
+        self.live_day_start = working_start(self.live_from) if self.live_from is not None else None
 
     def _mix(self) -> list[tuple[tuple[str, str], float]]:
         mix: list[tuple[tuple[str, str], float]] = []
@@ -192,20 +231,33 @@ class _Generator:
             if self.end is not None and t >= self.end:
                 return
             live = self.live_from is not None and t >= self.live_from
-            if live and self.rng.random() < LIVE_FIGURE_SHARE:
-                self._figure_report(t, self.rng.choice(self.cities), self.rng.choice(REPORTED),
-                                    t.astimezone(CST).strftime("%Y-%m"))
-                continue
             kind, region = self.rng.choices(kinds, cum_weights=weights)[0]
             self._episode(kind, region, t, live)
 
+    def province_time(self, t: dt.datetime) -> dt.datetime:
+        """The time of the province's day that ``t`` plays: itself in history, compressed ``speed`` times live."""
+        if self.live_from is None or self.live_day_start is None or t < self.live_from:
+            return t
+        return self.live_day_start + (t - self.live_from) * self.speed
+
     def _next_time(self, t: dt.datetime) -> dt.datetime:
-        if self.live_from is None or t < self.live_from:
-            nxt = t + dt.timedelta(seconds=self.rng.expovariate(self.backfill_rate))
-            if self.live_from is None or nxt < self.live_from:
+        """The next episode: a Poisson process at the day's activity (thinned from its peak rate)."""
+        while True:
+            live = self.live_from is not None and t >= self.live_from
+            peak = self.base_rate * PEAK_ACTIVITY * (self.speed if live else 1.0)
+            nxt = t + dt.timedelta(seconds=self.rng.expovariate(peak))
+            if not live and self.live_from is not None and nxt >= self.live_from:
+                t = self.live_from  # the process restarts at live pace (memoryless)
+                continue
+            if self.end is not None and nxt >= self.end:
                 return nxt
-            t = self.live_from
-        return t + dt.timedelta(seconds=self.rng.expovariate(self.live_episode_rate))
+            t = nxt
+            if self.rng.random() * PEAK_ACTIVITY < activity(self.province_time(t)):
+                return t
+
+    def _delay(self, live: bool, low: float, high: float) -> dt.timedelta:
+        """A working delay of ``low``–``high`` seconds of province time (compressed when live)."""
+        return dt.timedelta(seconds=self.rng.uniform(low, high) / (self.speed if live else 1.0))
 
     def _due(self, t: dt.datetime) -> Iterator[dict[str, Any]]:
         while self.heap and self.heap[0][0] <= t:
@@ -244,8 +296,7 @@ class _Generator:
         elif programme == SPOT and rng.random() < 0.5:
             lab = PROVINCIAL_PRODUCT_LAB
         region = rng.choice(COUNTIES[city]) if rng.random() < 0.5 and city in COUNTIES else city
-        delay = rng.uniform(30, 150) if live else rng.uniform(2 * 3600, 86400)
-        inspected = t + dt.timedelta(seconds=delay)
+        inspected = t + self._delay(live, 2 * 3600, 86400)  # the lab's result, hours after collection
         verdict = self._verdict(programme, city, inspected)
         category = self._category(programme, "fail" if verdict == "fail" else "pass")
         sample_id = f"S{city[:4]}{'A' if programme == AGRI else 'N'}-{self.tag}-{next(self.ids):07d}"
@@ -266,8 +317,7 @@ class _Generator:
             # fail would dip a healthy figure below target until the revision lands.)
             self._emit(inspected, "inspection.completed", lab,
                        {**base, "verdict": "pass", "items": self._items(programme, category, "pass")})
-            later = rng.uniform(60, 300) if live else rng.uniform(2 * 3600, 24 * 3600)
-            self._emit(inspected + dt.timedelta(seconds=later), "inspection.completed", lab,
+            self._emit(inspected + self._delay(live, 2 * 3600, 24 * 3600), "inspection.completed", lab,
                        {**base, "verdict": verdict, "items": self._items(programme, category, verdict),
                         "revision": 2})
         else:

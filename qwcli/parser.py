@@ -16,7 +16,10 @@ from typing import Any
 import qwcli.commands  # noqa: F401  (registers every command in COMMANDS)
 from qwcli.api import DEFAULT_URLS, Api, CliError
 from qwcli.output import Output
+from qwcli.regions import region_code
 from qwcli.registry import COMMANDS
+
+REGION_HELP = "a region code (320583) or name (南京市, 昆山市, Nanjing)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,18 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(plan, "validate", "plan validate", "check a catalogue file locally").add_argument("file")
     leaf(plan, "show", "plan show", "the running service's indicators and targets")
 
+    indicators = group("indicators", "the plan's indicators (indicators service)")
+    leaf(indicators, "list", "indicators list", "every indicator with its target, windows and agencies")
+
     figures = group("figures", "live figures (indicators)")
     p = leaf(figures, "show", "figures show", "one figure")
     p.add_argument("indicator")
-    p.add_argument("--region")
+    p.add_argument("--region", help=REGION_HELP)
     p.add_argument("--window")
     p.add_argument("--category")
     leaf(groups, "scorecard", "scorecard", "every indicator for the province and each city").add_argument(
         "--window")
 
     alerts = group("alerts", "alerts")
-    leaf(alerts, "list", "alerts list", "list alerts").add_argument(
-        "--state", choices=("firing", "pending", "resolved", "all"), default="firing")
+    p = leaf(alerts, "list", "alerts list", "list alerts")
+    p.add_argument("--state", choices=("firing", "pending", "resolved", "all"), default="firing")
+    p.add_argument("--region", help=REGION_HELP)
     p = leaf(alerts, "ack", "alerts ack", "acknowledge a firing alert")
     p.add_argument("alert_id")
     p.add_argument("--comment")
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     silences = group("silences", "silences")
     p = leaf(silences, "add", "silences add", "mute notifications for matching alerts")
     p.add_argument("--indicator")
-    p.add_argument("--region")
+    p.add_argument("--region", help=REGION_HELP)
     p.add_argument("--category")
     p.add_argument("--duration", required=True, help="e.g. 30m, 2h, 7d")
     p.add_argument("--reason", required=True)
@@ -104,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agency")
     leaf(deliveries, "redeliver", "deliveries redeliver", "attempt a delivery again").add_argument("delivery_id")
 
-    leaf(groups, "status", "status", "readiness, lag, pending deliveries, dead letters, firing alerts")
+    p = leaf(groups, "status", "status", "readiness, lag, pending deliveries, dead letters, firing alerts; "
+             "ends with one verdict: healthy, or degraded and why")
+    p.add_argument("--max-lag", type=int, default=10_000, help="consumer lag above this is degraded (10000)")
+    p.add_argument("--max-pending", type=int, default=100,
+                   help="pending webhook deliveries above this are degraded (100)")
     leaf(groups, "post-event", "post-event", "post one event or a batch file to intake").add_argument("file")
     return parser
 
@@ -120,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = getattr(args, "token", None) or os.environ.get("QW_TOKEN")
     api = Api(urls, token, timeout=getattr(args, "timeout", 10.0) or 10.0)
     try:
+        if getattr(args, "region", None) is not None:  # every command's region argument: a code or a name
+            args.region = region_code(args.region)
         return COMMANDS[args.command_key](api, args, Output(bool(getattr(args, "json", False)))) or 0
     except CliError as exc:
         print(f"qw: error: {exc}", file=sys.stderr)

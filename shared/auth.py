@@ -9,22 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import String, select
+from sqlalchemy import String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from shared.clock import Clock, SystemClock
 from shared.db import Base
 
 Role = Literal["lab", "agency", "operator"]
 KEY_PREFIX = "qw_"
+ADMIN_KEY_ID = "admin-token"
+logger = logging.getLogger(__name__)
 
 
 class ApiKey(Base):
@@ -39,6 +44,8 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime]
     created_by: Mapped[str | None] = mapped_column(String(100))
     revoked_at: Mapped[dt.datetime | None]
+    # When the key last authenticated a request, to the minute (``UsageRecorder``): labs gone silent show.
+    last_used_at: Mapped[dt.datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +86,67 @@ def create_key(session: Session, *, role: Role, lab_id: str | None = None, agenc
     return row, raw
 
 
+class UsageRecorder:
+    """Keeps ``api_key.last_used_at`` to within ``every`` seconds without a write per request.
+
+    ``used`` (on the event loop, any request) only notes the time in memory; ``flush`` (in a worker thread,
+    called on the Authenticator's cache misses, which happen every ``ttl`` seconds for a busy key) writes
+    the noted times in one transaction when ``every`` seconds have passed since the last write, and only
+    where the stored time is older, so several processes sharing the table do not fight. A process that dies
+    loses at most ``every`` seconds of "last used"."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, every: float = 60.0,
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._sessions = sessions
+        self._every = every
+        self._now = now
+        self._noted: dict[str, dt.datetime] = {}
+        self._flushed = -float("inf")
+        self._lock = threading.Lock()
+
+    def used(self, principal: Principal) -> None:
+        if principal.key_id != ADMIN_KEY_ID:
+            at = self._now()
+            with self._lock:
+                self._noted[principal.key_id] = at
+
+    def flush(self, *, force: bool = False) -> int:
+        """Write the noted times if due (or ``force``); returns how many keys were written."""
+        with self._lock:
+            if not self._noted or (not force and time.monotonic() - self._flushed < self._every):
+                return 0
+            noted, self._noted = self._noted, {}
+            self._flushed = time.monotonic()
+        try:
+            with self._sessions.begin() as session:
+                for key_id, at in noted.items():
+                    session.execute(update(ApiKey).where(ApiKey.key_id == key_id)
+                                    .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at))
+                                    .values(last_used_at=at))
+        except Exception:  # noqa: BLE001 - bookkeeping must never fail a request; retried on the next flush
+            logger.warning("could not record API key use", exc_info=True)
+            with self._lock:
+                for key_id, at in noted.items():
+                    self._noted.setdefault(key_id, at)
+            return 0
+        return len(noted)
+
+
 class Authenticator:
     """Resolves bearer tokens to principals; caches look-ups briefly (revocation within ``ttl``)."""
 
-    def __init__(self, sessions: sessionmaker[Session], admin_token: str | None, ttl: float = 5.0) -> None:
+    def __init__(self, sessions: sessionmaker[Session], admin_token: str | None, ttl: float = 5.0,
+                 clock: Clock | None = None) -> None:
         self._sessions = sessions
         self._admin_token = admin_token
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self.usage = UsageRecorder(sessions, now=(clock or SystemClock()).now)
 
     def resolve(self, token: str) -> Principal | None:
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            return Principal(role="operator", key_id="admin-token")
+            return Principal(role="operator", key_id=ADMIN_KEY_ID)
         digest = hash_key(token)
         now = time.monotonic()
         with self._lock:
@@ -103,6 +158,7 @@ class Authenticator:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (now + self._ttl, principal)
+        self.usage.flush()
         return principal
 
     def resolve_cached(self, token: str) -> tuple[bool, Principal | None]:
@@ -111,7 +167,7 @@ class Authenticator:
         For async callers: on a miss they run ``resolve`` in a worker thread (it queries the database).
         """
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            return True, Principal(role="operator", key_id="admin-token")
+            return True, Principal(role="operator", key_id=ADMIN_KEY_ID)
         with self._lock:
             hit = self._cache.get(hash_key(token))
         if hit and hit[0] > time.monotonic():
@@ -149,6 +205,7 @@ async def authenticate(authenticator: Authenticator, authorization: str) -> Prin
         principal = await run_in_threadpool(authenticator.resolve, token)
     if principal is None:
         raise _unauthorized("invalid or revoked token")
+    authenticator.usage.used(principal)
     return principal
 
 

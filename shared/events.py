@@ -103,11 +103,16 @@ class SampleCollected(_ProgrammeData):
     enterprise_id: Identifier | None = None
 
 
+# A measured value or limit: a JSON number, or a text of at most 200 characters (strict numbers: a long string
+# of digits is a text over the limit, not a number, as the OpenAPI document says).
+Measure = Annotated[float, Field(strict=True)] | Annotated[int, Field(strict=True)] | SafeText
+
+
 class InspectionItem(_Data):
     name: SafeText
-    value: float | int | SafeText | None = None
+    value: Measure | None = None
     unit: Annotated[str, StringConstraints(max_length=50, strict=True)] | None = None
-    limit: float | int | SafeText | None = None
+    limit: Measure | None = None
     verdict: Literal["pass", "fail"]
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.catalogue import Target
+from shared.clock import Instant
 
 # ``no_data``: nothing at all was reported for the figure (no sample, no report): missing is not bad,
 # so it never fires an alert (issue 19); ``insufficient_data``: some data, below the minimum sample.
@@ -40,19 +41,19 @@ class Figure(BaseModel):
     region: str
     category: str | None
     window: str
-    as_of: dt.datetime
+    as_of: Instant
     numerator: float | None
     denominator: float | None
     value: float | None
     ci95: tuple[float, float] | None
     target: Target
     status: FigureStatus
-    last_event_at: dt.datetime | None
+    last_event_at: Instant | None
     # Extensions beyond the contract (optional for readers):
     sample_size: int | None = None
     min_sample: int | None = None
-    window_start: dt.datetime | None = None
-    window_end: dt.datetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     # Failing verdicts still inside their objection period (or objected, awaiting the re-test): counted
     # in ``denominator`` under basis ``all``; left out (with their failures) under basis ``final``.
     provisional: int | None = None

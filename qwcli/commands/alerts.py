@@ -15,7 +15,8 @@ ALERT_COLUMNS = ("alert_id", "severity", "state", "indicator", "region", "catego
 
 @command("alerts list")
 def alerts_list(api: Api, args: argparse.Namespace, out: Output) -> None:
-    alerts = items_of(api.call("alerts", "GET", "/v1/alerts", params={"state": args.state}), "alerts")
+    params = {"state": args.state} | ({"region": args.region} if args.region else {})
+    alerts = items_of(api.call("alerts", "GET", "/v1/alerts", params=params), "alerts")
     out.show(alerts, lambda: table(alerts, ALERT_COLUMNS))
 
 

@@ -1,4 +1,4 @@
-"""``qw figures show`` and ``qw scorecard``: live figures from the indicators service."""
+"""``qw indicators list``, ``qw figures show`` and ``qw scorecard``: the indicators service."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ import argparse
 from typing import Any
 
 from qwcli.api import Api
-from qwcli.output import Output, cell, table
+from qwcli.output import Output, cell, items_of, table
 from qwcli.registry import command
 
 FIGURE_COLUMNS = ("indicator", "region", "category", "window", "value", "ci95", "numerator", "denominator",
                   "target", "status")
+
+
+@command("indicators list")
+def indicators_list(api: Api, args: argparse.Namespace, out: Output) -> None:
+    body = api.call("indicators", "GET", "/v1/indicators")
+    rows = items_of(body, "indicators")
+    out.show(body, lambda: table(rows, ("indicator", "name_zh", "kind", "target", "windows", "min_sample",
+                                        "lead_agency")))
 
 
 @command("figures show")

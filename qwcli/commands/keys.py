@@ -9,7 +9,7 @@ from qwcli.api import Api, CliError
 from qwcli.output import Output, items_of, table
 from qwcli.registry import command
 
-KEY_COLUMNS = ("key_id", "role", "lab_id", "agency_id", "name", "created_at", "revoked_at")
+KEY_COLUMNS = ("key_id", "role", "lab_id", "agency_id", "name", "created_at", "revoked_at", "last_used_at")
 
 
 @command("keys create")
@@ -33,6 +33,7 @@ def keys_create(api: Api, args: argparse.Namespace, out: Output) -> None:
 @command("keys list")
 def keys_list(api: Api, args: argparse.Namespace, out: Output) -> None:
     keys = items_of(api.call("intake", "GET", "/v1/api-keys"), "keys")
+    # last_used_at: to the minute; "-" means never used since it was recorded (a lab gone silent stands out).
     out.show(keys, lambda: table(keys, KEY_COLUMNS))
 
 

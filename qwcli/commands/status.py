@@ -61,9 +61,12 @@ def status(api: Api, args: argparse.Namespace, out: Output) -> int:
         problems.append(f"alerts: {exc}")
     known_lags = [v for v in lag.values() if v is not None]
     total = sum(known_lags) if known_lags else None
+    reasons = verdict_reasons(services, lag, pending, dead, problems, max_lag=args.max_lag,
+                              max_pending=args.max_pending)
+    verdict = "degraded: " + "; ".join(reasons) if reasons else "healthy"
     report = {"services": services, "consumer_lag": {**lag, "total": total},
               "pending_deliveries": pending, "dead_letters": dead, "firing_alerts": by_severity,
-              "problems": problems}
+              "problems": problems, "verdict": "degraded" if reasons else "healthy", "reasons": reasons}
 
     def text() -> str:
         lines = [table(services, ("service", "url", "state")), ""]
@@ -74,8 +77,27 @@ def status(api: Api, args: argparse.Namespace, out: Output) -> int:
         lines.append("firing alerts       " + (join_counts(sorted(by_severity.items())) if by_severity is not None
                                               else "?"))
         lines += [f"(could not read {p})" for p in problems]
+        lines += ["", f"verdict: {verdict}"]
         return "\n".join(lines)
     out.show(report, text)
     if len(reachable) < len(services):
         return 2
-    return 0 if all(s["ready"] for s in services) else 1
+    return 1 if reasons else 0
+
+
+def verdict_reasons(services: list[dict[str, Any]], lag: dict[str, float | None], pending: float | None,
+                    dead: int | None, problems: list[str], *, max_lag: int, max_pending: int) -> list[str]:
+    """Why the system is not healthy, most serious first; empty when it is. Firing alerts are about the
+    plan's figures, not the system, and do not make it degraded."""
+    reasons = [f"{s['service']} {s['state']}" for s in services if not s["ready"]]
+    reasons += [f"{name} consumer lag {int(value)} > {max_lag}" for name, value in lag.items()
+                if value is not None and value > max_lag]
+    reachable = {s["service"] for s in services if s["state"] != "unreachable"}
+    reasons += [f"{name} consumer lag unknown (no metric)" for name, value in lag.items()
+                if value is None and name in reachable]
+    if pending is not None and pending > max_pending:
+        reasons.append(f"{int(pending)} webhook deliveries pending > {max_pending}")
+    if dead:
+        reasons.append(f"{dead} dead letter{'s' if dead != 1 else ''} not replayed (qw dead-letters list)")
+    reasons += [f"could not read {p}" for p in problems]
+    return reasons

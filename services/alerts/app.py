@@ -28,6 +28,7 @@ from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.kafka import kafka_ping, make_consumer
+from shared.openapi import install_api_docs
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
 
@@ -78,11 +79,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 
     app = FastAPI(title="QualityWatch alerts", version="1.0",
                   description="Plan thresholds, alert state, agency subscriptions and signed webhook deliveries.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.alerts = runtime
     app.state.settings, app.state.catalogue, app.state.clock = settings, runtime.catalogue, runtime.clock
     app.state.sessions = runtime.sessions
-    app.state.authenticator = Authenticator(runtime.sessions, settings.admin_token)
+    app.state.authenticator = Authenticator(runtime.sessions, settings.admin_token, clock=clock)
     origins = settings.dashboard_origin_list
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
@@ -94,4 +95,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     app.include_router(api.router)
     app.include_router(api_subscriptions.router)
     app.include_router(api_loop.router)
+    install_api_docs(app)
     return app

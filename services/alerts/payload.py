@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 
 from services.alerts.models import Alert
+from shared.clock import rfc3339_or_none
 from shared.signing import SIGNATURE_HEADER, sign
 
 
 def instant(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """Every instant of a webhook body and of the alert API's answers: ``shared.clock.rfc3339`` (+08:00, ms)."""
+    return rfc3339_or_none(value)
 
 
 def _number(value: float | None) -> float | int | None:

@@ -12,7 +12,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
 from services.alerts.payload import alert_fields, instant
 from shared.auth import Principal
+from shared.clock import rfc3339
 from shared.error_answers import error_responses as shared_error_responses
+from shared.figures import FigureChanged
 
 _Strict = ConfigDict(extra="forbid")
 
@@ -89,7 +91,19 @@ def alert_json(row: Alert, *, agencies: tuple[str, ...], silenced: bool) -> dict
 def transition_json(row: AlertTransition) -> dict[str, Any]:
     return {"at": instant(row.at), "from_state": row.from_state, "to_state": row.to_state,
             "from_severity": row.from_severity, "to_severity": row.to_severity, "reason": row.reason,
-            "figure": orjson.loads(row.figure) if row.figure else None}
+            "figure": _stored_figure(row.figure)}
+
+
+def _stored_figure(raw: str | None) -> dict[str, Any] | None:
+    """The figure change a transition stored, its instants as every answer gives them (``rfc3339``)."""
+    if not raw:
+        return None
+    stored = orjson.loads(raw)
+    try:
+        message = FigureChanged.model_validate(stored)
+    except ValueError:  # not a figure change: shown as it was stored
+        return stored
+    return {**message.model_dump(mode="json"), "changed_at": rfc3339(message.changed_at)}
 
 
 def silence_state(row: Silence, now: dt.datetime) -> str:

@@ -24,6 +24,7 @@ from services.indicators.deps import (
 from services.indicators.reader import FigureRequest, inspection_categories
 from services.indicators.windows import is_window
 from shared.catalogue import Catalogue, IndicatorSpec
+from shared.clock import rfc3339, rfc3339_or_none
 from shared.db import transaction
 from shared.error_answers import error_responses
 from shared.figures import Figure
@@ -169,7 +170,7 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, ses
     period = window if re.fullmatch(r"\d{4}(-\d{2}|-Q[1-4])?", window) else latest_due_period(catalogue, now)
     with sessions() as session:
         reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
-    return {"window": window, "as_of": now.astimezone(catalogue.tz).isoformat(), "basis": basis,
+    return {"window": window, "as_of": rfc3339(now), "basis": basis,
             "note": "milestone indicators use window 'plan' whatever the requested window",
             "regions": [{"code": code, "name": catalogue.region_name(code)} for code in regions],
             "status_counts": counts, "indicators": rows,
@@ -191,7 +192,7 @@ def get_dead_letters(principal: Operator, sessions: SessionsDep, include_replaye
         "source_partition": r.source_partition, "source_offset": r.source_offset,
         "key": r.key.decode(errors="replace") if r.key else None,
         "value": r.raw_value.decode(errors="replace")[:10_000] if r.raw_value else None,
-        "received_at": r.received_at.isoformat(), "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+        "received_at": rfc3339(r.received_at), "replayed_at": rfc3339_or_none(r.replayed_at),
     } for r in rows]}
 
 

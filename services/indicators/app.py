@@ -25,6 +25,7 @@ from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping, start_wal_checkpointer
 from shared.kafka import Producer, kafka_ping, make_consumer, make_producer
+from shared.openapi import install_api_docs
 from shared.periodic import PeriodicTask
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
@@ -89,7 +90,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                 producer.close(timeout=5)
             engine.dispose()
 
-    app = FastAPI(title="QualityWatch indicators", version="1.0", lifespan=lifespan,
+    app = FastAPI(title="QualityWatch indicators", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Live figures against the plan's targets: value, sample size, 95 % interval, status.")
     app.state.settings = settings
     app.state.catalogue = catalogue
@@ -100,11 +101,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     app.state.reader = reader
     app.state.get_producer = get_producer
     app.state.consumer = None
-    app.state.authenticator = Authenticator(sessions, settings.admin_token)
+    app.state.authenticator = Authenticator(sessions, settings.admin_token, clock=clock)
     install_common_routes(app, service="indicators", registry=registry, checks={
         "kafka": CachedCheck(lambda: kafka_ping(settings.kafka_bootstrap)),
         "database": CachedCheck(lambda: ping(engine)),
     })
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    install_api_docs(app)
     return app

@@ -28,6 +28,7 @@ from shared.auth import Authenticator
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
+from shared.openapi import install_api_docs
 from shared.settings import Settings
 from shared.web import CachedCheck, install_common_routes
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         state = app.state
         state.settings, state.clock, state.catalogue, state.metrics = settings, clock, catalogue, metrics
         state.engine, state.sessions, state.publisher = engine, make_sessionmaker(engine), active
-        state.authenticator = Authenticator(state.sessions, settings.admin_token)
+        state.authenticator = Authenticator(state.sessions, settings.admin_token, clock=clock)
         ledger = LedgerWorker(EventLedger(engine))
         state.intake = EventIntake(
             catalogue=catalogue, clock=clock, ledger=ledger, publisher=active, metrics=metrics,
@@ -73,7 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
             engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks are off: unconfigured, they still cost a provider look-up per request.
-    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan,
+    app = FastAPI(title="QualityWatch intake", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="Labs post inspection and sampling events; operators manage API keys.")
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
     install_openapi(app, agency_ids=catalogue.agency_ids())
+    install_api_docs(app)
     return app
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Response
@@ -12,6 +11,7 @@ from sqlalchemy import select
 
 from services.intake.deps import AuthenticatorDep, CatalogueDep, ClockDep, Operator, SessionsDep
 from shared.auth import ApiKey, create_key
+from shared.clock import Instant
 from shared.db import transaction
 from shared.events import Identifier
 
@@ -50,12 +50,14 @@ class _Key(BaseModel):
     lab_id: str | None
     agency_id: str | None
     name: str | None
-    created_at: dt.datetime
+    created_at: Instant
 
 
 class KeyRead(_Key):
     created_by: str | None
-    revoked_at: dt.datetime | None
+    revoked_at: Instant | None
+    last_used_at: Instant | None = Field(None, description="when the key last authenticated a request (to the "
+                                                             "minute; null: never since this was recorded)")
 
 
 class _RawKey(BaseModel):
@@ -92,7 +94,8 @@ def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDe
 
 
 @router.get("", response_model=list[KeyRead], responses=_AUTH_RESPONSES)
-def list_api_keys(_principal: Operator, sessions: SessionsDep) -> list[KeyRead]:
+def list_api_keys(_principal: Operator, sessions: SessionsDep, authenticator: AuthenticatorDep) -> list[KeyRead]:
+    authenticator.usage.flush(force=True)  # this process's noted uses, so the list is current
     with sessions() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id)).all()
     return [KeyRead.model_validate(row, from_attributes=True) for row in rows]

@@ -160,7 +160,7 @@ def test_operators_create_list_and_expire_silences(api: Api) -> None:
                               headers=ADMIN)
     assert created.status_code == 201, created.text
     silence = created.json()
-    assert (silence["state"], silence["ends_at"]) == ("active", "2026-11-20T03:00:00Z")
+    assert (silence["state"], silence["ends_at"]) == ("active", "2026-11-20T11:00:00+08:00")
     api.figures(figure("breach", region="320581"))
     (alert,) = api.client.get("/v1/alerts", headers=ADMIN).json()["alerts"]
     assert alert["silenced"] is True
@@ -170,7 +170,7 @@ def test_operators_create_list_and_expire_silences(api: Api) -> None:
                            headers=api.keys["agri"]).status_code == 403
     assert api.client.delete(f"/v1/silences/{silence['silence_id']}", headers=ADMIN).status_code == 204
     (expired,) = api.client.get("/v1/silences?state=expired", headers=ADMIN).json()["silences"]
-    assert expired["expired_at"] == "2026-11-20T02:00:01Z"
+    assert expired["expired_at"] == "2026-11-20T10:00:01+08:00"
     assert api.client.get("/v1/alerts", headers=ADMIN).json()["alerts"][0]["silenced"] is False
     assert api.client.delete("/v1/silences/nope", headers=ADMIN).status_code == 404
 

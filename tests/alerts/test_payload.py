@@ -41,6 +41,6 @@ def test_body_status_is_firing_when_any_alert_in_it_fires() -> None:
     alerts = [{"alert_id": "a", "state": "resolved"}, {"alert_id": "b", "state": "firing"}]
     body = json.loads(build_body(delivery_id="d", agency_id="agri", alerts=alerts, sent_at=NOW))
     assert body == {"delivery_id": "d", "agency_id": "agri", "status": "firing", "alerts": alerts,
-                    "sent_at": "2026-11-28T02:00:00Z"}
+                    "sent_at": "2026-11-28T10:00:00+08:00"}
     resolved = json.loads(build_body(delivery_id="d", agency_id="agri", alerts=alerts[:1], sent_at=NOW))
     assert resolved["status"] == "resolved"

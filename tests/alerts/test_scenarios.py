@@ -27,7 +27,7 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
     assert request.headers["content-type"] == "application/json"
     assert request.headers["idempotency-key"] == delivery.delivery_id == body["delivery_id"]
     assert list(body) == ["delivery_id", "agency_id", "status", "alerts", "sent_at"]
-    assert (body["agency_id"], body["status"], body["sent_at"]) == ("agri", "firing", "2026-11-20T02:00:00Z")
+    assert (body["agency_id"], body["status"], body["sent_at"]) == ("agri", "firing", "2026-11-20T10:00:00+08:00")
     (alert,) = body["alerts"]
     # Issue 19: fields beyond the contract.
     additive = {"kind", "notice", "provisional_failures", "rectification", "contributors"}
@@ -37,7 +37,7 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
     assert alert == {"alert_id": alert["alert_id"], "state": "firing", "severity": "critical",
                      "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None, "window": "30d",
                      "value": 0.951, "ci95": [0.9358, 0.9627], "numerator": 951, "denominator": 1000,
-                     "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T02:00:00Z",
+                     "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T10:00:00+08:00",
                      "resolved_at": None}
     assert delivery.status == "delivered" and harness.counter("delivered") == 1
 
@@ -107,7 +107,7 @@ def test_a_resolved_alert_sends_one_resolve_notice(harness: Harness, receiver: R
     assert resolved["status"] == "resolved"
     (alert,) = resolved["alerts"]
     assert (alert["state"], alert["resolved_at"], alert["started_at"]) == (
-        "resolved", "2026-11-20T03:00:00Z", "2026-11-20T02:00:00Z")
+        "resolved", "2026-11-20T11:00:00+08:00", "2026-11-20T10:00:00+08:00")
 
 
 def test_a_reminder_comes_after_the_repeat_interval_and_not_before(harness: Harness, receiver: Receiver) -> None:
@@ -346,7 +346,8 @@ def test_an_agency_subscribing_while_an_alert_fires_hears_of_it_at_once_and_of_i
     late = receiver.requests[-1]
     assert receiver.verify(late, SECRET, harness.clock.now())
     ((alert,),) = [r.json["alerts"] for r in receiver.to("/late")]
-    assert (alert["state"], alert["severity"], alert["started_at"]) == ("firing", "critical", "2026-11-20T02:00:00Z")
+    assert (alert["state"], alert["severity"], alert["started_at"]) == (
+        "firing", "critical", "2026-11-20T10:00:00+08:00")
     harness.periodic()
     assert harness.deliver() == 0, "the alert's own notification state is unchanged: no reminder, no repeat"
     harness.advance(60)

@@ -44,7 +44,8 @@ class CdpError(RuntimeError):
 class Browser:
     """One headless Chromium process driven over a pipe."""
 
-    def __init__(self, executable: str, *, width: int = 1600, height: int = 1000) -> None:
+    def __init__(self, executable: str, *, width: int = 1600, height: int = 1000,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.width, self.height = width, height
         self._profile = tempfile.mkdtemp(prefix="qw-chromium-")
         cmd_r, cmd_w = os.pipe()  # we write commands, chromium reads (its fd 3)
@@ -53,7 +54,7 @@ class Browser:
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--no-first-run", "--no-default-browser-check", "--mute-audio",
                 "--remote-debugging-pipe", f"--user-data-dir={self._profile}",
-                f"--window-size={width},{height}", "about:blank"]
+                f"--window-size={width},{height}", *extra_args, "about:blank"]
         # Chromium wants its ends on fds 3 and 4. Move ours above 9 so that bash can put them there
         # without clobbering one with the other, then let bash exec chromium.
         child_r, child_w = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (cmd_r, out_w))

@@ -64,3 +64,11 @@ def test_a_wrong_method_is_405_listing_every_method_of_the_path(client):
     assert collection.headers["Allow"] == "GET, POST", "GET and POST are two routes of one included router"
     one = client.post("/v1/api-keys/some-key", headers=auth(ADMIN))
     assert (one.status_code, one.headers["Allow"]) == (405, "DELETE")
+
+
+def test_the_key_list_shows_when_each_key_was_last_used(client: TestClient, lab_key: str):
+    (before,) = client.get("/v1/api-keys", headers=auth(ADMIN)).json()
+    assert before["last_used_at"] is None
+    client.post("/v1/events", json=inspection(), headers=auth(lab_key))
+    (after,) = client.get("/v1/api-keys", headers=auth(ADMIN)).json()
+    assert after["last_used_at"] == "2026-11-28T10:00:00+08:00"  # the test clock's instant, in CST

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from qwcli import main, parse_duration
+from qwcli.regions import region_index
 from shared.settings import DEFAULT_CATALOGUE
 from tests.tools.fakehttp import FakeServer
 
@@ -47,12 +48,15 @@ def test_a_lab_key_without_a_lab_id_is_a_usage_error(fake_server: FakeServer, ca
 
 def test_keys_list_prints_a_table_and_json_on_request(fake_server: FakeServer, capsys) -> None:
     keys = [{"key_id": "k1", "role": "agency", "lab_id": None, "agency_id": "agri", "name": None,
-             "created_at": "2026-11-28T02:00:00Z", "created_by": "admin-token", "revoked_at": None}]
+             "created_at": "2026-11-28T10:00:00+08:00", "created_by": "admin-token", "revoked_at": None,
+             "last_used_at": "2026-12-02T14:19:00+08:00"}]
     fake_server.route("GET", "/v1/api-keys", (200, keys))
     assert run(fake_server, "keys", "list") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["KEY_ID", "ROLE", "LAB_ID", "AGENCY_ID", "NAME", "CREATED_AT", "REVOKED_AT"]
-    assert lines[1].split()[:4] == ["k1", "agency", "-", "agri"]
+    assert lines[0].split() == ["KEY_ID", "ROLE", "LAB_ID", "AGENCY_ID", "NAME", "CREATED_AT", "REVOKED_AT",
+                                "LAST_USED_AT"]
+    assert lines[1].split() == ["k1", "agency", "-", "agri", "-", "2026-11-28T10:00:00+08:00", "-",
+                                "2026-12-02T14:19:00+08:00"]
     assert run(fake_server, "--json", "keys", "list") == 0
     assert json.loads(capsys.readouterr().out) == keys
 
@@ -198,14 +202,32 @@ def status_routes(fake: FakeServer) -> None:
 
 def test_status_sums_lag_and_counts_dead_letters_and_firing_alerts(fake_server: FakeServer, capsys) -> None:
     status_routes(fake_server)
-    assert run(fake_server, "status") == 0
+    assert run(fake_server, "status") == 1  # the two dead letters make it degraded
     out = capsys.readouterr().out
     assert "indicators 5, alerts 4 (total 9)" in out
     assert "pending deliveries  6" in out and "dead letters        2" in out
     assert "critical 1, warning 2" in out
-    assert run(fake_server, "--json", "status") == 0
+    assert out.rstrip().splitlines()[-1] == "verdict: degraded: 2 dead letters not replayed (qw dead-letters list)"
+    assert run(fake_server, "--json", "status") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["consumer_lag"]["total"] == 9 and report["firing_alerts"] == {"critical": 1, "warning": 2}
+    assert report["verdict"] == "degraded"
+
+
+def test_status_ends_healthy_when_everything_is_ready_and_caught_up(fake_server: FakeServer, capsys) -> None:
+    status_routes(fake_server)
+    fake_server.route("GET", "/v1/dead-letters", (200, {"dead_letters": []}))
+    assert run(fake_server, "status") == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == "verdict: healthy"  # firing alerts: the plan's
+
+
+def test_status_says_why_it_is_degraded_most_serious_first(fake_server: FakeServer, capsys) -> None:
+    status_routes(fake_server)
+    fake_server.route("GET", "/readyz", (503, {"status": "not ready", "failing": {"kafka": "NoBrokersAvailable"}}))
+    assert run(fake_server, "status", "--max-lag", "4", "--max-pending", "5") == 1
+    verdict = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert verdict.startswith("verdict: degraded: intake not ready: kafka: NoBrokersAvailable; ")
+    assert "indicators consumer lag 5 > 4" in verdict and "6 webhook deliveries pending > 5" in verdict
 
 
 def test_status_names_the_failing_part_and_exits_1(fake_server: FakeServer, capsys) -> None:
@@ -256,3 +278,47 @@ def test_plan_validate_names_the_line_of_a_broken_catalogue(tmp_path: Path, caps
     assert main(["plan", "validate", str(broken)]) == 1
     err = capsys.readouterr().err
     assert f"{broken}:{index + 1}: indicators.1.target.op" in err
+
+
+def test_indicators_list_shows_each_indicator_with_its_target(fake_server: FakeServer, capsys) -> None:
+    fake_server.route("GET", "/v1/indicators", (200, {"plan": "jiangsu-2020", "indicators": [
+        {"indicator": "agri_sampling_pass_rate", "name_zh": "主要农产品质量安全例行监测合格率", "kind": "rate",
+         "target": {"op": ">=", "value": 0.97}, "windows": ["30d", "ytd"], "min_sample": 30,
+         "lead_agency": "agri"}]}))
+    assert run(fake_server, "indicators", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["INDICATOR", "NAME_ZH", "KIND"]
+    assert lines[1].split()[:5] == ["agri_sampling_pass_rate", "主要农产品质量安全例行监测合格率", "rate", ">=", "0.97"]
+
+
+@pytest.mark.parametrize(("given", "code"), [("南京市", "320100"), ("南京", "320100"), ("Xuzhou", "320300"),
+                                             ("江苏省", "320000"), ("320583", "320583")])
+def test_region_arguments_take_a_name_or_a_code(fake_server: FakeServer, given: str, code: str) -> None:
+    fake_server.route("GET", "/v1/alerts", (200, {"alerts": []}))
+    fake_server.route("GET", "/v1/indicators/agri_sampling_pass_rate", (200, {"indicator": "x"}))
+    fake_server.route("POST", "/v1/silences", (201, {"silence_id": "s1"}))
+    assert run(fake_server, "alerts", "list", "--region", given) == 0
+    assert run(fake_server, "figures", "show", "agri_sampling_pass_rate", "--region", given) == 0
+    assert run(fake_server, "silences", "add", "--region", given, "--duration", "1h", "--reason", "r") == 0
+    assert fake_server.calls("GET", "/v1/alerts")[0].query == f"state=firing&region={code}"
+    assert fake_server.calls("GET", "/v1/indicators/agri_sampling_pass_rate")[0].query == f"region={code}"
+    assert fake_server.calls("POST", "/v1/silences")[0].body["region"] == code
+
+
+def test_county_names_resolve_whatever_shape_the_catalogue_gives_its_county_list() -> None:
+    nested = {"province": {"code": "320000", "name": "江苏省"},
+              "cities": {"320500": {"name": "苏州市", "name_en": "Suzhou",
+                                    "counties": {"320583": {"name": "昆山市", "name_en": "Kunshan"}}}}}
+    flat = {"province": {"code": "320000", "name": "江苏省"}, "cities": {"320500": {"name": "苏州市"}},
+            "counties": [{"code": "320583", "name": "昆山市", "city": "320500"},
+                         {"code": "320281", "name": "江阴市"}, {"code": "320312", "name": "铜山区"}]}
+    for regions in (nested, flat):
+        index = region_index(regions)
+        assert index["昆山市"] == ("320583",) and index["昆山"] == ("320583",) and index["苏州市"] == ("320500",)
+    assert region_index(nested)["kunshan"] == ("320583",)
+
+
+def test_an_unknown_region_name_is_a_usage_error_with_suggestions(fake_server: FakeServer, capsys) -> None:
+    assert run(fake_server, "alerts", "list", "--region", "南京西") == 2
+    assert "unknown region '南京西'" in capsys.readouterr().err
+    assert fake_server.requests == []
