@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: system-deps venv jars test lint run bench
+.PHONY: system-deps venv jars test lint run bench bench-province
 
 venv: $(STAMP)
 
@@ -38,3 +38,9 @@ run: venv jars
 
 bench: venv jars
 	$(PY) -m bench
+
+# A province's years of data on PostgreSQL, side by side with a GROUP BY peer (bench/RESULTS.md).
+# BENCH_PROVINCE_ARGS="--years 5" for the full size; "--scale 0.01 --fresh-seconds 20 --catch-up 20000" to try it.
+BENCH_PROVINCE_ARGS ?=
+bench-province: system-deps venv jars
+	$(PY) -m bench.province $(BENCH_PROVINCE_ARGS)

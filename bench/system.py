@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import prom
@@ -102,11 +102,16 @@ def subscribe(stack: ServiceProcesses, url: str) -> None:
         raise RuntimeError(f"subscription refused: {response.status_code} {response.text}")
 
 
-def webhook_trial(stack: ServiceProcesses, receiver: Any, prefix: str, city: str) -> dict[str, Any]:
+def webhook_trial(stack: ServiceProcesses, receiver: Any, prefix: str, city: str,
+                  record: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
     """One breach: 29 spot checks (20 pass, 9 fail: below the minimum sample of 30, so insufficient data),
-    settle, then one failing event tips the city into breach. Latency = webhook arrival − that event's 202."""
+    settle, then one failing event tips the city into breach. Latency = webhook arrival − that event's 202.
+    ``record`` is called with the events posted (the province benchmark's peer counts them too)."""
     with stack.client("intake") as intake, stack.client("indicators") as indicators:
         settling = spot_checks(prefix, city, ["pass"] * 20 + ["fail"] * 9)
+        tipping = spot_checks(prefix, city, ["fail"], start=29)[0]
+        if record is not None:
+            record([*settling, tipping])
         first = intake.post("/v1/events/batch", json={"events": settling})
         assert first.status_code == 202, first.text
 
@@ -119,7 +124,7 @@ def webhook_trial(stack: ServiceProcesses, receiver: Any, prefix: str, city: str
             time.sleep(0.05)
         wait_caught_up(stack)
         before = len(receiver.snapshot())
-        tip = intake.post("/v1/events", json=spot_checks(prefix, city, ["fail"], start=29)[0])
+        tip = intake.post("/v1/events", json=tipping)
         accepted_at = time.time()
         assert tip.status_code == 202, tip.text
     deadline = time.monotonic() + 120

@@ -164,12 +164,15 @@ def wilson_interval(passes: int, total: int, z: float = 1.959964) -> tuple[float
 
 def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | None, *, catalogue: Catalogue,
                     live_from: dt.datetime | None = None, speed: float = DEFAULT_SPEED, drift: Drift | None = Drift(),
-                    run_tag: str | None = None, rectification: Rectification | None = None,
+                    run_tag: str | None = None, volume: float = 1.0, rectification: Rectification | None = None,
                     leave_overdue: bool = False) -> Iterator[dict[str, Any]]:
     """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first; from ``live_from`` on,
-    the province's day ``speed`` times faster. ``rectification``: the demo's loop (issue 19);
-    ``leave_overdue``: one city report is never filed."""
-    generator = _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag)
+    the province's day ``speed`` times faster.
+
+    ``volume`` multiplies the backfill's daily volumes (samples, acceptances, surveys, milestones; monthly
+    reported figures stay one per city and month): the province benchmark loads years at ~20x the demo's.
+    ``rectification``: the demo's loop (issue 19); ``leave_overdue``: one city report is never filed."""
+    generator = _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag, volume)
     generator.rectification = rectification
     if leave_overdue:
         month = _month_start((live_from or end or start).astimezone(CST))
@@ -177,9 +180,16 @@ def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | N
     return generator.events()
 
 
+def samples_per_day(catalogue: Catalogue) -> float:
+    """Samples (inspections) a day the backfill produces across the province at ``volume=1``."""
+    mix = _Generator(random.Random(0), dt.datetime.now(CST), None, catalogue, None, DEFAULT_SPEED, None, None).mix
+    return sum(weight for (kind, _), weight in mix if kind in (AGRI, SPOT))
+
+
 class _Generator:
     def __init__(self, rng: random.Random, start: dt.datetime, end: dt.datetime | None, catalogue: Catalogue,
-                 live_from: dt.datetime | None, speed: float, drift: Drift | None, run_tag: str | None) -> None:
+                 live_from: dt.datetime | None, speed: float, drift: Drift | None, run_tag: str | None,
+                 volume: float = 1.0) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
         if speed <= 0:
@@ -195,7 +205,7 @@ class _Generator:
         self.ids = itertools.count(1)
         self.debt: dict[tuple[str, str], tuple[float, float]] = {}
         self.decks: dict[tuple[str, str], list[str]] = {}
-        self.mix = self._mix()
+        self.mix = [(kind, weight * volume) for kind, weight in self._mix()]
         self.rectification: Rectification | None = None
         self.skipped_report: tuple[str, str, str] | None = None
         per_day = sum(weight for _, weight in self.mix)

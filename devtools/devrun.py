@@ -5,7 +5,8 @@ creates the topics, migrates the database (SQLite under QW_DATA_DIR unless QW_DA
 otherwise), starts intake, indicators and alerts as separate processes, an agency inbox that prints the
 webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0 turns it off). Each
 process logs to QW_DATA_DIR/logs/<name>.log, rotated at 10 MB with 3 old files kept. Ctrl-C or SIGTERM
-stops everything it started.
+stops everything it started. Tokens travel in the processes' environment, never on a command line, and the
+data folder is private (0700; files 0600).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -43,9 +45,31 @@ def admin_token(settings: Settings) -> str:
         return settings.admin_token
     path = settings.data_dir / "admin-token"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(24))
     return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only (0600) from the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def make_private(data_dir: Path) -> None:
+    """The data folder (database, secrets, broker data, logs) is its owner's alone: from now on every file this
+    run and its processes create is 0600 and every folder 0700 (umask 077), and what earlier runs left is
+    tightened the same way."""
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs:
+            Path(root, name).chmod(0o700)
+        for name in files:
+            path = Path(root, name)
+            if not path.is_symlink():
+                path.chmod(0o600)
 
 
 def local_settings() -> Settings:
@@ -100,7 +124,7 @@ class Stack:
         """A local 'agency inbox' subscribed for the demo agencies, printing what it receives."""
         secret_path = self.settings.data_dir / INBOX_SECRET_FILE
         if not secret_path.exists():
-            secret_path.write_text(secrets.token_hex(16))
+            write_private(secret_path, secrets.token_hex(16))
         secret = secret_path.read_text().strip()
         self.inbox = WebhookReceiver(secret=secret, port=int(os.environ.get("QW_INBOX_PORT", "8009")), echo=True)
         self.inbox.start()
@@ -122,7 +146,9 @@ class Stack:
             say("demo feed off (QW_DEMO=0)")
             return
         self.services.spawn("demo", [
-            sys.executable, "-m", "devtools.demo", "--intake-url", self.url("intake"), "--token", self.token,
+            # The operator token reaches the feed in its environment (QW_ADMIN_TOKEN), never on its command
+            # line, which every local user can read in the process list.
+            sys.executable, "-m", "devtools.demo", "--intake-url", self.url("intake"),
             "--alerts-url", self.url("alerts"),
             # The year so far, so that year-to-date figures (sampling against quota) have their history.
             "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")])
@@ -176,7 +202,7 @@ def interrupt_once() -> Callable[[int, FrameType | None], None]:
 
 def main() -> int:
     settings = local_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     stack = Stack(settings=settings, token=admin_token(settings))
 
     on_signal = interrupt_once()

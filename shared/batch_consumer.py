@@ -78,6 +78,7 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
         self.consumer: Consumer | None = None
         self._last_lag = float("-inf")
         self.lag = 0
+        self._lag_labels: set[tuple[str, str]] = set()
         self.batches = 0
         self.ready = threading.Event()
         self.assigned: frozenset[TopicPartition] = frozenset()
@@ -188,7 +189,13 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
             return
         self._last_lag = now
         lag = 0
-        for tp in consumer.assignment():
+        assigned = consumer.assignment()
+        # A partition handed to another group member leaves this process's gauge: its last value would
+        # otherwise stay behind as lag that no one is working off (two instances never showed lag 0).
+        for labels in self._lag_labels - {(tp.topic, str(tp.partition)) for tp in assigned}:
+            self.metrics.lag.remove(*labels)
+            self._lag_labels.discard(labels)
+        for tp in assigned:
             high = consumer.highwater(tp)
             if high is None:
                 continue
@@ -200,4 +207,5 @@ class BatchConsumer(DaemonLoop, Generic[Result]):
                 behind = max(0, high - position)
                 lag += behind
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(behind)
+                self._lag_labels.add((tp.topic, str(tp.partition)))
         self.lag = lag

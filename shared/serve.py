@@ -1,6 +1,7 @@
 """How each service process starts: ``python -m services.<name>``.
 
-Logging, database migrations, the topics, then uvicorn. A broker that is down at start does not stop
+Logging, database migrations, the topics, then uvicorn, with deadlines for a request's headers and body
+(``shared.timeouts``). A broker that is down at start does not stop
 the service: it starts, ``/readyz`` names Kafka as failing, and it recovers when the broker is back.
 
 Before serving, everything alive (modules, the app and its routes and schemas, the catalogue) is moved
@@ -22,6 +23,7 @@ from shared.db import migrate
 from shared.kafka import ensure_topics
 from shared.logs import configure_logging
 from shared.settings import Settings, topic_partitions
+from shared.timeouts import timed_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -39,4 +41,4 @@ def serve(service: str, create_app: Callable[[Settings], FastAPI], port: Callabl
     gc.collect()
     gc.freeze()
     uvicorn.run(app, host=settings.bind_host, port=port(settings), log_config=None,
-                access_log=False)
+                access_log=False, http=timed_protocol(settings.header_timeout_seconds, settings.body_timeout_seconds))

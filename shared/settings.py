@@ -34,8 +34,18 @@ class Settings(BaseSettings):
     indicators_group: str = "qw-indicators"
     alerts_group: str = "qw-alerts"
 
-    # Intake limits.
+    # Request limits (every service; shared.bodylimit, shared.serve). ``max_body_bytes`` is intake's event
+    # routes' limit (single and batch); ``api_max_body_bytes`` every other route's, unless a route declares
+    # its own. A refused body is drained up to ``body_drain_bytes`` so that the 413/401 reaches the client.
+    # A client has ``header_timeout_seconds`` to send a request's headers and ``body_timeout_seconds`` to send
+    # its body once the headers are in; then it gets 408 and the connection is closed.
     max_body_bytes: int = 1024 * 1024
+    api_max_body_bytes: int = 64 * 1024
+    body_drain_bytes: int = 4 * 1024 * 1024
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+
+    # Intake limits.
     max_batch_events: int = 1000
     grace_period_days: int = 400
     future_skew_seconds: int = 300

@@ -7,10 +7,13 @@ import time
 from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.bodylimit import BodyGuard, BodyLimits
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,12 @@ class _MeasureRequests:
 
 
 def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegistry,
-                          checks: Mapping[str, ReadinessCheck]) -> HttpMetrics:
+                          checks: Mapping[str, ReadinessCheck], body_limits: BodyLimits | None = None) -> HttpMetrics:
+    """Health, readiness and metrics routes, request metrics, the body guard (``shared.bodylimit``: credentials
+    before bodies, a limit on every route; per-route limits with ``declare_body_limit``) and the error answers
+    every service shares (database outages, validation errors that never echo the input)."""
     metrics = HttpMetrics(registry, service)
+    app.state.body_limits = body_limits or BodyLimits()
 
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         response = database_unavailable(request.url.path, exc)
@@ -91,6 +98,8 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
     for error in unavailable:
         app.add_exception_handler(error, _database_unavailable)
 
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]  # only that class
+    app.add_middleware(BodyGuard, limits=app.state.body_limits)
     app.add_middleware(_MeasureRequests, metrics=metrics)
 
     @app.get("/healthz", include_in_schema=True, tags=["operations"])
@@ -115,6 +124,13 @@ def install_common_routes(app: FastAPI, *, service: str, registry: CollectorRegi
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 without ``input``/``ctx``: a value that is not renderable (or a secret) is never echoed."""
+    detail = [{"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+              for error in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def database_unavailable(path: str, exc: BaseException) -> JSONResponse | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import func, select
 
+from services.alerts.acks import acks_by_alert
 from services.alerts.deps import AlertServiceDep, CatalogueDep, ClockDep, Operator, Reader, SessionsDep
 from services.alerts.loop import loop_fields
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAlert, Silence
@@ -26,11 +27,14 @@ from services.alerts.schemas import (
     transition_json,
     unprocessable,
 )
-from services.alerts.silences import active_silences, is_silenced
-from shared.auth import Principal, forbidden
+from services.alerts.silences import active_silences, concerned_agencies, is_silenced
+from shared.auth import Principal
 from shared.catalogue import Catalogue
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses())
+MAX_SILENCE = dt.timedelta(days=366)
+
+router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses(), route_class=StrictJsonRoute)
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -66,26 +70,28 @@ def list_alerts(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, ses
     with sessions() as session:
         rows = session.scalars(query.order_by(began.desc(), Alert.alert_id)).all()
         silences = active_silences(session, now)
-    out = []
-    for row in rows:
-        agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
-        if _visible(principal, agencies):
-            out.append(alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue)))
-        if len(out) >= limit:
-            break
-    with sessions() as session:  # issue 19: kind, provisional failures, contributors, rectification
-        by_id = {row.alert_id: row for row in rows}
-        for item in out:
-            item.update(loop_fields(session, catalogue, by_id[item["alert_id"]]))
+        shown: list[tuple[Alert, tuple[str, ...]]] = []
+        for row in rows:
+            agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
+            if _visible(principal, agencies):
+                shown.append((row, agencies))
+            if len(shown) >= limit:
+                break
+        acks = acks_by_alert(session, (row.alert_id for row, _ in shown))
+        # Issue 19: kind, provisional failures, contributors, rectification.
+        loops = {row.alert_id: loop_fields(session, catalogue, row) for row, _ in shown}
+    out = [{**alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue),
+                         acks=acks[row.alert_id], viewer=principal), **loops[row.alert_id]} for row, agencies in shown]
     return {"alerts": out, "count": len(out)}
 
 
 def _get_visible_alert(catalogue: Catalogue, principal: Principal, alert_id: str, session: Any) -> Alert:
+    """The alert, or 404: an alert not routed to the caller's agency is answered exactly as a missing one
+    (alert ids derive from figure keys, so a 403 would tell which alerts exist)."""
     row = session.get(Alert, alert_id)
-    if row is None or row.state == "inactive":
+    if row is None or row.state == "inactive" or \
+            not _visible(principal, agencies_for_alert(catalogue, row.indicator, row.region, row.category)):
         raise not_found(f"alert {alert_id}")
-    if not _visible(principal, agencies_for_alert(catalogue, row.indicator, row.region, row.category)):
-        raise forbidden("this alert is not routed to your agency")
     return row
 
 
@@ -103,8 +109,9 @@ def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessi
             .where(DeliveryAlert.alert_id == alert_id).order_by(Delivery.created_at, Delivery.delivery_id)).all()
         agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
         silenced = is_silenced(active_silences(session, clock.now()), row, catalogue)
+        acks = acks_by_alert(session, [alert_id])[alert_id]
         loop = loop_fields(session, catalogue, row)
-    body = {**alert_json(row, agencies=agencies, silenced=silenced), **loop}
+    body = {**alert_json(row, agencies=agencies, silenced=silenced, acks=acks, viewer=principal), **loop}
     body["transitions"] = [transition_json(t) for t in transitions]
     body["deliveries"] = [
         {"delivery_id": d.delivery_id, "agency_id": d.agency_id, "subscription_id": d.subscription_id,
@@ -114,23 +121,27 @@ def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessi
     return body
 
 
-@router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409))
+@router.post("/alerts/{alert_id}/ack", responses=error_responses(400, 404, 409, 413))
 def ack_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep, alert_id: str,
               body: AckRequest | None = None) -> dict[str, Any]:
-    """Acknowledge a firing alert: no more reminders this episode (escalation and resolve still notify)."""
+    """Acknowledge a firing alert. An agency's ack stops its own reminders for this episode; an operator's
+    stops every agency's (escalation and resolve still notify). Every ack is kept: the answer's ``acks``."""
     now = clock.now()
     with service.write() as session:
         row = _get_visible_alert(catalogue, principal, alert_id, session)
         if row.state not in ("firing", "pending"):
             raise HTTPException(status_code=409, detail=f"alert {alert_id} is {row.state}, not firing")
-        service.acknowledge(session, row, by=actor(principal), comment=body.comment if body else None, now=now)
+        service.acknowledge(session, row, by=actor(principal), agency_id=None if principal.is_operator
+                            else principal.agency_id, comment=body.comment if body else None, now=now)
+        session.flush()
         agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
         silenced = is_silenced(active_silences(session, now), row, catalogue)
-        return alert_json(row, agencies=agencies, silenced=silenced)
+        acks = acks_by_alert(session, [alert_id])[alert_id]
+        return alert_json(row, agencies=agencies, silenced=silenced, acks=acks, viewer=principal)
 
 
 # ---- silences ----------------------------------------------------------------------------------------
-@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
+@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400, 413))
 def create_silence(principal: Operator, catalogue: CatalogueDep, clock: ClockDep, service: AlertServiceDep,
                    body: SilenceCreate) -> dict[str, Any]:
     """Mute notifications for matching alerts (operators). At least one matcher is required."""
@@ -147,6 +158,8 @@ def create_silence(principal: Operator, catalogue: CatalogueDep, clock: ClockDep
     ends_at = _aware(body.ends_at, "ends_at") or starts_at + dt.timedelta(seconds=body.duration_seconds or 0)
     if ends_at <= max(starts_at, now):
         raise unprocessable("ends_at", "must be in the future and after starts_at")
+    if ends_at - max(starts_at, now) > MAX_SILENCE:
+        raise unprocessable("ends_at", f"a silence lasts at most {MAX_SILENCE.days} days")
     row = Silence(silence_id=str(uuid.uuid4()), indicator=body.indicator, region=body.region,
                   category=body.category, starts_at=starts_at, ends_at=ends_at, reason=body.reason,
                   created_by=actor(principal), created_at=now)
@@ -156,12 +169,16 @@ def create_silence(principal: Operator, catalogue: CatalogueDep, clock: ClockDep
 
 
 @router.get("/silences", tags=["silences"])
-def list_silences(principal: Reader, clock: ClockDep, sessions: SessionsDep,
+def list_silences(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessions: SessionsDep,
                   state: Literal["active", "pending", "expired", "all"] = "all") -> dict[str, Any]:
+    """Silences, newest first. An agency key sees only the silences that can mute its alerts, and their
+    author by role (``operator``), never a key id."""
     now = clock.now()
     with sessions() as session:
         rows = session.scalars(select(Silence).order_by(Silence.created_at.desc(), Silence.silence_id)).all()
-    out = [silence_json(r, now) for r in rows]
+    if not principal.is_operator:
+        rows = [r for r in rows if principal.agency_id in concerned_agencies(r, catalogue)]
+    out = [silence_json(r, now, viewer=principal) for r in rows]
     return {"silences": [s for s in out if state == "all" or s["state"] == state]}
 
 

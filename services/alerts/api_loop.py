@@ -44,10 +44,12 @@ def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDe
     now = clock.now()
     with service.write() as session:
         row = _get_visible_alert(catalogue, principal, alert_id, session)
-        if row.acked_at is None and row.state in ("firing", "pending"):
-            # A plan acknowledges the alert: no daily reminders while it runs (escalation and resolve still notify).
-            service.acknowledge(session, row, by=actor(principal), comment=f"整改计划 rectification plan: {body.unit}",
-                                now=now)
+        if row.state in ("firing", "pending"):
+            # A plan acknowledges the alert (for the planning agency; an operator's for everyone): no daily
+            # reminders while it runs (escalation and resolve still notify).
+            service.acknowledge(session, row, by=actor(principal),
+                                agency_id=None if principal.is_operator else principal.agency_id,
+                                comment=f"整改计划 rectification plan: {body.unit}", now=now)
         try:
             owed = service.loop.set_plan(session, row, unit=body.unit, deadline=body.deadline, comment=body.comment,
                                          by=actor(principal), now=now)

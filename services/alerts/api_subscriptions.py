@@ -33,8 +33,9 @@ from services.alerts.schemas import (
 from services.alerts.urlpolicy import UrlPolicyError, check_webhook_url
 from shared.auth import Principal, forbidden
 from shared.catalogue import Catalogue
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", responses=error_responses())
+router = APIRouter(prefix="/v1", responses=error_responses(), route_class=StrictJsonRoute)
 
 
 def _agency_scope(catalogue: Catalogue, principal: Principal, agency_id: str) -> None:
@@ -46,7 +47,7 @@ def _agency_scope(catalogue: Catalogue, principal: Principal, agency_id: str) ->
 
 
 @router.post("/agencies/{agency_id}/subscriptions", status_code=201, tags=["subscriptions"],
-             responses=error_responses(400, 404))
+             responses=error_responses(400, 404, 413))
 def create_subscription(principal: CurrentPrincipal, catalogue: CatalogueDep, clock: ClockDep,
                         service: AlertServiceDep, settings: SettingsDep, resolver: ResolverDep, agency_id: str,
                         body: SubscriptionCreate) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from services.alerts.runtime import AlertsRuntime
 from services.alerts.service import AlertService
 from services.alerts.urlpolicy import Resolver, system_resolver
 from shared.auth import Authenticator
+from shared.bodylimit import BodyLimits
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
@@ -91,7 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     install_common_routes(app, service="alerts", registry=registry, checks={
         "kafka": CachedCheck(lambda: kafka_ping(settings.kafka_bootstrap)),
         "database": CachedCheck(lambda: ping(runtime.engine)),
-    })
+    }, body_limits=BodyLimits.from_settings(settings))
     app.include_router(api.router)
     app.include_router(api_subscriptions.router)
     app.include_router(api_loop.router)

@@ -5,6 +5,7 @@
   (``started_at``) and keeps its ``alert_id``. The newest applied ``FigureChanged.changed_at`` is
   ``last_figure_at``: an older or equal message is a redelivery and is skipped.
 - ``alert_transition``: history, one row per state or severity change (and per acknowledgement).
+- ``alert_ack``: every acknowledgement (append-only): agency or operator, when, episode, comment.
 - ``subscription``: an agency's webhook. The ``secret`` is stored as given (not hashed): the
   service needs it to compute each delivery's HMAC signature.
 - ``delivery``: the outbox. The body is serialized once when the notification is created and
@@ -148,3 +149,21 @@ class Silence(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]
     expired_at: Mapped[dt.datetime | None]  # set when deleted early
+
+
+class AlertAck(Base):
+    """One acknowledgement, append-only: who (the agency, or an operator), when, for which episode and
+    severity, with what comment. An agency's ack stops that agency's reminders for the episode until the
+    alert escalates past ``severity``; an operator's stops everyone's (``alert.acked_at``)."""
+
+    __tablename__ = "alert_ack"
+
+    ack_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alert.alert_id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime]
+    role: Mapped[str] = mapped_column(String(16))  # agency|operator
+    agency_id: Mapped[str | None] = mapped_column(String(100))  # the acknowledging agency (None: operator)
+    actor: Mapped[str] = mapped_column(String(100))  # as in created_by elsewhere: "agency:agri", "operator:<key>"
+    episode_started_at: Mapped[dt.datetime | None]  # the alert's started_at when acknowledged
+    severity: Mapped[str | None] = mapped_column(String(16))  # the highest severity notified when acknowledged
+    comment: Mapped[str | None] = mapped_column(Text)

@@ -1,5 +1,8 @@
 """From alerts that owe a notice to outbox rows: silence, route, group, serialize once.
 
+Each alert in a webhook carries ``acks``, its acknowledgements of the current episode (``with_acks``).
+A reminder skips the agencies that acknowledged the alert (services/alerts/acks.py).
+
 Everything an evaluation (one consumed batch, or one periodic pass) owes one subscription travels
 in one delivery (``alerts: [...]``). Silenced notices become ``silenced`` delivery rows (never
 sent), recorded once per owed notice rather than once per pass.
@@ -12,10 +15,12 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.alerts.acks import acked_agencies, acks_by_alert, acks_for_payload
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
 from services.alerts.loop import fold_named_cities, loop_fields
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
@@ -58,6 +63,9 @@ class Notifier:
             if notice is None:
                 continue
             subscriptions = subscriptions_for(session, self.catalogue, row, notice)
+            if notice == "reminder":  # an agency that acknowledged the alert hears no more reminders of it
+                acked = acked_agencies(row, acks_by_alert(session, [row.alert_id])[row.alert_id])
+                subscriptions = [s for s in subscriptions if s.agency_id not in acked]
             if notice != "resolved" and is_silenced(silences, row, self.catalogue):
                 key = muted_key(state, notice)
                 if row.muted_key == key:
@@ -93,9 +101,10 @@ class Notifier:
     def _record(self, session: Session, group: _Group, now: dt.datetime, *, status: str) -> str:
         delivery_id = str(uuid.uuid4())
         subscription = group.subscription
+        acks = acks_for_payload(session, (a for a, _ in group.items))
         body = build_body(delivery_id=delivery_id, agency_id=subscription.agency_id,
-                          alerts=[{**alert_fields(a), **loop_fields(session, self.catalogue, a), "notice": n}
-                                  for a, n in group.items], sent_at=now)
+                          alerts=[{**with_acks(alert_fields(a), acks), **loop_fields(session, self.catalogue, a),
+                                   "notice": n} for a, n in group.items], sent_at=now)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
                              agency_id=subscription.agency_id, status=status, payload_status=payload_status,
@@ -109,6 +118,11 @@ class Notifier:
             "delivery_id": delivery_id, "agency_id": subscription.agency_id, "status": status,
             "alert_ids": [a.alert_id for a, _ in group.items], "notices": [n for _, n in group.items]})
         return delivery_id
+
+
+def with_acks(fields: dict[str, Any], acks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A webhook's alert with its acknowledgements of this episode (``acks``: who, when, comment)."""
+    return {**fields, "acks": acks.get(fields["alert_id"], [])}
 
 
 def _add(groups: dict[str, _Group], subscriptions: list[Subscription], row: Alert, notice: Notice) -> None:

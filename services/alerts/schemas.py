@@ -9,12 +9,14 @@ import orjson
 from fastapi import HTTPException
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
+from services.alerts.acks import ack_json, standing
+from services.alerts.models import Alert, AlertAck, AlertTransition, Delivery, DeliveryAttempt, Silence, Subscription
 from services.alerts.payload import alert_fields, instant
 from shared.auth import Principal
 from shared.clock import rfc3339
 from shared.error_answers import error_responses as shared_error_responses
 from shared.figures import FigureChanged
+from shared.text import FreeText, Label
 
 _Strict = ConfigDict(extra="forbid")
 
@@ -27,28 +29,33 @@ def _rfc3339(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 date-time string")
     try:
-        return dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("must be an RFC 3339 date-time such as 2026-11-28T10:00:00+08:00") from None
+    if not EARLIEST <= parsed.replace(tzinfo=None) <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST.year} and {LATEST.year}")
+    return parsed
 
 
+# Dates outside these years mean a mistake (or a probe): they used to overflow when converted to UTC (a 500).
+EARLIEST, LATEST = dt.datetime(2000, 1, 1), dt.datetime(2199, 12, 31)
 DateTime = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
 
 
 class AckRequest(BaseModel):
     model_config = _Strict
-    comment: str | None = Field(None, max_length=2000)
+    comment: FreeText | None = Field(None, max_length=2000)
 
 
 class SilenceCreate(BaseModel):
     model_config = _Strict
-    indicator: str | None = Field(None, max_length=64)
-    region: str | None = Field(None, max_length=12)
-    category: str | None = Field(None, max_length=64)
+    indicator: Label | None = Field(None, max_length=64)
+    region: Label | None = Field(None, max_length=12)
+    category: Label | None = Field(None, max_length=64)
     starts_at: DateTime | None = None
     ends_at: DateTime | None = None
-    duration_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
-    reason: str = Field(min_length=1, max_length=2000)
+    duration_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600, allow_inf_nan=False)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class SubscriptionCreate(BaseModel):
@@ -58,7 +65,8 @@ class SubscriptionCreate(BaseModel):
     min_severity: Literal["warning", "critical"] = "warning"
 
 
-_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+_ERROR_TEXT = {400: "the body is not valid JSON, or names a key twice", 401: "missing or unknown token",
+               413: "the body is larger than the route's limit (the connection is then closed)",
                403: "the token's role or agency may not do this", 404: "no such resource",
                409: "conflicts with the resource's state"}
 
@@ -81,10 +89,18 @@ def actor(principal: Principal) -> str:
     return f"{principal.role}:{principal.agency_id or principal.key_id}"
 
 
-def alert_json(row: Alert, *, agencies: tuple[str, ...], silenced: bool) -> dict[str, Any]:
+def alert_json(row: Alert, *, agencies: tuple[str, ...], silenced: bool, acks: list[AlertAck],
+               viewer: Principal) -> dict[str, Any]:
+    """The alert as the API shows it to ``viewer``. ``acks`` is its whole acknowledgement history; ``acked``
+    and ``acked_at``/``acked_by``/``ack_comment`` describe the newest ack that stands for the viewer (its
+    agency's own or an operator's; for an operator, anyone's)."""
+    held = [a for a in standing(row, acks) if viewer.is_operator or a.agency_id in (None, viewer.agency_id)]
+    newest = ack_json(held[-1]) if held else None
     return {**alert_fields(row), "agencies": list(agencies), "status": row.status,
-            "acked": row.acked_at is not None, "acked_at": instant(row.acked_at), "acked_by": row.acked_by,
-            "ack_comment": row.ack_comment, "silenced": silenced, "figure_as_of": instant(row.figure_as_of),
+            "acked": newest is not None, "acked_at": newest["at"] if newest else None,
+            "acked_by": newest["by"] if newest else None, "ack_comment": newest["comment"] if newest else None,
+            "acks": [ack_json(a) for a in acks],
+            "silenced": silenced, "figure_as_of": instant(row.figure_as_of),
             "last_figure_at": instant(row.last_figure_at), "last_notified_at": instant(row.last_notified_at)}
 
 
@@ -112,10 +128,12 @@ def silence_state(row: Silence, now: dt.datetime) -> str:
     return "active" if row.starts_at <= now else "pending"
 
 
-def silence_json(row: Silence, now: dt.datetime) -> dict[str, Any]:
+def silence_json(row: Silence, now: dt.datetime, *, viewer: Principal | None = None) -> dict[str, Any]:
+    """An agency ``viewer`` sees who made a silence by role only (``operator``), never a key id."""
+    created_by = row.created_by if viewer is None or viewer.is_operator else (row.created_by or "").split(":")[0]
     return {"silence_id": row.silence_id, "indicator": row.indicator, "region": row.region,
             "category": row.category, "starts_at": instant(row.starts_at), "ends_at": instant(row.ends_at),
-            "reason": row.reason, "created_by": row.created_by, "created_at": instant(row.created_at),
+            "reason": row.reason, "created_by": created_by, "created_at": instant(row.created_at),
             "expired_at": instant(row.expired_at), "state": silence_state(row, now)}
 
 

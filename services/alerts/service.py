@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.alerts.acks import record_ack
 from services.alerts.evaluate import alert_id_for, evaluate, tick
 from services.alerts.lifecycle import LoopNotice
 from services.alerts.loop import LoopKeeper
@@ -176,8 +177,15 @@ class AlertService:
                 self.loop.on_notified(session, row, notice, agencies_for_alert(
                     self.catalogue, row.indicator, row.region, row.category), now)
 
-    def acknowledge(self, session: Session, row: Alert, *, by: str, comment: str | None, now: dt.datetime) -> None:
-        row.acked_at, row.acked_by, row.ack_comment, row.updated_at = now, by, comment, now
+    def acknowledge(self, session: Session, row: Alert, *, by: str, agency_id: str | None, comment: str | None,
+                    now: dt.datetime) -> None:
+        """Record the ack (services/alerts/acks.py). An agency's (``agency_id``) stops its own reminders; an
+        operator's (``agency_id`` None) stops everyone's, through the alert's ``acked_at``."""
+        record_ack(session, row, role="agency" if agency_id else "operator", agency_id=agency_id, actor=by,
+                   comment=comment, now=now)
+        if agency_id is None:
+            row.acked_at, row.acked_by, row.ack_comment = now, by, comment
+        row.updated_at = now
         session.add(AlertTransition(alert_id=row.alert_id, at=now, from_state=row.state, to_state=row.state,
                                     from_severity=row.severity, to_severity=row.severity,
                                     reason=f"acknowledged by {by}"[:300], figure=None))

@@ -2,7 +2,8 @@
 
 http/https only, a host, no userinfo, and (unless ``allow_private``) every address the host
 resolves to must be public: no private, loopback, link-local, multicast, reserved or unspecified
-targets (IPv4-mapped IPv6 addresses are judged by their IPv4 address). The check runs when a
+targets (IPv4-mapped and NAT64 IPv6 addresses are judged by their IPv4 address; 6to4, Teredo, local-use
+NAT64 and IPv4-compatible addresses are refused: see ``_is_public``). The check runs when a
 subscription is created and again before every delivery attempt, since DNS answers can change.
 
 A delivery then connects to an address that check resolved (``pin``), sending the original ``Host``
@@ -46,9 +47,29 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+# IPv6 ranges that carry an IPv4 address (RFC 6052, 3056, 4380, 4291, 8215).
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+REFUSED_TRANSITION = (
+    ipaddress.IPv6Network("2002::/16"),  # 6to4 (deprecated, RFC 7526): relayed to the IPv4 in bits 16-48
+    ipaddress.IPv6Network("2001::/32"),  # Teredo: relayed to an (obfuscated) IPv4 client
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # local-use NAT64: the site decides where the IPv4 sits
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated, RFC 4291)
+)
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Public, judged by the IPv4 address inside where an IPv6 address carries one: IPv4-mapped addresses and
+    the NAT64 well-known prefix (a DNS64 resolver answers with it for IPv4-only hosts, so a public webhook may
+    legitimately resolve to it) by their IPv4 address; 6to4, Teredo, local-use NAT64 and IPv4-compatible
+    addresses not at all (deprecated or site-specific: no webhook needs them, and they reach an IPv4 address
+    that the policy could not judge reliably)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in NAT64_WELL_KNOWN:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif any(address in network for network in REFUSED_TRANSITION):
+            return False
     return address.is_global and not (address.is_private or address.is_loopback or address.is_link_local
                                       or address.is_multicast or address.is_reserved
                                       or address.is_unspecified)

@@ -28,8 +28,10 @@ from shared.clock import rfc3339, rfc3339_or_none
 from shared.db import transaction
 from shared.error_answers import error_responses
 from shared.figures import Figure
+from shared.jsonbody import StrictJsonRoute
 
-_ERROR_TEXT = {400: "the body is not valid JSON", 401: "missing or unknown token",
+_ERROR_TEXT = {400: "the body is not valid JSON, or names a key twice", 401: "missing or unknown token",
+               413: "the body is larger than the route's limit (the connection is then closed)",
                403: "the token's role may not do this", 404: "unknown indicator",
                503: "Kafka unavailable; retry after Retry-After seconds"}
 
@@ -39,7 +41,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return error_responses(_ERROR_TEXT, *codes)
 
 
-router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors())
+router = APIRouter(prefix="/v1", tags=["figures"], responses=_errors(), route_class=StrictJsonRoute)
 
 
 def _unprocessable(param: str, message: str) -> HTTPException:
@@ -196,7 +198,7 @@ def get_dead_letters(principal: Operator, sessions: SessionsDep, include_replaye
     } for r in rows]}
 
 
-@router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 503))
+@router.post("/dead-letters/replay", tags=["operations"], responses=_errors(400, 413, 503))
 def replay(principal: Operator, producer_of: ProducerDep, sessions: SessionsDep, settings: SettingsDep,
            clock: ClockDep, body: ReplayRequest | None = None) -> dict[str, Any]:
     """Re-publish stored dead letters to the events topic (after a catalogue fix they apply; events

@@ -21,6 +21,7 @@ from services.indicators.publish_worker import PublishWorker
 from services.indicators.publisher import FigurePublisher
 from services.indicators.reader import FigureReader
 from shared.auth import Authenticator
+from shared.bodylimit import BodyLimits
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping, start_wal_checkpointer
@@ -105,7 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     install_common_routes(app, service="indicators", registry=registry, checks={
         "kafka": CachedCheck(lambda: kafka_ping(settings.kafka_bootstrap)),
         "database": CachedCheck(lambda: ping(engine)),
-    })
+    }, body_limits=BodyLimits.from_settings(settings))
     app.include_router(api.router)
     app.include_router(dashboard.router)
     install_api_docs(app)

@@ -19,13 +19,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from services.indicators import report
 from services.indicators.deps import CatalogueDep, SettingsDep
 from shared.catalogue import Catalogue
+from shared.jsonbody import StrictJsonRoute
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "loop.js": "text/javascript"}
 WINDOWS = ("7d", "30d", "90d", "ytd")
 REFRESH_SECONDS = 10
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 router.include_router(report.router)
 
 

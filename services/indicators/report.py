@@ -25,12 +25,13 @@ from services.indicators.report_data import (
 from services.indicators.report_format import unit_of
 from services.indicators.report_loop import loop_sections, scorecard_body
 from services.indicators.report_render import render_report
+from shared.jsonbody import StrictJsonRoute
 
 # Re-exported: the tests import these from here.
 __all__ = ["Period", "collect_figures", "index_figures", "parse_period",
            "quality_report", "render_report", "router", "unit_of"]
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 
 @router.get("/v1/reports/quality", response_class=HTMLResponse, tags=["reports"])

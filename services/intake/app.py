@@ -25,6 +25,7 @@ from services.intake.openapi import install_openapi
 from services.intake.publisher import KafkaPublisher, Publisher
 from services.intake.store import EventLedger
 from shared.auth import Authenticator
+from shared.bodylimit import BodyLimits, BodyTooLarge
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
@@ -85,12 +86,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
         ping(app.state.engine)
 
     install_common_routes(app, service="intake", registry=registry,
-                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check})
+                          checks={"kafka": CachedCheck(kafka_check, ttl=2.0), "database": database_check},
+                          body_limits=BodyLimits.from_settings(settings))
     app.include_router(keys_router)
-    install_event_routes(app, settings.max_batch_events)
+    install_event_routes(app, settings.max_batch_events, settings.max_body_bytes)
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # only HTTPException
+    app.add_exception_handler(BodyTooLarge, _too_large)  # type: ignore[arg-type]  # only BodyTooLarge
     install_openapi(app, agency_ids=catalogue.agency_ids())
     install_api_docs(app)
     return app
@@ -99,6 +102,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
 async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
     request.app.state.metrics.reject(exc.reason, exc.events)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    """The body guard's 413, counted among intake's refusals."""
+    request.app.state.metrics.reject("too_large", 1)
+    return await http_exception_handler(request, exc)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -14,37 +14,22 @@ from services.intake.errors import Rejection
 MAX_DEPTH = 32
 
 
-async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """The body from the ASGI messages, or 413 as soon as the declared (``Content-Length``) or the actual
-    size passes ``limit``; a client that went away raises ClientDisconnect."""
-    if declared is not None:
-        try:
-            size = int(declared.decode("latin-1"))
-        except ValueError:
-            raise Rejection(400, "bad_json", "Content-Length is not a number") from None
-        if size > limit:
-            raise too_large(limit)
+async def read_body(receive: Receive) -> bytes:
+    """The body from the ASGI messages; a client that went away raises ClientDisconnect. ``receive`` is the
+    app's body guard's (``shared.bodylimit``): it raises ``BodyTooLarge`` (413) once the route's limit is passed."""
     chunks: list[bytes] = []
-    received = 0
     while True:
         message = await receive()
         kind = message["type"]
         if kind == "http.request":
             chunk = message.get("body", b"")
             if chunk:
-                received += len(chunk)
-                if received > limit:
-                    raise too_large(limit)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         elif kind == "http.disconnect":
             raise ClientDisconnect()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def too_large(limit: int) -> Rejection:
-    return Rejection(413, "too_large", f"request body is larger than the limit of {limit} bytes")
 
 
 def require_json(content_type: str) -> None:

@@ -3,8 +3,8 @@
 Each is an ordinary route of the app (``EventRoute``): OpenAPI documents it from that registration, and its
 requests pass through the app's middleware (request metrics) and exception handlers (refusals, database
 outages, the 500) like any other. Its endpoint is plain ASGI (``EventEndpoint``): it reads the raw body itself
-(size limit, every problem reported; body.py) and awaits the intake, with no ``Request`` object and no
-dependency solving, which on this hot path would cost more CPU than the work.
+(every problem reported; body.py; the size limit is the app's body guard's) and awaits the intake, with no
+``Request`` object and no dependency solving, which on this hot path would cost more CPU than the work.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from services.intake.body import read_body, require_json
 from services.intake.openapi import EVENT_RESPONSES, Accepted, batch_body, single_body
 from services.intake.validation import check_scope
 from shared.auth import authenticate
+from shared.bodylimit import declare_body_limit
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +45,18 @@ class EventEndpoint:
             await JSONResponse({"detail": "intake is starting or stopping, retry"}, status_code=503,
                                headers={"Retry-After": "5"})(scope, receive, send)
             return
-        authorization = content_type = content_length = None
+        authorization = content_type = None
         for name, value in scope["headers"]:  # the first of repeated headers, like starlette's Headers.get
             if name == b"authorization":
                 authorization = authorization if authorization is not None else value
             elif name == b"content-type":
                 content_type = content_type if content_type is not None else value
-            elif name == b"content-length":
-                content_length = content_length if content_length is not None else value
         principal = await authenticate(state.authenticator,
                                        authorization.decode("latin-1") if authorization is not None else "")
         check_scope(principal, ())
         require_json(content_type.decode("latin-1") if content_type is not None else "")
         try:
-            body = await read_body(receive, content_length, state.settings.max_body_bytes)
+            body = await read_body(receive)
         except ClientDisconnect:
             # The client went away before its body arrived: nothing was accepted and nobody is listening.
             logger.info("client disconnected before sending its whole body", extra={"path": scope["path"]})
@@ -89,8 +88,12 @@ async def post_batch() -> None:
     """``{"events": [...]}``: all accepted or none; problems carry each event's index."""
 
 
-def install_event_routes(app: FastAPI, max_batch_events: int) -> None:
-    """Add the two routes to the app's own router, ahead of the others: the busiest routes are matched first."""
+def install_event_routes(app: FastAPI, max_batch_events: int, max_body_bytes: int) -> None:
+    """Add the two routes to the app's own router, ahead of the others: the busiest routes are matched first.
+    Their body limit (``max_body_bytes``) is declared to the app's body guard (``shared.bodylimit``), which
+    enforces it while ``read_body`` reads."""
+    declare_body_limit(app, "/v1/events", max_body_bytes)
+    declare_body_limit(app, "/v1/events/batch", max_body_bytes)
     app.router.routes[:0] = [
         EventRoute("/v1/events", post_event, EventEndpoint(batch=False), summary="Post one event",
                    openapi_extra=single_body()),

@@ -14,8 +14,9 @@ from shared.auth import ApiKey, create_key
 from shared.clock import Instant
 from shared.db import transaction
 from shared.events import Identifier
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/api-keys", tags=["credentials"])
+router = APIRouter(prefix="/v1/api-keys", tags=["credentials"], route_class=StrictJsonRoute)
 
 KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -75,7 +76,8 @@ _AUTH_RESPONSES: dict[int | str, dict[str, str]] = {401: {"description": "missin
 
 
 @router.post("", status_code=201, response_model=KeyCreated,
-             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body"}})
+             responses={**_AUTH_RESPONSES, 400: {"description": "malformed JSON body, or a key named twice"},
+                        413: {"description": "body over the limit (the connection is then closed)"}})
 def create_api_key(body: KeyRequest, principal: Operator, catalogue: CatalogueDep, clock: ClockDep,
                    sessions: SessionsDep) -> KeyCreated:
     lab_id = body.lab_id if isinstance(body, LabKeyRequest) else None

@@ -136,7 +136,11 @@ def test_an_alert_shows_its_history_and_deliveries_and_can_be_acknowledged(api: 
         ("inactive", "firing", "warning"), ("firing", "firing", "critical")]
     assert detail["transitions"][0]["figure"]["figure"]["status"] == "at_risk"
     assert [d["notice"] for d in detail["deliveries"]] == ["firing", "escalated"]
-    assert api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["transport"]).status_code == 403
+    # Not routed to transport: answered exactly as a missing alert.
+    missing = api.client.get("/v1/alerts/0000000000000000", headers=api.keys["transport"])
+    hidden = api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["transport"])
+    assert (hidden.status_code, hidden.json()["detail"].replace(alert["alert_id"], "X")) == (
+        404, missing.json()["detail"].replace("0000000000000000", "X"))
     assert api.client.get("/v1/alerts/nope", headers=ADMIN).status_code == 404
     acked = api.client.post(f"/v1/alerts/{alert['alert_id']}/ack", json={"comment": "sampling team sent"},
                             headers=api.keys["city"])
@@ -144,7 +148,12 @@ def test_an_alert_shows_its_history_and_deliveries_and_can_be_acknowledged(api: 
     assert (acked.json()["acked"], acked.json()["acked_by"], acked.json()["ack_comment"]) == (
         True, "agency:city-3205", "sampling team sent")
     assert api.client.post(f"/v1/alerts/{alert['alert_id']}/ack", json={}, headers=api.keys["transport"]).status_code \
-        == 403
+        == 404
+    (ack,) = acked.json()["acks"]
+    assert (ack["agency_id"], ack["by"], ack["comment"]) == ("city-3205", "agency:city-3205", "sampling team sent")
+    # The acknowledgement is the city's own: agri's view of the alert is not acknowledged, but shows the history.
+    agri_view = api.client.get(f"/v1/alerts/{alert['alert_id']}", headers=api.keys["agri"]).json()
+    assert (agri_view["acked"], [a["agency_id"] for a in agri_view["acks"]]) == (False, ["city-3205"])
 
 
 def test_acknowledging_a_resolved_alert_is_a_conflict(api: Api) -> None:

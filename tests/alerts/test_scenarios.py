@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from services.alerts.evaluate import Rule
-from services.alerts.models import Alert, AlertTransition, DeliveryAttempt, Silence, Subscription
+from services.alerts.models import Alert, AlertAck, AlertTransition, DeliveryAttempt, Silence, Subscription
 from tests.alerts.support import SECRET, Harness, Receiver, figure
 
 
@@ -38,7 +38,7 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
                      "indicator": "agri_sampling_pass_rate", "region": "320500", "category": None, "window": "30d",
                      "value": 0.951, "ci95": [0.9358, 0.9627], "numerator": 951, "denominator": 1000,
                      "target": {"op": ">=", "value": 0.97}, "started_at": "2026-11-20T10:00:00+08:00",
-                     "resolved_at": None}
+                     "resolved_at": None, "acks": []}
     assert delivery.status == "delivered" and harness.counter("delivered") == 1
 
 
@@ -160,7 +160,8 @@ def test_an_acknowledged_alert_gets_no_reminder_but_its_resolve_still_notifies(
     harness.deliver()
     with harness.rt.service.write() as session:
         (row,) = session.scalars(select(Alert)).all()
-        harness.rt.service.acknowledge(session, row, by="agency:agri", comment="on it", now=harness.clock.now())
+        harness.rt.service.acknowledge(session, row, by="agency:agri", agency_id="agri", comment="on it",
+                                         now=harness.clock.now())
     harness.advance(25 * 3600)
     harness.periodic()
     harness.deliver()
@@ -168,6 +169,35 @@ def test_an_acknowledged_alert_gets_no_reminder_but_its_resolve_still_notifies(
     harness.apply(figure("ok"))
     harness.deliver()
     assert [r.json["status"] for r in receiver.requests] == ["firing", "resolved"]
+
+
+def test_one_agencys_ack_stops_only_its_own_reminders_and_every_ack_is_kept_and_sent(
+        harness: Harness, receiver: Receiver) -> None:
+    harness.subscribe("agri", receiver.url("/agri"))
+    harness.subscribe("city-3205", receiver.url("/city"))
+    harness.apply(figure("breach"))
+    harness.deliver()
+    with harness.rt.service.write() as session:
+        (row,) = session.scalars(select(Alert)).all()
+        harness.rt.service.acknowledge(session, row, by="agency:agri", agency_id="agri", comment="on it",
+                                       now=harness.clock.now())
+    harness.advance(25 * 3600)
+    harness.periodic()
+    harness.deliver()
+    assert (len(receiver.to("/agri")), len(receiver.to("/city"))) == (1, 2)  # the city is still reminded
+    (alert,) = receiver.to("/city")[-1].json["alerts"]
+    assert [(a["agency_id"], a["by"], a["comment"]) for a in alert["acks"]] == [("agri", "agency:agri", "on it")]
+    with harness.rt.service.write() as session:
+        (row,) = session.scalars(select(Alert)).all()
+        harness.rt.service.acknowledge(session, row, by="agency:city-3205", agency_id="city-3205", comment="seen",
+                                       now=harness.clock.now())
+    harness.advance(25 * 3600)
+    harness.periodic()
+    harness.deliver()
+    assert (len(receiver.to("/agri")), len(receiver.to("/city"))) == (1, 2)
+    with harness.rt.service.sessions() as session:
+        history = session.scalars(select(AlertAck).order_by(AlertAck.ack_id)).all()
+    assert [(a.agency_id, a.comment) for a in history] == [("agri", "on it"), ("city-3205", "seen")]
 
 
 def test_a_failing_receiver_gets_the_same_delivery_with_growing_backoff_until_it_answers(

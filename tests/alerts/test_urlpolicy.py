@@ -89,3 +89,23 @@ def test_pinning_refuses_what_the_check_refuses_and_says_when_a_host_does_not_re
         pin("https://nowhere.example.org/x", allow_private=True, resolver=fake_resolver)
     assert pin("http://internal.example.org/x", allow_private=True, resolver=fake_resolver).url == \
         "http://192.168.1.10/x"
+
+
+@pytest.mark.parametrize("address", [
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:808:808::1",  # 6to4 even of a public address: 6to4 is deprecated and relayed
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "64:ff9b:1::808:808",  # local-use NAT64
+    "::10.0.0.1",  # IPv4-compatible
+    "::ffff:192.168.1.1",  # IPv4-mapped
+])
+def test_ipv6_addresses_carrying_an_ipv4_address_that_is_not_judged_public_are_refused(address: str) -> None:
+    with pytest.raises(UrlPolicyError, match="non-public"):
+        check_webhook_url(f"https://[{address}]/hook", allow_private=False, resolver=fake_resolver)
+
+
+def test_a_nat64_address_of_a_public_ipv4_address_is_accepted() -> None:
+    """A DNS64 resolver answers 64:ff9b::/96 for IPv4-only hosts: judged by the IPv4 address inside."""
+    check_webhook_url("https://[64:ff9b::5db8:d822]/hook", allow_private=False, resolver=fake_resolver)

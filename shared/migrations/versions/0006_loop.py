@@ -5,7 +5,7 @@ inspections and objections to inspection results.
 the database itself (PostgreSQL: a PL/pgSQL function; SQLite: RAISE(ABORT)).
 
 Revision ID: 0006_loop
-Revises: 0006_key_last_used (chained after main's revision at merge)
+Revises: 0007_hardening (chained after main's revisions at merge)
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import shared.db
 
 revision: str = "0006_loop"
-down_revision: str | Sequence[str] | None = "0006_key_last_used"
+down_revision: str | Sequence[str] | None = "0007_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
