@@ -21,8 +21,9 @@ from services.alerts.loop_models import AlertTimelineEntry
 from services.alerts.loop_notify import dispatch_loop
 from services.alerts.schemas import DateTime, _Strict, actor, error_responses, unprocessable
 from shared.clock import rfc3339
+from shared.jsonbody import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", tags=["rectification"], responses=error_responses())
+router = APIRouter(prefix="/v1", tags=["rectification"], responses=error_responses(), route_class=StrictJsonRoute)
 
 
 class RectificationPlan(BaseModel):
