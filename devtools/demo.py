@@ -31,7 +31,8 @@ from typing import Any
 
 import httpx
 
-from devtools.demo_data import CST, DEFAULT_SPEED, Drift, generate_events, lab_ids, lab_regions
+from devtools.demo_data import CST, DEFAULT_SPEED, Drift, Rectification, generate_events, lab_ids, lab_regions
+from devtools.demo_loop import LoopDirector
 from shared.catalogue import Catalogue, load_catalogue
 from shared.settings import DEFAULT_CATALOGUE
 
@@ -65,7 +66,7 @@ class DemoFeed:
     def __init__(self, *, intake_url: str, token: str, catalogue: Catalogue, speed: float = DEFAULT_SPEED,
                  duration: float = 0.0, seed: int = 1, backfill_days: float = 30.0, batch_size: int = 500,
                  flush_interval: float = 1.0, log_interval: float = 10.0, wait_for_intake: float = 60.0,
-                 client: httpx.Client | None = None,
+                 client: httpx.Client | None = None, alerts_url: str | None = None, auto_plan: bool = True,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not 0 <= backfill_days <= 390:
@@ -83,6 +84,11 @@ class DemoFeed:
         self.now, self.sleep = now, sleep
         self.stats = FeedStats()
         self.lab_keys: dict[str, str] = {}
+        # Issue 19: the rectification loop of Xuzhou's alert (only with an alerts URL) and one overdue report.
+        self.rectification = Rectification()
+        self.director = LoopDirector(client=self.client, alerts_url=alerts_url, token=token,
+                                     rectification=self.rectification, now=now,
+                                     auto_plan=auto_plan, post=self.post) if alerts_url else None
         self._last_log = time.monotonic()
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -132,7 +138,8 @@ class DemoFeed:
         end = started + dt.timedelta(seconds=self.duration) if self.duration > 0 else None
         tag = f"{started.astimezone(dt.UTC):%y%m%d%H%M%S}s{self.seed}"
         return generate_events(random.Random(self.seed), started - self.backfill, end, catalogue=self.catalogue,
-                               live_from=started, speed=self.speed, drift=Drift(), run_tag=tag)
+                               live_from=started, speed=self.speed, drift=Drift(), run_tag=tag,
+                               rectification=self.rectification, leave_overdue=self.director is not None)
 
     def run(self) -> FeedStats:
         self.await_intake()
@@ -157,6 +164,8 @@ class DemoFeed:
                     self._flush_all(buffers)
                     last_flush = time.monotonic()
                     self._maybe_log(phase)
+                    if self.director is not None:
+                        self.director.poll()
                     self.sleep(min(max((due - self.now()).total_seconds(), 0.01), self.flush_interval))
                 buffer = buffers[event["lab_id"]]
                 buffer.append(event)
@@ -266,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "puts the year-to-date sampling coverage on pace)")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--catalogue", type=Path, default=Path(os.environ.get("QW_CATALOGUE_PATH", DEFAULT_CATALOGUE)))
+    p.add_argument("--alerts-url", default=os.environ.get("QW_ALERTS_URL"),
+                   help="the alert service; with it the feed plays the rectification loop of Xuzhou's alert "
+                        "(QW_DEMO_PLAN=0: the plan is left to a person) and leaves one city report overdue")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for intake to become ready (60)")
     return p
 
@@ -280,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         feed = DemoFeed(intake_url=args.intake_url, token=args.token, catalogue=load_catalogue(args.catalogue),
                         speed=args.speed, duration=args.duration, seed=args.seed, backfill_days=args.backfill_days,
-                        batch_size=args.batch_size, wait_for_intake=args.wait)
+                        batch_size=args.batch_size, wait_for_intake=args.wait, alerts_url=args.alerts_url,
+                        auto_plan=os.environ.get("QW_DEMO_PLAN", "1") != "0")
         feed.run()
     except (FeedError, ValueError) as exc:
         print(f"demo: {exc}", file=sys.stderr)

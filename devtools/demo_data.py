@@ -74,6 +74,25 @@ MILESTONES = ("new_international_standards", "new_national_standards", "new_insp
               "zhan_tianyou_awards", "dayu_awards")
 
 
+@dataclass
+class Rectification:
+    """The demo's rectification loop (issue 19), shared with the feed: once the feed has set a plan on
+    Xuzhou's alert (``start``), the drifting city samples at a clean pass rate again and its next
+    ``follow_ups`` agricultural inspections are follow-ups (``follow_up_of``) of that alert."""
+
+    alert_id: str | None = None
+    since: dt.datetime | None = None
+    follow_ups: int = 0
+
+    def start(self, alert_id: str, at: dt.datetime, follow_ups: int) -> None:
+        self.alert_id, self.since, self.follow_ups = alert_id, at, follow_ups
+
+
+# The one report the demo leaves overdue (issue 19): Lianyungang's metrology coverage for the month before
+# last, due ten days after that month ends, so it is overdue whenever the demo runs.
+OVERDUE_REPORT = ("320700", "metrology_coverage")
+
+
 @dataclass(frozen=True, slots=True)
 class Drift:
     """One city whose pass rate slides: ``before`` until ``days`` before live, ``at_live`` at live, ``live`` after."""
@@ -94,6 +113,8 @@ ACCEPTANCE_PER_DAY = 0.4
 SURVEY_PER_DAY = 2 / 7  # per sector
 MILESTONE_PER_DAY = 0.3  # province-wide
 REVISED_FAILURES = 0.25  # failures first reported as a pass, then revised (revision 2) to fail
+OBJECTED_FAILURES = 0.1  # of the other failures: the enterprise objects and a re-test follows (issue 19)
+OVERTURNED_RETESTS = 0.2  # of the re-tests: the failure is overturned
 
 
 DEFAULT_SPEED = 60.0  # live: one province day in 24 real minutes
@@ -165,13 +186,20 @@ def wilson_interval(passes: int, total: int, z: float = 1.959964) -> tuple[float
 
 def generate_events(rng: random.Random, start: dt.datetime, end: dt.datetime | None, *, catalogue: Catalogue,
                     live_from: dt.datetime | None = None, speed: float = DEFAULT_SPEED, drift: Drift | None = Drift(),
-                    run_tag: str | None = None, volume: float = 1.0) -> Iterator[dict[str, Any]]:
+                    run_tag: str | None = None, volume: float = 1.0, rectification: Rectification | None = None,
+                    leave_overdue: bool = False) -> Iterator[dict[str, Any]]:
     """Events with ``start <= occurred_at < end`` (``end=None``: forever), oldest first; from ``live_from`` on,
     the province's day ``speed`` times faster.
 
     ``volume`` multiplies the backfill's daily volumes (samples, acceptances, surveys, milestones; monthly
-    reported figures stay one per city and month): the province benchmark loads years at ~20x the demo's."""
-    return _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag, volume).events()
+    reported figures stay one per city and month): the province benchmark loads years at ~20x the demo's.
+    ``rectification``: the demo's loop (issue 19); ``leave_overdue``: one city report is never filed."""
+    generator = _Generator(rng, start, end, catalogue, live_from, speed, drift, run_tag, volume)
+    generator.rectification = rectification
+    if leave_overdue:
+        month = _month_start((live_from or end or start).astimezone(CST))
+        generator.skipped_report = (*OVERDUE_REPORT, _add_month(month, -2).strftime("%Y-%m"))
+    return generator.events()
 
 
 def samples_per_day(catalogue: Catalogue) -> float:
@@ -200,6 +228,8 @@ class _Generator:
         self.debt: dict[tuple[str, str], tuple[float, float]] = {}
         self.decks: dict[tuple[str, str], list[str]] = {}
         self.mix = [(kind, weight * volume) for kind, weight in self._mix()]
+        self.rectification: Rectification | None = None
+        self.skipped_report: tuple[str, str, str] | None = None
         per_day = sum(weight for _, weight in self.mix)
         self.base_rate = per_day / 86400.0  # episodes per second, on average over a week
         self.speed = speed
@@ -305,6 +335,13 @@ class _Generator:
         category = self._category(programme, "fail" if verdict == "fail" else "pass")
         sample_id = f"S{city[:4]}{'A' if programme == AGRI else 'N'}-{self.tag}-{next(self.ids):07d}"
         base = {"sample_id": sample_id, "programme": programme, "category": category, "region": region}
+        follow_up = self._follow_up_of(programme, city, t)
+        if follow_up is not None:  # a follow-up inspection (跟踪抽检) of the alert under rectification
+            self._emit(t, "sample.collected", lab, dict(base))
+            self._emit(inspected, "inspection.completed", lab,
+                       {**base, "verdict": verdict, "items": self._items(programme, category, verdict),
+                        "follow_up_of": follow_up})
+            return
         collected = dict(base)
         if programme == SPOT:
             collected["enterprise_id"] = f"E{city[:4]}-{rng.randrange(1, 5000):05d}"
@@ -320,11 +357,37 @@ class _Generator:
         else:
             self._emit(inspected, "inspection.completed", lab,
                        {**base, "verdict": verdict, "items": self._items(programme, category, verdict)})
+            if verdict == "fail" and rng.random() < OBJECTED_FAILURES:
+                self._objection(lab, base, programme, category, inspected, live)
+
+    def _objection(self, lab: str, base: dict[str, Any], programme: str, category: str, inspected: dt.datetime,
+                   live: bool) -> None:
+        """The enterprise objects within its period (复检); the re-test (revision 2) confirms the failure, or
+        now and then overturns it."""
+        rng = self.rng
+        objected = inspected + dt.timedelta(seconds=rng.uniform(60, 300) if live else rng.uniform(86400, 10 * 86400))
+        self._emit(objected, "inspection.objected", lab, {**base, "reason": "企业对检验结果提出异议，申请复检"})
+        retest = objected + dt.timedelta(seconds=rng.uniform(120, 600) if live else rng.uniform(86400, 4 * 86400))
+        verdict = "pass" if rng.random() < OVERTURNED_RETESTS else "fail"
+        self._emit(retest, "inspection.completed", lab,
+                   {**base, "verdict": verdict, "items": self._items(programme, category, verdict), "revision": 2})
+
+    def _follow_up_of(self, programme: str, city: str, at: dt.datetime) -> str | None:
+        loop, drift = self.rectification, self.drift
+        if loop is None or loop.alert_id is None or loop.follow_ups <= 0 or drift is None:
+            return None
+        if (programme, city) != (drift.programme, drift.city) or loop.since is None or at < loop.since:
+            return None
+        loop.follow_ups -= 1
+        return loop.alert_id
 
     def pass_rate(self, programme: str, city: str, at: dt.datetime) -> float:
         drift = self.drift
         if drift is None or drift.city != city or drift.programme != programme:
             return NORMAL_PASS[programme]
+        loop = self.rectification
+        if loop is not None and loop.since is not None and at >= loop.since:
+            return 1.0  # rectified: the sampled producers pass again
         live_from = self.live_from or self.end or at
         if at >= live_from:
             return drift.live
@@ -384,6 +447,8 @@ class _Generator:
 
     # ---- periodic reports -------------------------------------------------------------------
     def _figure_report(self, at: dt.datetime, city: str, indicator: str, period: str) -> None:
+        if (city, indicator, period) == self.skipped_report:
+            return  # left overdue on purpose
         rng = self.rng
         w = CITY_WEIGHT[city]
         data: dict[str, Any] = {"indicator": indicator, "region": city, "period": period}

@@ -209,6 +209,7 @@ class Stack:
             # The operator token reaches the feed in its environment (QW_ADMIN_TOKEN), never on its command
             # line, which every local user can read in the process list.
             sys.executable, "-m", "devtools.demo", "--intake-url", self.url("intake"),
+            "--alerts-url", self.url("alerts"),
             # The year so far, so that year-to-date figures (sampling against quota) have their history.
             "--backfill-days", os.environ.get("QW_DEMO_BACKFILL", "ytd")])
         say(f"demo lab feed started (log: {self.services.log_path('demo')})")

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(alerts, "ack", "alerts ack", "acknowledge a firing alert")
     p.add_argument("alert_id")
     p.add_argument("--comment")
+    p = leaf(alerts, "rectify", "alerts rectify", "give a firing alert a rectification plan (整改计划)")
+    p.add_argument("alert_id")
+    p.add_argument("--unit", required=True, help="the responsible unit, e.g. 徐州市农业农村局")
+    p.add_argument("--deadline", required=True, help="RFC 3339 with an offset, e.g. 2026-12-31T17:00:00+08:00")
+    p.add_argument("--comment", help="the measures ordered")
+    leaf(alerts, "timeline", "alerts timeline", "every step of an alert's life").add_argument("alert_id")
 
     silences = group("silences", "silences")
     p = leaf(silences, "add", "silences add", "mute notifications for matching alerts")

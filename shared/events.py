@@ -153,10 +153,22 @@ class InspectionItem(_Data):
     verdict: Literal["pass", "fail"]
 
 
+AlertId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$", strict=True)]
+
+
 class InspectionCompleted(_ProgrammeData):
     verdict: Literal["pass", "fail"]
     items: Annotated[list[InspectionItem], Field(max_length=500)] | None = None
     revision: Revision = 1
+    # A follow-up inspection (跟踪抽检) names the alert it answers (the ``alert_id`` of the alert service).
+    follow_up_of: AlertId | None = None
+
+
+class InspectionObjected(_ProgrammeData):
+    """The enterprise objected to the sample's failing result and asked for a re-test (复检); the
+    re-test's verdict arrives as an ``inspection.completed`` revision and settles it."""
+
+    reason: SafeText | None = None
 
 
 class AcceptanceCompleted(_Data):
@@ -268,6 +280,11 @@ class InspectionCompletedEvent(_Envelope):
     data: InspectionCompleted
 
 
+class InspectionObjectedEvent(_Envelope):
+    type: Literal["inspection.objected"]
+    data: InspectionObjected
+
+
 class AcceptanceCompletedEvent(_Envelope):
     type: Literal["acceptance.completed"]
     data: AcceptanceCompleted
@@ -291,6 +308,7 @@ class MilestoneReportedEvent(_Envelope):
 Event = Annotated[
     SampleCollectedEvent
     | InspectionCompletedEvent
+    | InspectionObjectedEvent
     | AcceptanceCompletedEvent
     | FigureReportedEvent
     | SurveyScoredEvent
@@ -304,6 +322,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "figure.reported",
     "survey.scored",
     "milestone.reported",
+    "inspection.objected",
 )
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_LIST_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
@@ -328,7 +347,7 @@ def canonical_json(event: BaseModel) -> bytes:
 def subject_key(event: Event) -> str:
     """The Kafka key: events about the same thing land on the same partition, in order."""
     match event:
-        case SampleCollectedEvent() | InspectionCompletedEvent():
+        case SampleCollectedEvent() | InspectionCompletedEvent() | InspectionObjectedEvent():
             return f"sample:{event.data.sample_id}"
         case AcceptanceCompletedEvent():
             return f"project:{event.data.project_id}"

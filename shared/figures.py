@@ -15,8 +15,25 @@ from pydantic import BaseModel, ConfigDict
 from shared.catalogue import Target
 from shared.clock import Instant
 
+# ``no_data``: nothing at all was reported for the figure (no sample, no report): missing is not bad,
+# so it never fires an alert (issue 19); ``insufficient_data``: some data, below the minimum sample.
 # Milestones after the plan's deadline: "achieved" or "missed", final (judged at the deadline).
-FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind", "achieved", "missed"]
+FigureStatus = Literal["insufficient_data", "breach", "at_risk", "ok", "on_track", "behind", "achieved", "missed",
+                       "no_data"]
+Basis = Literal["all", "final"]
+
+
+class Contributor(BaseModel):
+    """A city's share of a provincial shortfall: ``points`` percentage points of the gap between the
+    target and the provincial value come from this city (its n = ``denominator``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str
+    points: float
+    numerator: float
+    denominator: float
+    value: float | None
 
 
 class Figure(BaseModel):
@@ -39,6 +56,12 @@ class Figure(BaseModel):
     min_sample: int | None = None
     window_start: Instant | None = None
     window_end: Instant | None = None
+    # Failing verdicts still inside their objection period (or objected, awaiting the re-test): counted
+    # in ``denominator`` under basis ``all``; left out (with their failures) under basis ``final``.
+    provisional: int | None = None
+    basis: Basis = "all"
+    # A provincial pass rate below target: the cities contributing most to the gap (issue 19).
+    contributors: tuple[Contributor, ...] | None = None
 
     @property
     def key(self) -> str:

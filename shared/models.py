@@ -9,6 +9,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "services.intake.models",
     "services.indicators.models",
     "services.alerts.models",
+    "services.alerts.loop_models",
+    "shared.followups",
+    "services.indicators.loop_models",
 )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from services.alerts.acks import acks_by_alert
 from services.alerts.deps import AlertServiceDep, CatalogueDep, ClockDep, Operator, Reader, SessionsDep
+from services.alerts.loop import loop_fields
 from services.alerts.models import Alert, AlertTransition, Delivery, DeliveryAlert, Silence
 from services.alerts.payload import instant
 from services.alerts.routing import agencies_for_alert
@@ -77,8 +78,10 @@ def list_alerts(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, ses
             if len(shown) >= limit:
                 break
         acks = acks_by_alert(session, (row.alert_id for row, _ in shown))
-    out = [alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue),
-                      acks=acks[row.alert_id], viewer=principal) for row, agencies in shown]
+        # Issue 19: kind, provisional failures, contributors, rectification.
+        loops = {row.alert_id: loop_fields(session, catalogue, row) for row, _ in shown}
+    out = [{**alert_json(row, agencies=agencies, silenced=is_silenced(silences, row, catalogue),
+                         acks=acks[row.alert_id], viewer=principal), **loops[row.alert_id]} for row, agencies in shown]
     return {"alerts": out, "count": len(out)}
 
 
@@ -107,7 +110,8 @@ def get_alert(principal: Reader, catalogue: CatalogueDep, clock: ClockDep, sessi
         agencies = agencies_for_alert(catalogue, row.indicator, row.region, row.category)
         silenced = is_silenced(active_silences(session, clock.now()), row, catalogue)
         acks = acks_by_alert(session, [alert_id])[alert_id]
-    body = alert_json(row, agencies=agencies, silenced=silenced, acks=acks, viewer=principal)
+        loop = loop_fields(session, catalogue, row)
+    body = {**alert_json(row, agencies=agencies, silenced=silenced, acks=acks, viewer=principal), **loop}
     body["transitions"] = [transition_json(t) for t in transitions]
     body["deliveries"] = [
         {"delivery_id": d.delivery_id, "agency_id": d.agency_id, "subscription_id": d.subscription_id,

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from services.alerts import api, api_subscriptions
+from services.alerts import api, api_loop, api_subscriptions
 from services.alerts.consumer import Background, figure_consumer
 from services.alerts.deliver import DeliveryWorker, Jitter
 from services.alerts.metrics import AlertsMetrics
@@ -95,5 +95,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     }, body_limits=BodyLimits.from_settings(settings))
     app.include_router(api.router)
     app.include_router(api_subscriptions.router)
+    app.include_router(api_loop.router)
     install_api_docs(app)
     return app

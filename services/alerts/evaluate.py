@@ -6,9 +6,10 @@ States: ``inactive`` → ``pending`` (only when the rule has a ``for`` duration)
 Figure status → condition:
 - ``at_risk``, ``behind``, ``missed`` → bad, severity ``warning``; ``breach`` → bad, severity ``critical``;
 - ``ok``, ``on_track``, ``achieved`` → good;
-- ``insufficient_data`` → unknown. Unknown never fires, never escalates and never resolves: a
-  firing alert keeps firing at its severity (and any running resolve timer is cancelled, since a
-  lack of data is no evidence of recovery); a pending alert waits (it is not promoted).
+- ``insufficient_data`` and ``no_data`` (nothing reported: missing is not bad) → unknown. Unknown
+  never fires, never escalates and never resolves: a firing alert keeps firing at its severity (and
+  any running resolve timer is cancelled, since a lack of data is no evidence of recovery); a pending
+  alert waits (it is not promoted).
 
 Anti-flapping: a firing alert resolves only after its figure has stayed good for
 ``rule.resolve_for_seconds``; a bad figure in between cancels the timer. A severity fall

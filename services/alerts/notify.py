@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from services.alerts.acks import acked_agencies, acks_by_alert, acks_for_payload
 from services.alerts.channels import MARKDOWN_LIMIT, dingtalk_body, wecom_body
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
+from services.alerts.loop import fold_named_cities, loop_fields
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.notices import NoticeRenderer
 from services.alerts.payload import alert_fields, build_body
@@ -83,6 +84,8 @@ class Notifier:
                 _add(sending, subscriptions, row, notice)
             result.notices.append((row.alert_id, notice))
         for group in sending.values():
+            # A city named in a provincial alert of the same delivery is not notified a second time (issue 19).
+            group.items = fold_named_cities(session, self.catalogue, group.items)
             result.deliveries.append(self._record(session, group, now, status="pending"))
         for group in muting.values():
             result.silenced.append(self._record(session, group, now, status="silenced"))
@@ -107,7 +110,8 @@ class Notifier:
         delivery_id = str(uuid.uuid4())
         subscription = group.subscription
         acks = acks_for_payload(session, (a for a, _ in group.items))
-        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks)
+        extras = {a.alert_id: loop_fields(session, self.catalogue, a) for a, _ in group.items}
+        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks, extras=extras)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
                              agency_id=subscription.agency_id, channel=subscription.channel or "webhook",
@@ -124,8 +128,10 @@ class Notifier:
         return delivery_id
 
     def render(self, subscription: Subscription, items: Sequence[tuple[Alert, Notice]], *, delivery_id: str,
-               now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None) -> str:
-        """The message a delivery sends, in the subscription's channel and locale (stored once)."""
+               now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None,
+               extras: dict[str, dict[str, Any]] | None = None) -> str:
+        """The message a delivery sends, in the subscription's channel and locale (stored once); ``extras``:
+        additive webhook fields per alert (its rectification loop, contributors, provisional failures)."""
         channel = subscription.channel or "webhook"
         locale = subscription.locale or "zh-CN"
         renderer = self.renderer
@@ -144,7 +150,9 @@ class Notifier:
         if channel == "email":
             return orjson.dumps({"subject": renderer.title(views, locale), "text": renderer.text(views, locale),
                                  "html": renderer.html(views, locale)}).decode()
-        alerts = [with_acks({**alert_fields(a), **renderer.webhook_fields(a, n, locale)}, acks) for a, n in items]
+        extras = extras or {}
+        alerts = [with_acks({**alert_fields(a), **extras.get(a.alert_id, {}), **renderer.webhook_fields(a, n, locale)},
+                            acks) for a, n in items]
         return build_body(delivery_id=delivery_id, agency_id=subscription.agency_id, alerts=alerts, sent_at=now)
 
 

@@ -23,9 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.alerts.acks import record_ack
 from services.alerts.evaluate import alert_id_for, evaluate, tick
+from services.alerts.lifecycle import LoopNotice
+from services.alerts.loop import LoopKeeper
+from services.alerts.loop_notify import dispatch_loop
 from services.alerts.metrics import AlertsMetrics
 from services.alerts.models import Alert, AlertTransition, Delivery, Subscription
 from services.alerts.notify import DispatchResult, Notifier
+from services.alerts.overdue import OverdueKeeper
+from services.alerts.routing import agencies_for_alert
 from services.alerts.rules import RuleBook
 from services.alerts.store import (
     apply_state,
@@ -50,6 +55,7 @@ class PassResult:
     unknown: int = 0
     transitions: int = 0
     dispatch: DispatchResult = field(default_factory=DispatchResult)
+    loop_deliveries: list[str] = field(default_factory=list)  # rectification-loop notices queued
 
 
 class AlertService:
@@ -60,6 +66,8 @@ class AlertService:
         self.sessions = sessions
         self.metrics = metrics
         self.notifier = Notifier(catalogue, rules, dashboard_url=dashboard_url)
+        self.loop = LoopKeeper(catalogue)
+        self.overdue = OverdueKeeper(catalogue)
         self.lock = threading.RLock()
 
     @contextmanager
@@ -100,6 +108,7 @@ class AlertService:
         result = PassResult()
         rows = load_for_update(session, (alert_id_for(m.figure.key) for m in messages))
         touched: dict[str, Alert] = {}
+        owed: list[tuple[Alert, LoopNotice]] = []
         for message in messages:
             figure = message.figure
             if self.catalogue.indicator(figure.indicator) is None:
@@ -127,25 +136,46 @@ class AlertService:
                 if transition.changed:
                     session.flush()
                     record_transition(session, row, transition, now, message.model_dump_json())
+                    owed.extend((row, n) for n in self.loop.on_transition(session, row, transition, now,
+                                                                           figure.provisional))
                     result.transitions += 1
                     logger.info("alert transition", extra={
                         "alert_id": alert_id, "from": transition.before.state, "to": transition.after.state,
                         "severity": transition.after.severity, "event_ids": list(message.event_ids)})
+            self.loop.note_figure(session, row, figure)
             touched[alert_id] = row
         result.dispatch = self.notifier.dispatch(session, touched.values(), now)
+        self._record_notices(session, touched, result.dispatch, now)
+        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now)
         return result
 
     def periodic_pass(self, session: Session, now: dt.datetime) -> PassResult:
         result = PassResult()
+        self.overdue.periodic(session, now)  # open/resolve report_overdue alerts before the notices
+        session.flush()
         rows = live_alerts_for_update(session)
+        owed: list[tuple[Alert, LoopNotice]] = []
         for row in rows:
             transition = tick(state_of(row), now, self.rules.rule_for(row.indicator))
             if transition is not None:
                 apply_state(row, transition.after, now)
                 record_transition(session, row, transition, now, None)
+                owed.extend((row, n) for n in self.loop.on_transition(session, row, transition, now))
                 result.transitions += 1
         result.dispatch = self.notifier.dispatch(session, rows, now)
+        self._record_notices(session, {row.alert_id: row for row in rows}, result.dispatch, now)
+        owed.extend(self.loop.periodic(session, now))
+        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now)
         return result
+
+    def _record_notices(self, session: Session, rows: dict[str, Alert], dispatch: DispatchResult,
+                        now: dt.datetime) -> None:
+        """A ``notified`` timeline entry per notice the outbox took (sent or recorded as silenced)."""
+        for alert_id, notice in dispatch.notices:
+            row = rows.get(alert_id)
+            if row is not None:
+                self.loop.on_notified(session, row, notice, agencies_for_alert(
+                    self.catalogue, row.indicator, row.region, row.category), now)
 
     def acknowledge(self, session: Session, row: Alert, *, by: str, agency_id: str | None, comment: str | None,
                     now: dt.datetime) -> None:
@@ -159,6 +189,7 @@ class AlertService:
         session.add(AlertTransition(alert_id=row.alert_id, at=now, from_state=row.state, to_state=row.state,
                                     from_severity=row.severity, to_severity=row.severity,
                                     reason=f"acknowledged by {by}"[:300], figure=None))
+        self.loop.record_ack(session, row, by=by, comment=comment, now=now)  # timeline hook (issue 19)
 
     def _after_commit(self, result: PassResult, firing: dict[str, int]) -> None:
         if result.dispatch.silenced:

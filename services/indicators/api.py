@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from kafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
+from services.indicators.completeness import completeness, latest_due_period, reported_keys
 from services.indicators.deadletters import list_dead_letters, replay_dead_letters
 from services.indicators.deps import (
     CatalogueDep,
@@ -101,16 +103,23 @@ def list_indicators(principal: Reader, catalogue: CatalogueDep) -> dict[str, Any
     return {"plan": catalogue.plan.id, "catalogue_version": catalogue.catalogue_version, "indicators": items}
 
 
+BasisQuery = Annotated[Literal["all", "final"], Query(
+    description="all (default): every verdict, provisional failures included; final: settled verdicts only "
+                "(failures still inside their objection period, or objected to and awaiting the re-test, "
+                "left out). `provisional` counts those failures either way")]
+
+
 @router.get("/indicators/{indicator}", responses=_errors(404))
 def get_figure(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, indicator: str,
-               region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None
-               ) -> dict[str, Any]:
-    """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures")."""
+               region: RegionQuery = None, category: CategoryQuery = None, window: WindowQuery = None,
+               basis: BasisQuery = "all") -> dict[str, Any]:
+    """One figure: value, sample size, 95 % interval, target and status (CONTRACT "Figures"). Status
+    ``no_data`` when nothing was reported; ``provisional`` (inspection pass rates): failures not yet final."""
     spec = _spec(catalogue, indicator)
     region = region or catalogue.province_code
     window = window or catalogue.windows(spec)[0]
     _check(catalogue, spec, region, category, window)
-    return figure_json(reader.figure(spec, region, category, window))
+    return figure_json(reader.figures([FigureRequest(spec, window, (region,), (category,), basis)])[0])
 
 
 @router.get("/indicators/{indicator}/trend", responses=_errors(404))
@@ -139,18 +148,19 @@ def judged_window(catalogue: Catalogue, spec: IndicatorSpec) -> str:
 
 
 @router.get("/scorecard")
-def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
+def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, sessions: SessionsDep,
               window: Annotated[str, Query(description="the window for every indicator it applies to, or "
                                                        "'judged': each indicator at the window it is judged on "
                                                        "(按考核口径, from the catalogue)")] = "30d",
               parent: Annotated[str | None, Query(description="a city code: the figures of its counties instead "
                                                              "of the province and cities (indicators judged "
                                                              "for cities only)")] = None,
-              ) -> dict[str, Any]:
+              basis: BasisQuery = "all") -> dict[str, Any]:
     """Every indicator for the province and each city. Milestones are always judged over the plan
     period (window ``plan``); every other indicator uses the requested window, or with ``window=judged``
     its own judged window. Each row says the window its figures are for (``window``) and the window it is
-    judged on (``judged_window``)."""
+    judged on (``judged_window``). ``basis=final``: settled verdicts only. ``completeness``: of the reports the
+    catalogue expects for the latest period due (or the window, when it is a calendar period), how many are in."""
     if window != JUDGED and not is_window(window):
         raise _unprocessable("window", f"unknown window {window!r}: use judged, 7d, 30d, 90d, 365d, mtd, qtd, ytd, "
                                        "or a calendar period such as 2026-11")
@@ -163,7 +173,8 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
         regions = tuple(child["code"] for child in child_regions(catalogue, reader, parent))
         specs = [spec for spec in specs if spec.scope == "all"]
     requests = [FigureRequest(spec, judged_window(catalogue, spec) if window == JUDGED or spec.kind == "milestone"
-                              else window, catalogue.judged_regions(spec) if parent is None else regions)
+                              else window, catalogue.judged_regions(spec) if parent is None else regions,
+                              basis=basis)
                 for spec in specs]
     now = reader.clock.now()
     figures = reader.figures(requests, now=now)
@@ -182,10 +193,14 @@ def scorecard(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep,
     counts: dict[str, int] = {}
     for figure in figures:
         counts[figure.status] = counts.get(figure.status, 0) + 1
-    return {"window": window, "as_of": rfc3339(now),
+    period = window if re.fullmatch(r"\d{4}(-\d{2}|-Q[1-4])?", window) else latest_due_period(catalogue, now)
+    with sessions() as session:
+        reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
+    return {"window": window, "as_of": rfc3339(now), "basis": basis,
             "note": "milestone indicators use window 'plan' whatever the requested window",
             "regions": [{"code": code, "name": catalogue.region_name(code)} for code in regions],
-            "status_counts": counts, "indicators": rows}
+            "status_counts": counts, "indicators": rows,
+            "completeness": completeness(catalogue, reported, period)}
 
 
 @router.get("/regions/{region}/children", responses=_errors(404))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.indicators.provisional import check_objection
 from services.indicators.state import (
     AcceptanceState,
     InspectionState,
@@ -45,6 +46,7 @@ from shared.events import (
     Event,
     FigureReportedEvent,
     InspectionCompletedEvent,
+    InspectionObjectedEvent,
     MilestoneReportedEvent,
     SampleCollectedEvent,
     SurveyScoredEvent,
@@ -72,7 +74,7 @@ def subjects_of(events: Iterable[Event]) -> tuple[set[str], set[str], set[Report
     projects: set[str] = set()
     reports: set[ReportKey] = set()
     for event in events:
-        if isinstance(event, (InspectionCompletedEvent, SampleCollectedEvent)):
+        if isinstance(event, (InspectionCompletedEvent, SampleCollectedEvent, InspectionObjectedEvent)):
             samples.add(event.data.sample_id)
         elif isinstance(event, AcceptanceCompletedEvent):
             projects.add(event.data.project_id)
@@ -93,6 +95,29 @@ class Changes:
     reports: list[ReportState]
     tallies: Tallies
     touched: dict[Touched, list[str]]
+    # Issue 19: objections to failing results, and follow-up inspections naming an alert (newest first wins).
+    objections: list[Objection] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Objection:
+    sample_id: str
+    revision: int
+    objected_at: dt.datetime
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    sample_id: str
+    alert_id: str
+    indicator: str
+    region: str
+    verdict: str
+    revision: int
+    occurred_at: dt.datetime
+    event_id: str
 
 
 class Applier:
@@ -117,7 +142,10 @@ class Applier:
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
             InspectionCompletedEvent: self._inspection, SampleCollectedEvent: self._sample,
             AcceptanceCompletedEvent: self._acceptance, FigureReportedEvent: self._report,
-            SurveyScoredEvent: self._survey, MilestoneReportedEvent: self._milestone}
+            SurveyScoredEvent: self._survey, MilestoneReportedEvent: self._milestone,
+            InspectionObjectedEvent: self._objection}
+        self.objections: dict[str, Objection] = {}
+        self.follow_ups: dict[str, FollowUp] = {}
 
     # ---- events -----------------------------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
@@ -158,6 +186,23 @@ class Applier:
             category=d.category, region=d.region, verdict=d.verdict, revision=d.revision,
             occurred_at=event.occurred_at, event_id=event.event_id)
         self._replaced_inspections.add(sample_id)
+        if d.follow_up_of is not None:
+            self.follow_ups[sample_id] = FollowUp(sample_id, d.follow_up_of, self._programme_indicator[d.programme],
+                                                  d.region, d.verdict, d.revision, event.occurred_at, event.event_id)
+        return "applied"
+
+    def _objection(self, event: InspectionObjectedEvent) -> Outcome:
+        """An objection within the programme's period opens a re-test; a late one is refused (dead letter)."""
+        d = event.data
+        current = self.current.inspections.get(d.sample_id)
+        check_objection(verdict=current.verdict if current else None,
+                        inspected_at=current.occurred_at if current else None, objected_at=event.occurred_at,
+                        days=self.catalogue.programmes[d.programme].objection_days, tz=self._tz,
+                        sample_id=d.sample_id)
+        assert current is not None
+        if d.sample_id in self.objections:
+            return "ignored"
+        self.objections[d.sample_id] = Objection(d.sample_id, current.revision, event.occurred_at, event.event_id)
         return "applied"
 
     def _sample(self, event: SampleCollectedEvent) -> Outcome:
@@ -218,7 +263,8 @@ class Applier:
         """Everything the batch changed (computes the tally deltas, which names the touched figures)."""
         tallies = self.tally_deltas()
         return Changes(self.changed_inspections(), self.changed_samples(), self.changed_acceptances(),
-                       self.changed_reports(), tallies, self.event_ids)
+                       self.changed_reports(), tallies, self.event_ids, list(self.objections.values()),
+                       list(self.follow_ups.values()))
 
     def changed_inspections(self) -> list[InspectionState]:
         return _changed(self.initial.inspections, self.current.inspections, self._replaced_inspections)

@@ -26,7 +26,7 @@ from shared.i18n import catalogue as strings_of
 from shared.jsonbody import StrictJsonRoute
 
 STATIC_DIR = Path(__file__).parent / "static"
-ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "loop.js": "text/javascript"}
 WINDOWS = (JUDGED, "7d", "30d", "90d", "ytd")
 REFRESH_SECONDS = 10
 

@@ -28,6 +28,7 @@ from shared.events import (
     Event,
     FigureReportedEvent,
     InspectionCompletedEvent,
+    InspectionObjectedEvent,
     MilestoneReportedEvent,
     SampleCollectedEvent,
     error_path,
@@ -132,7 +133,7 @@ def _rejection(message: Record) -> Rejected | Event:
         return Rejected(message, "invalid", problems, event_id)
 
 
-_PROGRAMME_EVENTS = (SampleCollectedEvent, InspectionCompletedEvent)
+_PROGRAMME_EVENTS = (SampleCollectedEvent, InspectionCompletedEvent, InspectionObjectedEvent)
 
 
 def catalogue_problem(event: Event, catalogue: Catalogue) -> str | None:

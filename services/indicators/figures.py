@@ -14,6 +14,8 @@ Per kind:
   year covered by the window ("linear pace"); ok ≥ target, at_risk below, breach below 0.9 × target.
   n is the expected count: insufficient_data while fewer than ``min_sample`` samples are due, or
   while no collection at all has been reported for the region in the window.
+- nothing reported at all (no sample, no report, no milestone): ``no_data`` whatever the kind; it is
+  never ``behind`` or ``breach``, and the alert service never fires on it.
 - ``milestone``: cumulative count in the window (``plan``: since the plan's start); on_track when
   count ≥ target × the elapsed share of [plan start, deadline] covered by the window (capped at 1),
   else behind (the contract's two milestone statuses).
@@ -28,13 +30,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.indicators.state import ReportState
 from services.indicators.stats import judge, judge_milestone, judge_pace, mean_interval, wilson_interval
 from services.indicators.windows import Window, day_start, period_days, year_length
 from shared.catalogue import Catalogue, IndicatorSpec
-from shared.figures import Figure
+from shared.figures import Basis, Contributor, Figure
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,13 @@ def completion_cutoff(spec: IndicatorSpec, today: dt.date) -> dt.date:
 
 
 def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, category: str | None, window: Window,
-                 now: dt.datetime, sums: Sums | None = None, reported: Reported | None = None) -> Figure:
+                 now: dt.datetime, sums: Sums | None = None, reported: Reported | None = None,
+                 provisional: int | None = None, basis: Basis = "all",
+                 cities: dict[str, Sums] | None = None) -> Figure:
     sums = sums or Sums()
+    if basis == "final" and provisional:
+        # Settled verdicts only: the failures still open to objection (or awaiting a re-test) leave the count.
+        sums = replace(sums, denominator=max(sums.numerator, sums.denominator - provisional))
     n: float | None
     ci: tuple[float, float] | None = None
     numerator: float | None
@@ -123,6 +130,11 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
                                      final=plan_over(catalogue, now))
         case _:  # pragma: no cover - the catalogue model allows no other kind
             raise ValueError(f"unknown indicator kind {spec.kind!r}")
+    if nothing_reported(spec, sums, reported):
+        status = "no_data"
+    contributors = None
+    if cities is not None and status in ("at_risk", "breach") and spec.target.higher_is_better:
+        contributors = shortfall_contributors(spec.target.value, sums.denominator, cities)
     tz = catalogue.tz
     return Figure(
         indicator=spec.id, region=region, category=category, window=window.name, as_of=now.astimezone(tz),
@@ -130,7 +142,41 @@ def build_figure(catalogue: Catalogue, spec: IndicatorSpec, region: str, categor
         ci95=(round(ci[0], 4), round(ci[1], 4)) if ci else None, target=spec.target, status=status,
         last_event_at=last.astimezone(tz) if last else None,
         sample_size=int(n) if n is not None else None, min_sample=min_sample,
-        window_start=window.start, window_end=window.end)
+        window_start=window.start, window_end=window.end, provisional=provisional, basis=basis,
+        contributors=contributors)
+
+
+def shortfall_contributors(target: float, total: float, cities: dict[str, Sums],
+                           limit: int = 3) -> tuple[Contributor, ...]:
+    """The cities contributing most to a provincial pass rate's shortfall (pure).
+
+    The province's gap is ``target − Σnum/Σden = Σ_c (target·den_c − num_c) / Σden``: city c contributes
+    ``(target·den_c − num_c) / Σden`` of it (in percentage points ×100). Cities above target contribute
+    negatively and are left out; the largest contributors come first."""
+    if not total:
+        return ()
+    found = []
+    for region, sums in cities.items():
+        if not sums.denominator:
+            continue
+        points = 100 * (target * sums.denominator - sums.numerator) / total
+        if points > 0:
+            found.append(Contributor(region=region, points=round(points, 2), numerator=sums.numerator,
+                                     denominator=sums.denominator, value=sums.numerator / sums.denominator))
+    return tuple(sorted(found, key=lambda c: (-c.points, c.region))[:limit])
+
+
+def nothing_reported(spec: IndicatorSpec, sums: Sums, reported: Reported | None) -> bool:
+    """True when no event at all stands behind the figure: its status is ``no_data`` (missing is not bad)."""
+    match spec.kind:
+        case "reported_share" | "reported_value":
+            return reported is None or (reported.value is None and not reported.denominator)
+        case "quota_coverage":
+            return not sums.numerator
+        case "milestone":
+            return not sums.numerator and not sums.denominator
+        case _:
+            return not sums.denominator and not sums.numerator
 
 
 def _rate(numerator: float, denominator: float) -> tuple[float | None, tuple[float, float] | None]:

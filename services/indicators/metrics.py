@@ -12,7 +12,7 @@ from shared.events import EVENT_TYPES
 from shared.figures import FigureStatus
 
 STATUSES: tuple[FigureStatus, ...] = ("ok", "at_risk", "breach", "insufficient_data", "on_track", "behind",
-                                   "achieved", "missed")
+                                   "achieved", "missed", "no_data")
 
 
 def observe_counts(histogram: Histogram, observations: Iterable[tuple[float, int]]) -> None:

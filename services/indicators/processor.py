@@ -29,7 +29,9 @@ from services.indicators import store
 from services.indicators.apply import Applier, Changes, SubjectState, Touched, subjects_of
 from services.indicators.deadletters import DeadLetterSink, store_dead_letters
 from services.indicators.decode import Decoded, Decoder, Record, Rejected, parse_received_at
+from services.indicators.loop_store import save_loop_rows
 from services.indicators.metrics import IndicatorsMetrics, observe_counts
+from services.indicators.provisional import ObjectionRefused
 from services.indicators.store import EventKey
 from shared.catalogue import Catalogue
 from shared.clock import Clock
@@ -120,6 +122,7 @@ class BatchProcessor:
             store.mark_ignored(session, ignored)
             store.save_owners(session, owners, now)
             store.save_changes(session, changes, now)
+            save_loop_rows(session, changes.objections, changes.follow_ups, now)
             store_dead_letters(session, result.dead_letters, now)
         if self._send_dead_letters(result.dead_letters):
             commit_offsets()
@@ -207,6 +210,10 @@ class BatchProcessor:
             event = item.event
             try:
                 outcome = apply(event)
+            except ObjectionRefused as exc:  # an objection too late or to a result that is not a failure
+                result.dead_letters.append(Rejected(item.message, "refused", str(exc), event.event_id, item.sender))
+                failed.append(item.key)
+                continue
             except Exception as exc:  # noqa: BLE001 - one bad event must not block the partition
                 logger.exception("event could not be applied", extra={"event_id": event.event_id})
                 result.dead_letters.append(Rejected(item.message, "apply", f"{type(exc).__name__}: {exc}",

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.indicators.figures import Sums, build_figure, completion_cutoff, pick_report
 from services.indicators.models import DailyTally, ReportedFigure
+from services.indicators.provisional_reader import provisional_counts
 from services.indicators.state import ReportState
 from services.indicators.windows import Window, day_start, local_day, resolve_window
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
-from shared.figures import Figure
+from shared.figures import Basis, Figure
 
 TALLY_KINDS = ("pass_rate", "completion_share", "mean_score", "quota_coverage", "milestone")
 
@@ -33,6 +34,7 @@ class FigureRequest:
     window: str
     regions: tuple[str, ...]
     categories: tuple[str | None, ...] = (None,)
+    basis: Basis = "all"  # "final": settled verdicts only (provisional failures left out)
 
 
 def inspection_categories(catalogue: Catalogue, spec: IndicatorSpec) -> tuple[str, ...]:
@@ -87,10 +89,19 @@ class FigureReader:
                 indicators, regions = groups[(window.first_day, window.last_day, cutoff)]
                 indicators.add(request.spec.id)
                 regions.update(request.regions)
+                if _with_contributors(self.catalogue, request):
+                    regions.update(self.catalogue.city_codes)
         reported_ids = {r.spec.id for r, _ in resolved if r.spec.kind not in TALLY_KINDS}
+        # Provisional failures per window, for the inspection pass rates (issue 19).
+        provisional_windows: dict[tuple[dt.datetime, dt.datetime], set[str]] = defaultdict(set)
+        for request, window in resolved:
+            if request.spec.kind == "pass_rate" and request.spec.source == "inspection":
+                provisional_windows[(window.start, window.end)].add(request.spec.id)
         with self.sessions() as session:
             sums = {key: self._tally_sums(session, key, *group) for key, group in groups.items()}
             reports = self._reports(session, reported_ids) if reported_ids else []
+            provisional = {span: provisional_counts(session, self.catalogue, ids, span[0], span[1], now)
+                           for span, ids in provisional_windows.items()}
         out: list[Figure] = []
         for request, window in resolved:
             spec = request.spec
@@ -100,7 +111,18 @@ class FigureReader:
                         key = (window.first_day, window.last_day, self._cutoff(spec, today, window))
                         by_cat = sums[key].get((spec.id, region), {})
                         total = _total(by_cat.values()) if category is None else by_cat.get(category, Sums())
-                        out.append(build_figure(self.catalogue, spec, region, category, window, now, sums=total))
+                        counts = provisional.get((window.start, window.end))
+                        cities = None
+                        if region == self.catalogue.province_code and _with_contributors(self.catalogue, request):
+                            cities = {}
+                            for city in self.catalogue.city_codes:
+                                city_cat = sums[key].get((spec.id, city), {})
+                                cities[city] = _total(city_cat.values()) if category is None \
+                                    else city_cat.get(category, Sums())
+                        out.append(build_figure(
+                            self.catalogue, spec, region, category, window, now, sums=total,
+                            provisional=None if counts is None else counts.get((spec.id, region, category), 0),
+                            basis=request.basis, cities=cities))
                     else:
                         picked = pick_report(self.catalogue, spec, region, window, reports)
                         out.append(build_figure(self.catalogue, spec, region, category, window, now,
@@ -179,6 +201,12 @@ class FigureReader:
             return {day: (int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0), float(ssq or 0.0),
                           _aware(latest))
                     for day, num, den, extra, ssum, ssq, latest in session.execute(query)}
+
+
+def _with_contributors(catalogue: Catalogue, request: FigureRequest) -> bool:
+    """Provincial pass rates name the cities behind a shortfall (basis ``all``: what alerting judges)."""
+    return (request.spec.kind == "pass_rate" and request.basis == "all"
+            and catalogue.province_code in request.regions)
 
 
 def _total(items: Iterable[Sums]) -> Sums:

@@ -32,7 +32,8 @@ from shared.i18n import Translator
 
 TEMPLATE = Path(__file__).parent / "templates" / "quality_report.html"
 STATUS_COLOURS = {"ok": "#2e7d32", "on_track": "#2e7d32", "achieved": "#2e7d32", "at_risk": "#f0a500",
-                  "breach": "#c62828", "behind": "#d84315", "missed": "#c62828", "insufficient_data": "#9e9e9e"}
+                  "breach": "#c62828", "behind": "#d84315", "missed": "#c62828", "insufficient_data": "#9e9e9e",
+                  "no_data": "#b0bec5"}
 
 
 @dataclass(frozen=True, slots=True)

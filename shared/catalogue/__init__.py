@@ -3,6 +3,7 @@
 from shared.catalogue.loader import CatalogueError, load_catalogue, parse_catalogue
 from shared.catalogue.model import (
     Catalogue,
+    ExpectedReport,
     IndicatorSpec,
     ProgrammeSpec,
     RegionPath,
@@ -12,6 +13,7 @@ from shared.catalogue.model import (
 __all__ = [
     "Catalogue",
     "CatalogueError",
+    "ExpectedReport",
     "IndicatorSpec",
     "ProgrammeSpec",
     "RegionPath",

@@ -72,6 +72,9 @@ class Defaults(BaseModel):
     windows: tuple[str, ...] = ("30d",)
     # Alert on each category's figure too, not only on all categories together.
     alert_categories: bool = False
+    # Rectification loop (issue 19): follow-up inspections an alert needs before it counts as
+    # rectified, where no programme says otherwise.
+    follow_up_inspections: int = Field(3, ge=1)
 
 
 class AgencySpec(BaseModel):
@@ -111,6 +114,11 @@ class ProgrammeSpec(BaseModel):
     lead_agency: str
     categories: tuple[str, ...] = Field(min_length=1)
     annual_quota_per_city: int = Field(0, ge=0)
+    # Days after an inspection during which the enterprise may object and ask for a re-test (复检);
+    # a failing verdict is provisional until then (issue 19).
+    objection_days: int = Field(15, ge=0, le=366)
+    # Follow-up inspections (跟踪抽检) an alert of this programme needs to count as rectified.
+    follow_up_inspections: int = Field(3, ge=1, le=1000)
 
 
 class IndicatorSpec(BaseModel):
@@ -145,6 +153,20 @@ class IndicatorSpec(BaseModel):
         return self.kind in ("pass_rate", "reported_share", "completion_share")
 
 
+class ExpectedReport(BaseModel):
+    """A reported figure the plan expects (issue 19): ``indicator`` from every region of ``level``, for every
+    ``period`` (month, quarter, year), due ``due_days`` after the period ends. Tracking starts with
+    ``from_period`` and, on a system that never received a report of the indicator, not at all (an
+    empty system owes nobody a notice)."""
+
+    model_config = _Frozen
+    indicator: str
+    level: Literal["city", "province"] = "city"
+    period: Literal["month", "quarter", "year"] = "month"
+    due_days: int = Field(10, ge=0, le=366)
+    from_period: str | None = Field(None, pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
+
+
 @dataclass(frozen=True, slots=True)
 class RegionPath:
     """A region code and everything it rolls up to, most specific first."""
@@ -172,6 +194,7 @@ class Catalogue(BaseModel):
     regions: RegionsSpec
     programmes: dict[str, ProgrammeSpec]
     indicators: tuple[IndicatorSpec, ...]
+    expected_reports: tuple[ExpectedReport, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalogue:
@@ -189,6 +212,10 @@ class Catalogue(BaseModel):
             for agency in (spec.lead_agency, *spec.other_agencies):
                 if agency != "programme" and agency not in self.agencies:
                     raise ValueError(f"indicator {spec.id!r} names unknown agency {agency!r}")
+        for expected in self.expected_reports:
+            found = next((spec for spec in self.indicators if spec.id == expected.indicator), None)
+            if found is None or found.source != "figure":
+                raise ValueError(f"expected report names {expected.indicator!r}, not an indicator reported by figures")
         return self
 
     # ---- look-ups -------------------------------------------------------------------------

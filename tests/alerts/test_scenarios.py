@@ -42,6 +42,8 @@ def test_a_figure_going_bad_sends_one_signed_webhook_exactly_as_the_contract_say
     assert alert["since"] == "2026-11-20T10:00:00+08:00"
     assert alert["dashboard_url"].endswith("/?indicator=agri_sampling_pass_rate&region=320500&window=30d")
     assert alert["summary"] == "主要地产农产品质量抽检合格率（苏州市）严重：95.1%，目标 ≥ 97.0%"
+    # Issue 19: the alert's kind and its rectification loop, beside the contract.
+    assert (alert["kind"], alert["rectification"]["stage"]) == ("threshold", "open")
     assert delivery.status == "delivered" and harness.counter("delivered") == 1
 
 

@@ -12,7 +12,7 @@
   const CST_MS = 8 * 3600 * 1000;
   const STATUS_COLOUR = {
     ok: "#3d9a47", on_track: "#3d9a47", achieved: "#3d9a47", at_risk: "#f2ad16", breach: "#d32f2f",
-    behind: "#ec6c0c", missed: "#d32f2f", insufficient_data: "#9aa1a8",
+    behind: "#ec6c0c", missed: "#d32f2f", insufficient_data: "#9aa1a8", no_data: "#c5cbd1",
   };
   const LEGEND = ["ok", "at_risk", "breach", "insufficient_data", "no_data", "on_track", "behind", "achieved",
     "missed"];
