@@ -8,12 +8,14 @@ from shared.catalogue.model import (
     RegionPath,
     Target,
 )
+from shared.catalogue.regions import RegionNotFound
 
 __all__ = [
     "Catalogue",
     "CatalogueError",
     "IndicatorSpec",
     "ProgrammeSpec",
+    "RegionNotFound",
     "RegionPath",
     "Target",
     "load_catalogue",
