@@ -120,7 +120,7 @@ class EventIntake:
         conflicts = [(p.index, p.event.event_id) for p in first.values()
                      if p.event.event_id in known and known[p.event.event_id] != p.content_hash]
         if conflicts:
-            raise self._conflict(conflicts, len(prepared))
+            raise self._conflict(conflicts, len(prepared), prepared=prepared)
         new = [p for p in first.values() if p.event.event_id not in known]
         duplicates += len(first) - len(new)
         if new:
@@ -148,16 +148,20 @@ class EventIntake:
             else:
                 conflicts.append((p.index, p.event.event_id))
         if conflicts:
-            raise self._conflict(conflicts, len(prepared), within=True)
+            raise self._conflict(conflicts, len(prepared), within=True, prepared=prepared)
         return first, duplicates
 
-    def _conflict(self, conflicts: list[tuple[int, str]], events: int, within: bool = False) -> Rejection:
+    def _conflict(self, conflicts: list[tuple[int, str]], events: int, within: bool = False,
+                  prepared: list[Prepared] | None = None) -> Rejection:
         self._metrics.conflicts.inc(len(conflicts))
         where = "earlier in this request" if within else "already accepted"
         shown = ", ".join(f"{event_id!r} (index {index})" for index, event_id in conflicts[:10])
+        by_index = {p.index: p for p in prepared or ()}
         return Rejection(409, "conflict",
-                         f"event_id re-used with different content ({where}): {shown}; nothing was accepted",
-                         events=events, conflicts=[{"index": i, "event_id": e} for i, e in conflicts])
+                         f"event_id re-used with different content ({where}): {shown}; nothing was accepted. "
+                         f"{CORRECTION}",
+                         events=events, conflicts=[_named(i, e, by_index.get(i)) for i, e in conflicts],
+                         correction=CORRECTION, correction_zh=CORRECTION_ZH)
 
     async def _lookup(self, event_ids: list[str]) -> dict[str, str]:
         try:
@@ -192,6 +196,23 @@ class EventIntake:
             logger.error("intake ledger write failed after publish", exc_info=exc)
             raise Rejection(503, "unavailable", "database unavailable, retry", events=len(new),
                             headers=RETRY_AFTER) from exc
+
+
+CORRECTION = ("An accepted event never changes: to correct a result, send a new event (a new event_id) for the same "
+              "sample_id or project_id with a higher revision (revision 2, 3, ...); it replaces the earlier verdict.")
+CORRECTION_ZH = ("已接收的事件不能修改：如需更正结果，请为同一样品编号或项目编号发送一个新事件（新的 event_id），"
+                 "并填写更高的修订号（revision 2、3……），新结果将取代原结果。")
+
+
+def _named(index: int, event_id: str, prepared: Prepared | None) -> dict[str, Any]:
+    """A conflict entry: the index and event_id, and the sample or project the event is about."""
+    entry: dict[str, Any] = {"index": index, "event_id": event_id}
+    data = prepared.event.data if prepared else None
+    for key in ("sample_id", "project_id"):
+        value = getattr(data, key, None)
+        if isinstance(value, str):
+            entry[key] = value
+    return entry
 
 
 def _prepare(index: int, event: Event, received_at: bytes) -> Prepared:
