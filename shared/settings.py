@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     # Intake limits.
     max_body_bytes: int = 1024 * 1024
+    # Spreadsheet uploads (POST /v1/uploads): the file's size, and what an .xlsx may unpack to.
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_upload_rows: int = 50_000
+    max_upload_uncompressed_bytes: int = 160 * 1024 * 1024
     max_batch_events: int = 1000
     grace_period_days: int = 400
     future_skew_seconds: int = 300

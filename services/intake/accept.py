@@ -54,6 +54,7 @@ RETRY_AFTER = {"Retry-After": "5"}
 # keeps answering (and completing acknowledged requests) meanwhile. One thread, not one per request: under
 # the GIL, concurrent batches validate no faster in parallel, and threads that preempt each other cost more.
 OFF_LOOP_BYTES = 64 * 1024
+LOOKUP_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +104,25 @@ class EventIntake:
         try:
             objects = batch_events(payload, self._limits.max_batch_events) if batch else single_event(payload)
             self._metrics.batch_size.observe(len(objects))
-            check_scope(principal, objects)
-            now = self._clock.now()
-            context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
-            events = validate_all(objects, context)
+            return self.prepare(principal, objects)
         except Rejection as rejection:
             raise too_deep(payload) or rejection from None  # nesting too deep: 400, whatever else is wrong
+
+    def prepare(self, principal: Principal, objects: list[Any]) -> tuple[list[Prepared], dt.datetime]:
+        """Parsed events (dicts) checked for scope and validated: what the batch API and spreadsheet uploads
+        both accept. Raises Rejection (403, 422) listing every problem."""
+        check_scope(principal, objects)
+        now = self._clock.now()
+        context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
+        events = validate_all(objects, context)
         # The Kafka records are built here (for big batches, off the event loop): canonical bytes and their hash
         # are computed once, and both published and recorded.
         received_at = now.astimezone(dt.UTC).isoformat().encode()
         return [_prepare(i, e, received_at) for i, e in enumerate(events)], now
 
-    async def accept(self, prepared: list[Prepared], now: dt.datetime) -> dict[str, Any]:
+    async def accept(self, prepared: list[Prepared], now: dt.datetime, *,
+                     publish_timeout: float | None = None) -> dict[str, Any]:
+        """Duplicates and conflicts sorted out, every new event published and acknowledged, then recorded."""
         first, duplicates = self._within_request(prepared)
         known = await self._lookup(list(first))
         conflicts = [(p.index, p.event.event_id) for p in first.values()
@@ -124,7 +132,7 @@ class EventIntake:
         new = [p for p in first.values() if p.event.event_id not in known]
         duplicates += len(first) - len(new)
         if new:
-            await self._publish_and_record(new, now)
+            await self._publish_and_record(new, now, publish_timeout or self._limits.publish_timeout)
         if len(new) == 1:
             self._metrics.accept(new[0].event.type)
         else:
@@ -165,17 +173,22 @@ class EventIntake:
 
     async def _lookup(self, event_ids: list[str]) -> dict[str, str]:
         try:
-            return await self._ledger.known_hashes(event_ids)
+            if len(event_ids) <= LOOKUP_CHUNK:
+                return await self._ledger.known_hashes(event_ids)
+            found: dict[str, str] = {}  # a spreadsheet's 50,000 ids: in chunks a database takes as parameters
+            for start in range(0, len(event_ids), LOOKUP_CHUNK):
+                found.update(await self._ledger.known_hashes(event_ids[start:start + LOOKUP_CHUNK]))
+            return found
         except SQLAlchemyError as exc:
             logger.error("intake ledger look-up failed", exc_info=exc)
             raise Rejection(503, "unavailable", "database unavailable, retry", events=len(event_ids),
                             headers=RETRY_AFTER) from exc
 
-    async def _publish_and_record(self, new: list[Prepared], now: dt.datetime) -> None:
+    async def _publish_and_record(self, new: list[Prepared], now: dt.datetime, timeout: float) -> None:
         messages = [p.message for p in new]
         started = time.perf_counter()
         try:
-            deliveries = await self._publish(self._topic, messages, timeout=self._limits.publish_timeout)
+            deliveries = await self._publish(self._topic, messages, timeout=timeout)
         except PublishUnavailable as exc:
             self._metrics.publish_failures.inc()
             logger.warning("publish failed; answering 503", extra={"events": len(new), "error": str(exc)})
