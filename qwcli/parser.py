@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(deliveries, "redeliver", "deliveries redeliver", "attempt a delivery again").add_argument("delivery_id")
 
     leaf(groups, "status", "status", "readiness, lag, pending deliveries, dead letters, firing alerts")
+    events = group("events", "events (intake)")
+    p = leaf(events, "upload", "events upload", "upload an .xlsx or .csv of events (all rows or none)")
+    p.add_argument("file")
+    p.add_argument("--type", help="event type, where the sheet name does not say it (e.g. inspection.completed)")
     leaf(groups, "post-event", "post-event", "post one event or a batch file to intake").add_argument("file")
     return parser
 

@@ -80,7 +80,7 @@ def test_a_database_on_the_three_branch_heads_upgrades_to_the_single_head(db_url
     migrate(db_url)
 
     assert _versions(db_url) == set(_script().get_heads())
-    assert _tables(db_url) == before
+    assert before <= _tables(db_url)  # nothing dropped or created twice; revisions after 0005 add their tables
     command.check(alembic_config(db_url))
 
 

@@ -43,7 +43,8 @@ _REGION = Column("region", "地区", "region", True,
                  "GB/T 2260 code or name: 320583, 昆山市, 苏州市昆山市; a shared name (鼓楼区) needs its city or code",
                  "320583")
 _SAMPLE = Column("sample_id", "样品编号", "id", True,
-                 "本实验室的样品编号：字母、数字和 . _ : -，最长100个字符", "the lab's sample id: letters, digits, . _ : -",
+                 "本实验室的样品编号：字母、数字和 . _ : -，最长100个字符",
+                 "the lab's sample id: letters, digits, . _ : -",
                  "S-2026-000123")
 _PROGRAMME = Column("programme", "抽检计划", "enum", True, "从下拉列表选择，或填写代码",
                     "pick from the list or give the code", "主要地产农产品质量例行监测")
@@ -73,7 +74,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _REGION,
         Column("period", "统计期", "period", True, "2026-11（月）、2026-Q4（季）或 2026（年）",
                "2026-11 (month), 2026-Q4 (quarter) or 2026 (year)", "2026-Q4"),
-        Column("numerator", "分子", "int", False, "比例类指标填写分子和分母", "shares: numerator and denominator", "560"),
+        Column("numerator", "分子", "int", False, "比例类指标填写分子和分母", "shares: numerator and denominator",
+               "560"),
         Column("denominator", "分母", "int", False, "比例类指标填写分子和分母", "shares: numerator and denominator",
                "1000"),
         Column("value", "数值", "number", False, "数值类指标只填数值", "values: the value only", ""),
@@ -107,7 +109,8 @@ def event_type_for_sheet(name: str) -> str | None:
 
 
 def column_for(header: str, columns: tuple[Column, ...]) -> Column | None:
-    """The column a header cell names: ``样品编号``, ``sample_id``, ``样品编号\\nsample_id`` or ``样品编号 / sample_id``."""
+    """The column a header cell names: ``样品编号``, ``sample_id``, ``样品编号\\nsample_id`` or
+    ``样品编号 / sample_id``."""
     parts = {part.strip() for part in header.replace("/", "\n").splitlines() if part.strip()}
     for column in columns:
         if column.zh in parts or column.key in parts:

@@ -165,7 +165,8 @@ def read_xlsx(data: bytes, limits: ReadLimits) -> Table:
         table = Table(sheet=name, event_type=event_type_for_sheet(name))
         merged = [r for r in (sheet.merged_cell_ranges or []) if r[1][0] > 1]  # ((r0, c0), (r1, c1)), 0-based
         if merged:
-            shown = ", ".join(f"{column_letter(a[1])}{a[0] + 1}:{column_letter(b[1])}{b[0] + 1}" for a, b in merged[:20])
+            shown = ", ".join(f"{column_letter(a[1])}{a[0] + 1}:{column_letter(b[1])}{b[0] + 1}"
+                              for a, b in merged[:20])
             raise FileRefused(422, f"sheet {name!r} has merged cells in its data ({shown}): unmerge them and fill "
                                    "every row", f"工作表“{name}”的数据区有合并单元格（{shown}）：请取消合并并逐行填写",
                               [Problem(f"merged cells {shown}", f"合并单元格 {shown}", sheet=name)])

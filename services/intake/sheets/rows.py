@@ -82,7 +82,8 @@ def convert(table: Table, catalogue: Catalogue, *, lab_id: str | None, requested
             converted.columns[column.key] = (index, column)
     for column in columns:
         if column.required and column.key not in converted.columns:
-            problems.append(Problem(f"missing column {column.zh} ({column.key})", f"缺少“{column.zh}”列（{column.key}）",
+            problems.append(Problem(f"missing column {column.zh} ({column.key})",
+                                    f"缺少“{column.zh}”列（{column.key}）",
                                     sheet=table.sheet, row=header_number, field=column.key, header=column.zh))
     if lab_id is None and "lab_id" not in converted.columns:
         problems.append(Problem("an operator's upload must name the lab of every row in column 实验室编号 (lab_id)",

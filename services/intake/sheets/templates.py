@@ -95,7 +95,8 @@ def _explain(sheet: object, event_type: str, columns: tuple[Column, ...], catalo
     ws = sheet  # openpyxl's Worksheet (typed loosely: openpyxl ships partial annotations)
     rows: list[tuple[str, ...]] = [
         (f"{EVENT_TYPE_NAMES[event_type]}（{event_type}）上报模板", "", "", "", "", ""),
-        ("每行一条记录。第1行为中文列名，第2行为字段代码，第3行为示例（以“示例”开头的行不会上传，可删除）。", "", "", "", "", ""),
+        ("每行一条记录。第1行为中文列名，第2行为字段代码，第3行为示例（以“示例”开头的行不会上传，可删除）。",
+         "", "", "", "", ""),
         ("整个文件要么全部接收，要么全部不接收：任何一处错误都会列出所在的行和列，改正后重新上传即可；"
          "同一文件重复上传不会重复计数。", "", "", "", "", ""),
         ("One record per row. Row 1: Chinese headers; row 2: field keys; row 3: an example (rows starting with "

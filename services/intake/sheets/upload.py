@@ -64,7 +64,8 @@ class UploadService:
         event_type: str | None = None
         try:
             if principal.role not in ("lab", "operator"):
-                raise _refused(403, f"a {principal.role} key may not upload events", f"{principal.role} 密钥不能上传事件")
+                raise _refused(403, f"a {principal.role} key may not upload events",
+                               f"{principal.role} 密钥不能上传事件")
             converted, prepared, now = await asyncio.to_thread(self._prepare, principal, file, requested_type)
             event_type, rows = converted.event_type, len(prepared)
             answer = await self._accept(converted, prepared, now)
@@ -190,9 +191,11 @@ def _from_rejection(rejection: Rejection, converted: Converted) -> FileRefused:
         index = error.get("index")
         path = str(error.get("path", "$"))
         row = rows[index].row if isinstance(index, int) and index < len(rows) else None
-        key = _ENVELOPE_PATHS.get(path) or (path.removeprefix("$.data.") if path.startswith("$.data.") else None)
-        value = rows[index].event["data"].get(key or "") if row is not None and isinstance(index, int) else None
-        problems.append(converted.cell(row or 0, key, error.get("message", ""), error.get("message_zh",
+        field = _ENVELOPE_PATHS.get(path)
+        if field is None and path.startswith("$.data."):
+            field = path.removeprefix("$.data.")
+        value = rows[index].event["data"].get(field or "") if row is not None and isinstance(index, int) else None
+        problems.append(converted.cell(row or 0, field, error.get("message", ""), error.get("message_zh",
                                        error.get("message", "")), value))
     if rejection.status == 422:
         return _listed(422, problems, "problems in the file", "文件中有错误")
