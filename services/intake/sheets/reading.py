@@ -130,7 +130,9 @@ def read_csv(data: bytes, filename: str, limits: ReadLimits) -> Table:
 
 
 def _add_row(table: Table, number: int, values: list[Any], limits: ReadLimits) -> None:
-    if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+    empty = values.count(None)
+    if empty == len(values) or (empty >= len(values) - 2 and all(
+            v is None or (isinstance(v, str) and not v.strip()) for v in values)):
         return  # blank rows (trailing or between) are skipped
     if len(table.rows) > limits.max_rows:  # the header plus max_rows data rows are allowed
         raise FileRefused(413, f"the file has more than {limits.max_rows} rows; split it into several files",
@@ -222,7 +224,8 @@ def _small(archive: zipfile.ZipFile, name: str) -> bytes:
     return archive.read(name)
 
 
-_MARKERS = re.compile(rb"<(?:\w+:)?f[ >/]|hidden=\"(?:1|true)\"")
+# What makes a sheet worth parsing for formulas or hidden rows (a false alarm only costs the parse).
+_MARKERS = (b"<f>", b"<f ", b":f>", b":f ", b'hidden="1"', b'hidden="true"')
 
 
 def _scan_sheet_xml(archive: zipfile.ZipFile, path: str, table: Table) -> None:
@@ -241,7 +244,8 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, path: str, table: Table) -> None:
 def _mentions(part: Any) -> bool:
     tail = b""
     while chunk := part.read(1 << 20):
-        if _MARKERS.search(tail + chunk):
+        window = tail + chunk
+        if any(marker in window for marker in _MARKERS):
             return True
         tail = chunk[-32:]
     return False

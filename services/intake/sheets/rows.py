@@ -20,6 +20,7 @@ from services.intake.vocabulary import EVENT_TYPE_NAMES, choices, code_for, list
 from shared.catalogue import Catalogue, RegionNotFound
 from shared.clock import CST
 
+_MEMO_KINDS = frozenset({"enum", "region", "datetime", "bool"})
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _TEXT_DATES = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日",
                "%Y.%m.%d %H:%M", "%Y.%m.%d")
@@ -40,6 +41,7 @@ class Converted:
     events: list[RowEvent] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     foreign: list[Problem] = field(default_factory=list)  # rows naming another lab (403)
+    memo: dict[tuple[Any, ...], tuple[Any, ValueError | None]] = field(default_factory=dict)
 
     def cell(self, row: int, key: str | None, message: str, message_zh: str, value: Any = None) -> Problem:
         index, column = self.columns.get(key or "", (None, None))
@@ -144,7 +146,19 @@ def _convert_row(out: Converted, catalogue: Catalogue, table: Table, number: int
                 failed = True
             continue
         try:
-            value = _value(column, raw, catalogue, data, out.event_type)
+            if column.kind in _MEMO_KINDS:  # the same few names, codes and dates recur row after row
+                memo_key = (key, type(raw), raw, data.get("programme") if key == "category" else None)
+                found = out.memo.get(memo_key)
+                if found is None:
+                    try:
+                        found = out.memo[memo_key] = (_value(column, raw, catalogue, data, out.event_type), None)
+                    except ValueError as exc:
+                        found = out.memo[memo_key] = (None, exc)
+                if found[1] is not None:
+                    raise found[1]
+                value = found[0]
+            else:
+                value = _value(column, raw, catalogue, data, out.event_type)
         except ValueError as exc:
             english, chinese = exc.args if len(exc.args) == 2 else (str(exc), str(exc))
             out.problems.append(out.cell(number, key, english, chinese, raw))
