@@ -179,7 +179,8 @@ def test_an_uploaded_file_is_on_the_topic_once_however_often_it_is_sent(client, 
     """The upload's 202 means every row is on the topic (the batch API's path); the same file again publishes
     nothing, and a file with one bad row publishes nothing at all."""
     key = client.post("/v1/api-keys", json={"role": "lab", "lab_id": "LAB-0001"}, headers=auth(ADMIN)).json()
-    rows = [[f"S-up-{i}", "主要地产农产品质量例行监测", "蔬菜", "昆山市", "合格", "2026-11-20 10:15"] for i in range(300)]
+    rows = [[f"S-up-{i}", "主要地产农产品质量例行监测", "蔬菜", "昆山市", "合格", "2026-11-20 10:15"]
+            for i in range(300)]
     data = _sheet(rows)
     first = client.post("/v1/uploads", files={"file": ("检验结果.xlsx", data)}, headers=auth(key["api_key"]))
     assert first.status_code == 202 and first.json()["accepted"] == 300, first.text
