@@ -58,11 +58,23 @@ LOOKUP_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """What accepting needs of a validated event once its Kafka record is built: the model itself is let go
+    (50,000 models of a spreadsheet upload would hold ~100 MB)."""
+
+    event_id: str
+    type: str
+    lab_id: str
+    occurred_at: dt.datetime
+    subject: tuple[str, str] | None  # ("sample_id", "S-1") or ("project_id", "P-1")
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A validated event with what is published (the Kafka record) and recorded (its content hash)."""
 
     index: int
-    event: Event
+    event: Summary
     content_hash: str
     message: OutgoingMessage
 
@@ -220,11 +232,9 @@ CORRECTION_ZH = ("已接收的事件不能修改：如需更正结果，请为�
 def _named(index: int, event_id: str, prepared: Prepared | None) -> dict[str, Any]:
     """A conflict entry: the index and event_id, and the sample or project the event is about."""
     entry: dict[str, Any] = {"index": index, "event_id": event_id}
-    data = prepared.event.data if prepared else None
-    for key in ("sample_id", "project_id"):
-        value = getattr(data, key, None)
-        if isinstance(value, str):
-            entry[key] = value
+    if prepared and prepared.event.subject:
+        key, value = prepared.event.subject
+        entry[key] = value
     return entry
 
 
@@ -233,4 +243,8 @@ def _prepare(index: int, event: Event, received_at: bytes) -> Prepared:
     content_hash = hashlib.sha256(value).hexdigest()
     message = OutgoingMessage(subject_key(event).encode(), value,
                               [(CONTENT_HASH_HEADER, content_hash.encode()), (RECEIVED_AT_HEADER, received_at)])
-    return Prepared(index, event, content_hash, message)
+    data = event.data
+    subject_id = getattr(data, "sample_id", None) or getattr(data, "project_id", None)
+    subject = (("sample_id" if hasattr(data, "sample_id") else "project_id"), subject_id) if subject_id else None
+    return Prepared(index, Summary(event.event_id, event.type, event.lab_id, event.occurred_at, subject), content_hash,
+                    message)

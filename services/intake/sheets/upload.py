@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +29,7 @@ from shared.catalogue import Catalogue
 from shared.clock import Clock
 
 logger = logging.getLogger(__name__)
+PREPARE_CHUNK = 2000  # rows validated at once (the batch API's own limit is 1000 per request)
 MAX_LISTED = 1000  # problems listed in one answer (error_count says how many there were)
 
 
@@ -87,17 +88,42 @@ class UploadService:
         table = read_upload(file.data, file.name, file.content_type, self._limits)
         lab_id = None if principal.is_operator else principal.lab_id
         converted = convert(table, self._catalogue, lab_id=lab_id, requested_type=requested_type)
+        del table  # the cells are events now: 50,000 rows are tens of MB
         if converted.foreign:
             raise _listed(403, converted.foreign, "rows name another lab", "有数据行属于其他实验室")
         if converted.problems:
             raise _listed(422, converted.problems, "problems in the file", "文件中有错误")
         _check_repeats(converted)
         objects = [row.event for row in converted.events]
-        try:
-            prepared, now = self._intake.prepare(principal, objects)
-        except Rejection as rejection:
-            raise _from_rejection(rejection, converted) from None
+        prepared, now = self._prepare_in_chunks(principal, objects, converted)
+        del objects
+        for row in converted.events:  # only the row number and the sample or project id are still needed
+            data = row.event["data"]
+            row.event = {"event_id": row.event["event_id"],
+                         "data": {k: data[k] for k in ("sample_id", "project_id") if k in data}}
         return converted, prepared, now
+
+    def _prepare_in_chunks(self, principal: Principal, objects: list[dict[str, Any]],
+                           converted: Converted) -> tuple[list[Prepared], dt.datetime]:
+        """``EventIntake.prepare`` (the batch API's validation) a chunk at a time, so that only one chunk's
+        models are alive at once; every chunk's problems are collected before the file is refused."""
+        prepared: list[Prepared] = []
+        errors: list[dict[str, Any]] = []
+        now = self._clock.now()
+        for start in range(0, len(objects), PREPARE_CHUNK):
+            try:
+                chunk, now = self._intake.prepare(principal, objects[start:start + PREPARE_CHUNK])
+            except Rejection as rejection:
+                if rejection.status != 422:
+                    raise _from_rejection(rejection, converted) from None
+                errors.extend({**e, "index": e["index"] + start if isinstance(e.get("index"), int) else None}
+                              for e in rejection.extra.get("errors", []))
+                continue
+            if not errors:
+                prepared.extend(replace(p, index=p.index + start) for p in chunk)
+        if errors:
+            raise _from_rejection(Rejection(422, "invalid", "invalid", errors=errors), converted)
+        return prepared, now
 
     async def _accept(self, converted: Converted, prepared: list[Prepared], now: dt.datetime) -> dict[str, Any]:
         try:
