@@ -113,3 +113,21 @@ def test_upload_two_bad_cells_fix_and_upload_again(page: Page, intake_url: str, 
     assert [e for e in page.errors() if "status of 422" not in e] == []
     page.goto(f"{intake_url}/lab")  # the choice is remembered (cookie qw_lang)
     page.wait_for("document.querySelector('h1').textContent === 'Lab reporting'", what="English remembered")
+
+
+def test_qw_events_upload_shows_progress_and_every_problem(intake_url: str, tmp_path: Path, capsys: Any) -> None:
+    import httpx
+
+    from qwcli import main
+
+    key = httpx.post(f"{intake_url}/v1/api-keys", json={"role": "lab", "lab_id": "LAB-0001"},
+                     headers={"Authorization": f"Bearer {ADMIN}"}).json()["api_key"]
+    good = ["S-1", "主要地产农产品质量例行监测", "蔬菜", "昆山市", "合格", "2026-11-20 10:15"]
+    bad = workbook(tmp_path / "bad.xlsx", [good, ["S-2", "主要地产农产品质量例行监测", "蔬菜", "鼓楼区", "合格",
+                                                  "2026-11-20 10:15"]])
+    assert main(["events", "upload", str(bad), f"--intake-url={intake_url}", "--token", key]) == 1
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "检验结果!D3 [地区]" in captured.err and "南京市鼓楼区 320106" in captured.err
+    fixed = workbook(tmp_path / "fixed.xlsx", [good])
+    assert main(["events", "upload", str(fixed), f"--intake-url={intake_url}", "--token", key]) == 0
+    assert "1 rows, accepted 1, duplicates 0" in capsys.readouterr().out
