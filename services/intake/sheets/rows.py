@@ -94,12 +94,15 @@ def convert(table: Table, catalogue: Catalogue, *, lab_id: str | None, requested
     if problems:
         return converted
     data_rows = table.rows[1:]
+    table.rows.clear()  # each row's cells are let go once it is an event (peak memory: one copy, not two)
     if data_rows and _is_key_row(data_rows[0][1], columns):
         data_rows = data_rows[1:]
     if not data_rows:
         raise FileRefused(422, "the file has a header but no data rows", "文件只有表头，没有数据行",
                           [Problem("no data rows", "没有数据行", sheet=table.sheet, row=header_number)])
-    for number, values in data_rows:
+    data_rows.reverse()
+    while data_rows:
+        number, values = data_rows.pop()
         first = next((v for v in values if v is not None), None)
         if isinstance(first, str) and first.strip().startswith(EXAMPLE_PREFIX):
             continue  # the template's example row

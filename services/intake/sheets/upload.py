@@ -94,25 +94,20 @@ class UploadService:
         if converted.problems:
             raise _listed(422, converted.problems, "problems in the file", "文件中有错误")
         _check_repeats(converted)
-        objects = [row.event for row in converted.events]
-        prepared, now = self._prepare_in_chunks(principal, objects, converted)
-        del objects
-        for row in converted.events:  # only the row number and the sample or project id are still needed
-            data = row.event["data"]
-            row.event = {"event_id": row.event["event_id"],
-                         "data": {k: data[k] for k in ("sample_id", "project_id") if k in data}}
+        prepared, now = self._prepare_in_chunks(principal, converted)
         return converted, prepared, now
 
-    def _prepare_in_chunks(self, principal: Principal, objects: list[dict[str, Any]],
-                           converted: Converted) -> tuple[list[Prepared], dt.datetime]:
+    def _prepare_in_chunks(self, principal: Principal, converted: Converted) -> tuple[list[Prepared], dt.datetime]:
         """``EventIntake.prepare`` (the batch API's validation) a chunk at a time, so that only one chunk's
-        models are alive at once; every chunk's problems are collected before the file is refused."""
+        models are alive at once; every chunk's problems are collected before the file is refused. A prepared
+        row keeps only its row number and sample or project id (for naming it in a 409)."""
         prepared: list[Prepared] = []
         errors: list[dict[str, Any]] = []
         now = self._clock.now()
-        for start in range(0, len(objects), PREPARE_CHUNK):
+        rows = converted.events
+        for start in range(0, len(rows), PREPARE_CHUNK):
             try:
-                chunk, now = self._intake.prepare(principal, objects[start:start + PREPARE_CHUNK])
+                chunk, now = self._intake.prepare(principal, [r.event for r in rows[start:start + PREPARE_CHUNK]])
             except Rejection as rejection:
                 if rejection.status != 422:
                     raise _from_rejection(rejection, converted) from None
@@ -121,6 +116,10 @@ class UploadService:
                 continue
             if not errors:
                 prepared.extend(replace(p, index=p.index + start) for p in chunk)
+                for row in rows[start:start + PREPARE_CHUNK]:
+                    data = row.event["data"]
+                    row.event = {"event_id": row.event["event_id"],
+                                 "data": {k: data[k] for k in ("sample_id", "project_id") if k in data}}
         if errors:
             raise _from_rejection(Rejection(422, "invalid", "invalid", errors=errors), converted)
         return prepared, now
