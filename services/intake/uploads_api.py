@@ -41,6 +41,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/v1/templates/{name}", summary="Download a spreadsheet template",
             responses={200: {"content": {XLSX: {}, "text/csv": {}}, "description": "the template file"},
+                       401: {"description": "missing or bad token"},
                        404: {"description": "no such event type or format"}})
 async def get_template(name: str, principal: CurrentPrincipal, catalogue_: CatalogueDep) -> Response:
     """``inspection.completed.xlsx`` or ``inspection.completed.csv``: a header in Chinese with the field key
@@ -86,19 +87,20 @@ class UploadAccepted(BaseModel):
 
 
 class UploadRefused(BaseModel):
-    """Nothing from the file was accepted; every problem listed. 整个文件未被接收，列出全部错误。"""
+    """Nothing from the file was accepted; every problem listed. 整个文件未被接收，列出全部错误。
+    (A malformed query, such as an unknown ``type``, is FastAPI's own 422 with ``detail`` as a list.)"""
 
-    upload_id: str
-    file_name: str
-    sha256: str
-    outcome: Literal["rejected", "unavailable"]
-    detail: str
-    detail_zh: str
+    upload_id: str | None = None
+    file_name: str | None = None
+    sha256: str | None = None
+    outcome: Literal["rejected", "unavailable"] | None = None
+    detail: str | list[Any]
+    detail_zh: str | None = None
     error_count: int = 0
     errors: list[CellProblem] = []
 
 
-_REFUSED = {status: {"model": UploadRefused, "description": text} for status, text in (
+_REFUSED: dict[int | str, dict[str, Any]] = {status: {"model": UploadRefused, "description": text} for status, text in (
     (400, "unreadable request"), (403, "rows name another lab, or the key may not upload"),
     (409, "rows change rows accepted before (named by row)"),
     (413, "file, unpacked size, cells or rows over the limit"),
@@ -107,7 +109,7 @@ _REFUSED = {status: {"model": UploadRefused, "description": text} for status, te
 
 
 @router.post("/v1/uploads", status_code=202, summary="Upload a spreadsheet of events", response_model=UploadAccepted,
-             responses={**_REFUSED},  # type: ignore[dict-item]
+             responses={**_REFUSED, 401: {"description": "missing or bad token"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
@@ -120,6 +122,7 @@ async def post_upload(request: Request, principal: CurrentPrincipal, settings: S
     """An .xlsx or .csv (UTF-8 or GBK) of up to 50,000 rows: all accepted or none, every problem named by sheet,
     row and column in Chinese and English; idempotent per row (uploading the same file again reports
     duplicates). 上传表格：全部接收或全部不接收；同一文件重复上传不重复计数。"""
+    _known_query(request, {"type", "filename"})
     service: UploadService | None = getattr(request.app.state, "uploads", None)
     if service is None:
         return JSONResponse({"detail": "intake is starting or stopping, retry"}, 503, headers={"Retry-After": "5"})
@@ -135,6 +138,12 @@ async def post_upload(request: Request, principal: CurrentPrincipal, settings: S
         file = UploadFile(name[:255], content_type, body)
     outcome = await service.upload(principal, file, type)
     return Response(orjson.dumps(outcome.body), outcome.status, outcome.headers, media_type="application/json")
+
+
+def _known_query(request: Request, known: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise HTTPException(422, f"unknown query parameter {unknown[0][:50]!r}; known: {', '.join(sorted(known))}")
 
 
 def _header(request: Request, name: str) -> bytes | None:
@@ -190,6 +199,12 @@ def _multipart(body: bytes, content_type: str) -> UploadFile:
     raise Rejection(400, "bad_json", "the multipart form has no field 'file'")
 
 
+class QueryRefused(BaseModel):
+    """A query parameter that is unknown (``detail`` a sentence) or malformed (FastAPI's list)."""
+
+    detail: str | list[Any]
+
+
 class UploadRecord(BaseModel):
     """One upload: who, when, which file, what came of it. 上传记录。"""
 
@@ -209,10 +224,13 @@ class UploadRecord(BaseModel):
     problems: int
 
 
-@router.get("/v1/uploads", summary="Recent uploads", response_model=list[UploadRecord])
-async def list_uploads(principal: CurrentPrincipal, sessions: SessionsDep,
+@router.get("/v1/uploads", summary="Recent uploads", response_model=list[UploadRecord],
+            responses={401: {"description": "missing or bad token"}, 403: {"description": "an agency key"},
+                       422: {"model": QueryRefused, "description": "an unknown or bad query parameter"}})
+async def list_uploads(request: Request, principal: CurrentPrincipal, sessions: SessionsDep,
                        limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[UploadRecord]:
     """A lab key sees its lab's uploads; an operator sees all; newest first. 实验室只能看到本实验室的上传。"""
+    _known_query(request, {"limit"})
     if principal.role not in ("lab", "operator"):
         raise HTTPException(403, "lab or operator role required")
     query = select(IntakeUpload).order_by(IntakeUpload.received_at.desc()).limit(limit)

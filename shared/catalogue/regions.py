@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from shared.catalogue.model import Catalogue
+
+class Catalogue(Protocol):
+    """What the index reads of ``shared.catalogue.model.Catalogue`` (which builds it: no import back)."""
+
+    regions: Any
+
+    @property
+    def province_code(self) -> str: ...
+
+    def resolve_region(self, code: str) -> object | None: ...
+
+    def region_name(self, code: str) -> str: ...
 
 _SPACES = re.compile(r"[\s\u3000]+")
 _SUFFIXES = ("市", "区", "县", "省")

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.intake.sheets.columns import COLUMNS, EXAMPLE_IDS, SHEET_NAMES, Column
 from services.intake.vocabulary import EVENT_TYPE_NAMES, Choice, choices
@@ -91,8 +92,7 @@ def xlsx_template(event_type: str, catalogue: Catalogue) -> bytes:
     return out.getvalue()
 
 
-def _explain(sheet: object, event_type: str, columns: tuple[Column, ...], catalogue: Catalogue) -> None:
-    ws = sheet  # openpyxl's Worksheet (typed loosely: openpyxl ships partial annotations)
+def _explain(ws: Worksheet, event_type: str, columns: tuple[Column, ...], catalogue: Catalogue) -> None:
     rows: list[tuple[str, ...]] = [
         (f"{EVENT_TYPE_NAMES[event_type]}（{event_type}）上报模板", "", "", "", "", ""),
         ("每行一条记录。第1行为中文列名，第2行为字段代码，第3行为示例（以“示例”开头的行不会上传，可删除）。",
@@ -109,14 +109,14 @@ def _explain(sheet: object, event_type: str, columns: tuple[Column, ...], catalo
     for index, column in enumerate(columns, start=1):
         rows.append((get_column_letter(index), column.zh, column.key, "是 yes" if column.required else "否 no",
                      column.help_zh, column.help_en))
-    for row in rows:
-        ws.append(row)  # type: ignore[attr-defined]
+    for values in rows:
+        ws.append(values)
     for letter, width in zip("ABCDEF", (6, 16, 18, 12, 60, 70), strict=True):
-        ws.column_dimensions[letter].width = width  # type: ignore[attr-defined]
-    for cell in ws[7]:  # type: ignore[index]
+        ws.column_dimensions[letter].width = width
+    for cell in ws[7]:
         cell.font = Font(bold=True)
-    for row in ws.iter_rows(min_row=8):  # type: ignore[attr-defined]
-        for cell in row:
+    for cells in ws.iter_rows(min_row=8):
+        for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
 
 
