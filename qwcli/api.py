@@ -27,7 +27,7 @@ class Api:
 
     def raw(self, service: str, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
         base = self.urls[service]
-        headers = {}
+        headers = dict(kwargs.pop("headers", None) or {})
         if auth:
             if not self.token:
                 raise CliError("no token: set QW_TOKEN or pass --token", 2)

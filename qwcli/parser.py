@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-lag", type=int, default=10_000, help="consumer lag above this is degraded (10000)")
     p.add_argument("--max-pending", type=int, default=100,
                    help="pending webhook deliveries above this are degraded (100)")
+    events = group("events", "events (intake)")
+    p = leaf(events, "upload", "events upload", "upload an .xlsx or .csv of events (all rows or none)")
+    p.add_argument("file")
+    p.add_argument("--type", help="event type, where the sheet name does not say it (e.g. inspection.completed)")
     leaf(groups, "post-event", "post-event", "post one event or a batch file to intake").add_argument("file")
     return parser
 

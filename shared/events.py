@@ -340,8 +340,12 @@ def parse_events(objs: list[Any], *, context: EventContext | None = None) -> lis
 
 
 def canonical_json(event: BaseModel) -> bytes:
-    """The event as sorted, compact JSON: equal content gives equal bytes."""
-    return orjson.dumps(event.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+    """The event as sorted, compact JSON: equal content gives equal bytes.
+
+    Copied to an exact-size bytes object: orjson's own result keeps its 4 KiB working buffer allocated, which
+    for the 50,000 events of one spreadsheet upload held ~200 MB."""
+    return bytes(memoryview(orjson.dumps(event.model_dump(mode="json", exclude_none=True),
+                                         option=orjson.OPT_SORT_KEYS)))
 
 
 def subject_key(event: Event) -> str:

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 60.0
 
+    # Spreadsheet uploads (POST /v1/uploads): the file's size, and what an .xlsx may unpack to.
+    max_upload_bytes: int = 32 * 1024 * 1024
+    max_upload_rows: int = 50_000
+    max_upload_uncompressed_bytes: int = 160 * 1024 * 1024
+
     # Intake limits.
     max_batch_events: int = 1000
     grace_period_days: int = 400

@@ -119,7 +119,20 @@ def get_figure(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, in
     region = region or catalogue.province_code
     window = window or catalogue.windows(spec)[0]
     _check(catalogue, spec, region, category, window)
-    return figure_json(reader.figures([FigureRequest(spec, window, (region,), (category,), basis)])[0])
+    # region_name (an addition): 昆山市 for 320583, from the catalogue's county list
+    figure = reader.figures([FigureRequest(spec, window, (region,), (category,), basis)])[0]
+    return {**figure_json(figure), "region_name": catalogue.region_name(region)}
+
+
+@router.get("/regions")
+def list_regions(principal: Reader, catalogue: CatalogueDep) -> dict[str, Any]:
+    """The province, its cities and each city's county-level divisions (GB/T 2260 codes and names; the
+    edition is ``county_source``). 省、设区市及其县级行政区划。"""
+    cities = [{"code": code, "name": catalogue.region_name(code), "name_en": catalogue.region_name_en(code),
+               "counties": [{"code": c, "name": catalogue.region_name(c)} for c in catalogue.counties_of(code)]}
+              for code in catalogue.city_codes]
+    return {"province": {"code": catalogue.province_code, "name": catalogue.regions.province.name},
+            "county_source": catalogue.regions.county_source, "cities": cities}
 
 
 @router.get("/indicators/{indicator}/trend", responses=_errors(404))
@@ -135,8 +148,8 @@ def get_trend(principal: Reader, catalogue: CatalogueDep, reader: ReaderDep, ind
     points = [{"date": f.as_of.date().isoformat(), "value": f.value, "numerator": figure_json(f)["numerator"],
                "denominator": figure_json(f)["denominator"], "n": f.sample_size, "ci95": f.ci95,
                "status": f.status} for f in figures]
-    return {"indicator": spec.id, "region": region, "category": category, "window": window, "days": days,
-            "target": spec.target.model_dump(), "points": points}
+    return {"indicator": spec.id, "region": region, "region_name": catalogue.region_name(region),
+            "category": category, "window": window, "days": days, "target": spec.target.model_dump(), "points": points}
 
 
 JUDGED = "judged"

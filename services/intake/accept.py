@@ -57,6 +57,20 @@ RETRY_AFTER = {"Retry-After": "5"}
 # keeps answering (and completing acknowledged requests) meanwhile. One thread, not one per request: under
 # the GIL, concurrent batches validate no faster in parallel, and threads that preempt each other cost more.
 OFF_LOOP_BYTES = 64 * 1024
+PUBLISH_SLICE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What accepting needs of a validated event once its Kafka record is built: the model itself is let go
+    (50,000 models of a spreadsheet upload would hold ~100 MB)."""
+
+    event_id: str
+    type: str
+    lab_id: str
+    occurred_at: dt.datetime
+    subject: tuple[str, str] | None  # ("sample_id", "S-1") or ("project_id", "P-1"), for messages
+    owned: str | None  # shared.events.owned_subject: what the first sender owns
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +78,7 @@ class Prepared:
     """A validated event with what is published (the Kafka record) and recorded (its content hash)."""
 
     index: int
-    event: Event
+    event: Summary
     content_hash: str
     message: OutgoingMessage
 
@@ -106,20 +120,26 @@ class EventIntake:
         try:
             objects = batch_events(payload, self._limits.max_batch_events) if batch else single_event(payload)
             self._metrics.batch_size.observe(len(objects))
-            check_scope(principal, objects)
-            now = self._clock.now()
-            context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
-            events = validate_all(objects, context)
-            check_reach(principal, events, self._catalogue)
+            return self.prepare(principal, objects)
         except Rejection as rejection:
             raise too_deep(payload) or rejection from None  # nesting too deep: 400, whatever else is wrong
+
+    def prepare(self, principal: Principal, objects: list[Any]) -> tuple[list[Prepared], dt.datetime]:
+        """Parsed events (dicts) checked for scope, validated and checked for reach: what the batch API and
+        spreadsheet uploads both accept. Raises Rejection (403, 422) listing every problem."""
+        check_scope(principal, objects)
+        now = self._clock.now()
+        context = EventContext(self._catalogue, now, self._limits.grace_period, self._limits.future_skew)
+        events = validate_all(objects, context)
+        check_reach(principal, events, self._catalogue)
         # The Kafka records are built here (for big batches, off the event loop): canonical bytes and their hash
         # are computed once, and both published and recorded.
         received_at = now.astimezone(dt.UTC).isoformat().encode()
         sender = principal.sender.encode()
         return [_prepare(i, e, received_at, sender) for i, e in enumerate(events)], now
 
-    async def accept(self, prepared: list[Prepared], now: dt.datetime, *, sender: str) -> dict[str, Any]:
+    async def accept(self, prepared: list[Prepared], now: dt.datetime, *, sender: str,
+                     publish_timeout: float | None = None) -> dict[str, Any]:
         """Claim, publish and confirm validated events of ``sender`` (``Principal.sender``): the 202 answer, or
         a Rejection (403 another sender's subject, 409 an id re-used with other content, 503)."""
         first, duplicates = self._within_request(prepared)
@@ -127,17 +147,19 @@ class EventIntake:
                 for eid, p in first.items()}
         subjects: dict[str, int] = {}
         for p in first.values():
-            if (subject := owned_subject(p.event)) is not None:
+            if (subject := p.event.owned) is not None:
                 subjects.setdefault(subject, p.index)
         claims = await self._claim(sender, list(rows.values()), list(subjects), now, len(prepared))
         if claims.foreign:
             raise self._not_owner([subjects[s] for s in claims.foreign], claims.foreign, len(prepared))
         if claims.conflicts:
-            raise self._conflict([(first[e].index, e) for e in sorted(claims.conflicts)], len(prepared))
+            raise self._conflict([(first[e].index, e) for e in sorted(claims.conflicts)], len(prepared),
+                                 prepared=prepared)
         new = [p for eid, p in first.items() if eid in claims.publish]
         duplicates += len(first) - len(new)
         if new:
-            await self._publish_and_record(sender, new, [rows[p.event.event_id] for p in new])
+            await self._publish_and_record(sender, new, [rows[p.event.event_id] for p in new],
+                                           publish_timeout or self._limits.publish_timeout)
         if len(new) == 1:
             self._metrics.accept(new[0].event.type)
         else:
@@ -161,16 +183,20 @@ class EventIntake:
             else:
                 conflicts.append((p.index, p.event.event_id))
         if conflicts:
-            raise self._conflict(conflicts, len(prepared), within=True)
+            raise self._conflict(conflicts, len(prepared), within=True, prepared=prepared)
         return first, duplicates
 
-    def _conflict(self, conflicts: list[tuple[int, str]], events: int, within: bool = False) -> Rejection:
+    def _conflict(self, conflicts: list[tuple[int, str]], events: int, within: bool = False,
+                  prepared: list[Prepared] | None = None) -> Rejection:
         self._metrics.conflicts.inc(len(conflicts))
         where = "earlier in this request" if within else "already accepted"
         shown = ", ".join(f"{event_id!r} (index {index})" for index, event_id in conflicts[:10])
+        by_index = {p.index: p for p in prepared or ()}
         return Rejection(409, "conflict",
-                         f"event_id re-used with different content ({where}): {shown}; nothing was accepted",
-                         events=events, conflicts=[{"index": i, "event_id": e} for i, e in conflicts])
+                         f"event_id re-used with different content ({where}): {shown}; nothing was accepted. "
+                         f"{CORRECTION}",
+                         events=events, conflicts=[_named(i, e, by_index.get(i)) for i, e in conflicts],
+                         correction=CORRECTION, correction_zh=CORRECTION_ZH)
 
     def _not_owner(self, indexes: list[int], subjects: list[str], events: int) -> Rejection:
         shown = ", ".join(str(i) for i in sorted(indexes)[:20])
@@ -191,11 +217,16 @@ class EventIntake:
             raise Rejection(503, "unavailable", "database unavailable, retry", events=events,
                             headers=RETRY_AFTER) from exc
 
-    async def _publish_and_record(self, sender: str, new: list[Prepared], claimed: list[LedgerRow]) -> None:
-        messages = [p.message for p in new]
+    async def _publish_and_record(self, sender: str, new: list[Prepared], claimed: list[LedgerRow],
+                                  timeout: float) -> None:
         started = time.perf_counter()
         try:
-            deliveries = await self._publish(self._topic, messages, timeout=self._limits.publish_timeout)
+            # A spreadsheet's 50,000 records go out a slice at a time (the producer's per-record futures for all
+            # of them at once cost ~100 MB); every slice is acknowledged before the next, and all before the 202.
+            deliveries = []
+            for start in range(0, len(new), PUBLISH_SLICE):
+                messages = [p.message for p in new[start:start + PUBLISH_SLICE]]
+                deliveries += await self._publish(self._topic, messages, timeout=timeout)
         except PublishUnavailable as exc:
             self._metrics.publish_failures.inc()
             logger.warning("publish failed; answering 503", extra={"events": len(new), "error": str(exc)})
@@ -219,10 +250,29 @@ class EventIntake:
                             headers=RETRY_AFTER) from exc
 
 
+CORRECTION = ("An accepted event never changes: to correct a result, send a new event (a new event_id) for the same "
+              "sample_id or project_id with a higher revision (revision 2, 3, ...); it replaces the earlier verdict.")
+CORRECTION_ZH = ("已接收的事件不能修改：如需更正结果，请为同一样品编号或项目编号发送一个新事件（新的 event_id），"
+                 "并填写更高的修订号（revision 2、3……），新结果将取代原结果。")
+
+
+def _named(index: int, event_id: str, prepared: Prepared | None) -> dict[str, Any]:
+    """A conflict entry: the index and event_id, and the sample or project the event is about."""
+    entry: dict[str, Any] = {"index": index, "event_id": event_id}
+    if prepared and prepared.event.subject:
+        key, value = prepared.event.subject
+        entry[key] = value
+    return entry
+
+
 def _prepare(index: int, event: Event, received_at: bytes, sender: bytes) -> Prepared:
     value = canonical_json(event)
     content_hash = hashlib.sha256(value).hexdigest()
     message = OutgoingMessage(subject_key(event).encode(), value,
                               [(CONTENT_HASH_HEADER, content_hash.encode()), (RECEIVED_AT_HEADER, received_at),
                                (SENDER_HEADER, sender)])
-    return Prepared(index, event, content_hash, message)
+    data = event.data
+    subject_id = getattr(data, "sample_id", None) or getattr(data, "project_id", None)
+    subject = (("sample_id" if hasattr(data, "sample_id") else "project_id"), subject_id) if subject_id else None
+    return Prepared(index, Summary(event.event_id, event.type, event.lab_id, event.occurred_at, subject,
+                                   owned_subject(event)), content_hash, message)

@@ -23,10 +23,13 @@ from services.intake.keys import router as keys_router
 from services.intake.metrics import IntakeMetrics
 from services.intake.openapi import install_openapi
 from services.intake.publisher import KafkaPublisher, Publisher
+from services.intake.sheets.reading import ReadLimits
+from services.intake.sheets.upload import UploadService
 from services.intake.status import router as status_router
 from services.intake.store import EventLedger
+from services.intake.uploads_api import router as uploads_router
 from shared.auth import Authenticator
-from shared.bodylimit import BodyLimits, BodyTooLarge
+from shared.bodylimit import BodyLimits, BodyTooLarge, declare_body_limit
 from shared.catalogue import load_catalogue
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine, make_sessionmaker, ping
@@ -64,11 +67,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                                 grace_period=dt.timedelta(days=settings.grace_period_days),
                                 future_skew=dt.timedelta(seconds=settings.future_skew_seconds),
                                 publish_timeout=settings.publish_timeout_seconds))
+        state.uploads = UploadService(
+            intake=state.intake, catalogue=catalogue, clock=clock, sessions=state.sessions,
+            limits=ReadLimits(max_rows=settings.max_upload_rows,
+                              max_uncompressed=settings.max_upload_uncompressed_bytes),
+            publish_timeout=max(60.0, settings.publish_timeout_seconds))
         logger.info("intake ready", extra={"topic": settings.events_topic, "database": engine.dialect.name})
         try:
             yield
         finally:
             intake, state.intake = state.intake, None  # the event routes answer 503 while stopping
+            state.uploads = None
             intake.close()
             ledger.close()
             if owned:
@@ -91,6 +100,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
                           body_limits=BodyLimits.from_settings(settings))
     app.include_router(keys_router)
     app.include_router(status_router)
+    app.include_router(uploads_router)
+    declare_body_limit(app, "/v1/uploads", settings.max_upload_bytes)
     install_event_routes(app, settings.max_batch_events, settings.max_body_bytes)
     # Starlette types a handler as taking any Exception but calls it only with the class it is registered for.
     app.add_exception_handler(Rejection, _rejected)  # type: ignore[arg-type]  # gets only a Rejection

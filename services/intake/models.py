@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -44,3 +44,27 @@ class IntakeSubject(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)  # shared.events.owned_subject
     owner: Mapped[str] = mapped_column(SENDER)
     claimed_at: Mapped[dt.datetime]
+
+
+class IntakeUpload(Base):
+    """One spreadsheet upload: who sent which file when, and what came of it (accepted or refused)."""
+
+    __tablename__ = "intake_upload"
+    __table_args__ = (Index("ix_intake_upload_lab_received", "lab_id", "received_at"),)
+
+    upload_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    lab_id: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[dt.datetime]
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str | None] = mapped_column(String(32))
+    rows: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    # accepted | rejected | unavailable; status is the HTTP answer given, problems how many were listed
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int] = mapped_column(Integer)
+    problems: Mapped[int] = mapped_column(Integer)

@@ -13,13 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.intake.errors import Rejection
+from services.intake.vocabulary import ENUMERATED, Choice, choices, code_for, listed
 from shared.auth import Principal
 from shared.catalogue import Catalogue
 from shared.events import EVENT_TYPES, Event, EventContext, SurveyScoredEvent, error_path, parse_events
 
 
-def problem(index: int | None, path: str, message: str) -> dict[str, Any]:
-    return {"index": index, "path": path, "message": message}
+def problem(index: int | None, path: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"index": index, "path": path, "message": message, **extra}
 
 
 def invalid(problems: list[dict[str, Any]], events: int) -> Rejection:
@@ -30,12 +31,28 @@ def invalid(problems: list[dict[str, Any]], events: int) -> Rejection:
 
 
 def single_event(payload: Any) -> list[Any]:
+    if isinstance(payload, list) or (isinstance(payload, dict) and "events" in payload and "type" not in payload):
+        raise invalid([problem(0, "$", 'this is a batch of events: post it to /v1/events/batch as {"events": [...]}; '
+                                       "/v1/events takes one event",
+                               message_zh='这是一批事件：请以 {"events": [...]} 提交到 /v1/events/batch；'
+                                          "/v1/events 只接收单个事件")], 1)
     if not isinstance(payload, dict):
-        raise invalid([problem(0, "$", "must be a JSON object (one event)")], 1)
+        raise invalid([problem(0, "$", "must be a JSON object (one event)",
+                               message_zh="应为一个 JSON 对象（单个事件）")], 1)
     return [payload]
 
 
 def batch_events(payload: Any, max_events: int) -> list[Any]:
+    if isinstance(payload, list):
+        raise invalid([problem(None, "$", 'must be a JSON object {"events": [...]}: wrap the list of events as '
+                                          '{"events": [...]} (one event alone goes to /v1/events)',
+                               message_zh='应为 JSON 对象 {"events": [...]}：请把事件列表放在 "events" 中'
+                                          "（单个事件请提交到 /v1/events）")], 1)
+    if isinstance(payload, dict) and "type" in payload and "events" not in payload:
+        raise invalid([problem(None, "$", 'must be a JSON object {"events": [...]}: this is one event; post it to '
+                                          '/v1/events, or wrap it as {"events": [event]}',
+                               message_zh='应为 JSON 对象 {"events": [...]}：这是单个事件，请提交到 /v1/events，'
+                                          '或写成 {"events": [事件]}')], 1)
     if not isinstance(payload, dict):
         raise invalid([problem(None, "$", 'must be a JSON object {"events": [...]}')], 1)
     extra = sorted(set(payload) - {"events"})
@@ -173,7 +190,13 @@ def validate_all(objects: list[Any], context: EventContext) -> list[Event]:
     try:
         return parse_events(objects, context=context)
     except ValidationError as exc:
-        raise invalid(_problems(exc), len(objects)) from None
+        raise invalid(problems_of(exc, objects, context.catalogue), len(objects)) from None
+
+
+def problems_of(exc: ValidationError, objects: list[Any], catalogue: Catalogue) -> list[dict[str, Any]]:
+    """pydantic's errors for a list of events (each located under its index) as problems, each naming the
+    event (``event_id``, ``sample_id`` or ``project_id``) and, for an enumerated field, its valid values."""
+    return [_explained(found, objects, catalogue) for found in _problems(exc)]
 
 
 _TAGS = ", ".join(EVENT_TYPES)
@@ -186,12 +209,101 @@ def _problems(exc: ValidationError) -> list[dict[str, Any]]:
         index, loc = int(err["loc"][0]), err["loc"][1:]
         kind = err["type"]
         if kind == "union_tag_not_found":
-            found.append(problem(index, "$.type", f"missing; one of {_TAGS}"))
+            found.append(problem(index, "$.type", f"missing; one of {_TAGS}", kind="missing"))
         elif kind == "union_tag_invalid":
-            found.append(problem(index, "$.type", f"unknown event type; one of {_TAGS}"))
+            found.append(problem(index, "$.type", f"unknown event type; one of {_TAGS}", kind="enum"))
         elif kind == "model_type" and not loc:
-            found.append(problem(index, "$", "must be a JSON object (an event)"))
+            found.append(problem(index, "$", "must be a JSON object (an event)", kind=kind))
         else:
             message = err["msg"].removeprefix("Value error, ")
-            found.append(problem(index, error_path(loc), message))
+            found.append(problem(index, error_path(loc), message, kind=kind))
     return found
+
+
+_IDS = ("sample_id", "project_id")
+
+
+def _explained(found: dict[str, Any], objects: list[Any], catalogue: Catalogue) -> dict[str, Any]:
+    kind = found.pop("kind")
+    sent = objects[found["index"]] if isinstance(found["index"], int) else None
+    obj: dict[str, Any] = sent if isinstance(sent, dict) else {}
+    data: dict[str, Any] = obj["data"] if isinstance(obj.get("data"), dict) else {}
+    path, message = found["path"], found["message"]
+    # A programme's unknown category is found by the model as a whole: point at the field itself.
+    if path == "$.data" and message.startswith("unknown programme"):
+        path = "$.data.programme"
+    elif path == "$.data" and message.startswith("programme ") and " has no category " in message:
+        path = "$.data.category"
+    field = path.rsplit(".", 1)[-1]
+    extra: dict[str, Any] = {}
+    if field in ENUMERATED and path in (f"$.data.{field}", "$.type") and kind != "missing":
+        values = choices(field, catalogue, event_type=str(obj.get("type")), programme=str(data.get("programme")))
+        if values:
+            value = obj.get("type") if field == "type" else data.get(field)
+            message, message_zh = _not_one_of(field, value, values)
+            extra = {"message_zh": message_zh, "valid": [{"code": c, "name": n} for c, n in values]}
+    found = {**found, "path": path, "message": message, **(extra or {"message_zh": _chinese(kind, message)})}
+    event_id = obj.get("event_id")
+    if isinstance(event_id, str):
+        found["event_id"] = event_id[:100]
+    for key in _IDS:
+        if isinstance(data.get(key), str):
+            found[key] = data[key][:100]
+    return found
+
+
+def _not_one_of(field: str, sent: Any, values: tuple[Choice, ...]) -> tuple[str, str]:
+    shown = str(sent)[:100] if sent is not None else "null"
+    code = code_for(sent, values) if isinstance(sent, str) else None
+    if code is not None:
+        return (f"{field} {shown!r} is a name: send the code {code!r}; one of {listed(values)}",
+                f"{field} “{shown}”是名称，请填写代码 {code}；可选值：{listed(values)}")
+    return (f"{field} {shown!r} is not one of {listed(values)}",
+            f"{field} “{shown}”无效；可选值：{listed(values)}")
+
+
+_ZH = {
+    "missing": "缺少此项（必填）",
+    "extra_forbidden": "不认识此项，请删除",
+    "string_pattern_mismatch": "格式不符：只能用字母、数字和 . _ : -，最长100个字符",
+    "string_too_long": "太长",
+    "string_too_short": "不能为空",
+    "string_type": "应为文字",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 是/否（true/false）",
+    "bool_parsing": "应为 是/否（true/false）",
+    "greater_than_equal": "数值太小",
+    "greater_than": "数值太小",
+    "less_than_equal": "数值太大",
+    "less_than": "数值太大",
+    "timezone_aware": "时间须带时区（如 +08:00）",
+    "datetime_type": "应为日期时间（如 2026-11-20T10:15:00+08:00）",
+    "datetime_parsing": "应为日期时间（如 2026-11-20T10:15:00+08:00）",
+    "datetime_from_date_parsing": "应为日期时间（如 2026-11-20T10:15:00+08:00）",
+    "model_type": "应为 JSON 对象",
+    "list_type": "应为列表",
+    "too_long": "项数太多",
+}
+_ZH_VALUE = {
+    "is more than": "时间在未来（超过允许的时钟误差）",
+    "is older than the grace period": "时间太早，超过了补报期限",
+    "region ": "地区不是本省已知的行政区划（见地区代码表）",
+    "must not contain control characters": "不能含控制字符",
+    "numerator must not exceed denominator": "分子不能大于分母",
+    "give either numerator": "填写分子和分母，或者填写数值，不能都填",
+    "numerator and denominator go together": "分子和分母须同时填写",
+    "give numerator and denominator, or value": "须填写分子和分母，或者填写数值",
+    "indicator ": "指标不适用于此类上报",
+}
+
+
+def _chinese(kind: str, message: str) -> str:
+    if kind == "value_error":
+        for prefix, text in _ZH_VALUE.items():
+            if message.startswith(prefix):
+                return f"{text}（{message}）"
+    return _ZH.get(kind, f"无效（{message}）")

@@ -9,6 +9,7 @@ from shared.catalogue.model import (
     RegionPath,
     Target,
 )
+from shared.catalogue.regions import RegionNotFound
 
 __all__ = [
     "Catalogue",
@@ -16,6 +17,7 @@ __all__ = [
     "ExpectedReport",
     "IndicatorSpec",
     "ProgrammeSpec",
+    "RegionNotFound",
     "RegionPath",
     "Target",
     "load_catalogue",

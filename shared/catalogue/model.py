@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.catalogue.regions import RegionIndex
+
 Comparator = Literal[">=", ">", "<=", "<"]
 IndicatorKind = Literal[
     "pass_rate",  # share of passing inspections/acceptances, from individual events
@@ -97,6 +99,10 @@ class RegionsSpec(BaseModel):
     model_config = _Frozen
     province: ProvinceSpec
     cities: dict[str, NamedRegion]
+    # County-level divisions (GB/T 2260): when listed, a county code must be one of them (the check is exact);
+    # a catalogue without them accepts any county code of a known city, as before.
+    counties: dict[str, NamedRegion] = {}
+    county_source: str = ""  # which edition of the division codes ``counties`` was copied from
 
     @model_validator(mode="after")
     def _cities_in_province(self) -> RegionsSpec:
@@ -104,6 +110,9 @@ class RegionsSpec(BaseModel):
         for code in self.cities:
             if not re.fullmatch(rf"{prefix}\d{{2}}00", code) or code == self.province.code:
                 raise ValueError(f"city code {code!r} is not a city of province {self.province.code}")
+        for code in self.counties:
+            if not re.fullmatch(r"\d{6}", code) or code.endswith("00") or code[:4] + "00" not in self.cities:
+                raise ValueError(f"county code {code!r} is not a county-level division of a listed city")
         return self
 
 
@@ -192,6 +201,8 @@ class Catalogue(BaseModel):
     defaults: Defaults = Defaults()
     agencies: dict[str, AgencySpec]
     regions: RegionsSpec
+    # Names of category codes (optional): shown beside the codes, and accepted in spreadsheet cells.
+    categories: dict[str, NamedRegion] = {}
     programmes: dict[str, ProgrammeSpec]
     indicators: tuple[IndicatorSpec, ...]
     expected_reports: tuple[ExpectedReport, ...] = ()
@@ -259,11 +270,22 @@ class Catalogue(BaseModel):
         city = self.regions.cities.get(code)
         if city:
             return city.name
+        county = self.regions.counties.get(code)
+        if county:
+            return county.name
         path = self.resolve_region(code)
         return f"{self.region_name(path.city)} {code}" if path and path.city else code
 
+    def region_name_en(self, code: str) -> str:
+        """The English name where the catalogue has one (province, cities); a county's Chinese name otherwise."""
+        named = self.regions.cities.get(code) or self.regions.counties.get(code)
+        if code == self.province_code:
+            named = self.regions.province
+        return (named.name_en or named.name) if named else code
+
     def resolve_region(self, code: str) -> RegionPath | None:
-        """Map a region code to its roll-up path, or None when the catalogue does not know it."""
+        """Map a region code to its roll-up path, or None when the catalogue does not know it. With counties
+        listed, only those county codes are known; without, any county code of a known city is."""
         province = self.province_code
         if code == province:
             return RegionPath(code=code, city=None, province=province)
@@ -272,7 +294,27 @@ class Catalogue(BaseModel):
         city = code[:4] + "00"
         if city not in self.regions.cities:
             return None
+        if code != city and self.regions.counties and code not in self.regions.counties:
+            return None
         return RegionPath(code=code, city=city, province=province)
+
+    def counties_of(self, city_code: str) -> tuple[str, ...]:
+        """The county-level codes the catalogue lists under a city (empty when it lists none)."""
+        prefix = city_code[:4]
+        return tuple(sorted(code for code in self.regions.counties if code.startswith(prefix)))
+
+    def find_region(self, text: str) -> str:
+        """A region by code or name (``320583``, ``昆山市``, ``苏州市昆山市``, ``Suzhou``) → its code.
+        Raises RegionNotFound (unknown, or a name that several regions share: the message lists them)."""
+        return self._region_index.find(text)
+
+    @cached_property
+    def _region_index(self) -> RegionIndex:
+        return RegionIndex(self)
+
+    def category_name(self, code: str) -> str:
+        named = self.categories.get(code)
+        return named.name if named else code
 
     def city_agency(self, city_code: str) -> str:
         return f"city-{city_code[:4]}"

@@ -116,3 +116,15 @@ def test_the_trend_gives_one_point_per_day(client: TestClient) -> None:
     assert [p["date"] for p in body["points"]][-1] == "2026-11-28"
     assert len(body["points"]) == 10
     assert body["points"][-1]["n"] == 1000 and body["points"][0]["n"] == 0
+
+
+def test_counties_are_named_and_listed(client: TestClient) -> None:
+    body = client.get("/v1/indicators/agri_sampling_pass_rate", params={"region": "320583"}, headers=ADMIN).json()
+    assert (body["region"], body["region_name"]) == ("320583", "昆山市")
+    assert client.get("/v1/indicators/agri_sampling_pass_rate", params={"region": "320599"},
+                      headers=ADMIN).status_code == 422  # no such county (the check is exact)
+    regions = client.get("/v1/regions", headers=ADMIN).json()
+    assert len(regions["cities"]) == 13 and sum(len(c["counties"]) for c in regions["cities"]) == 95
+    suzhou = next(c for c in regions["cities"] if c["code"] == "320500")
+    assert {"code": "320583", "name": "昆山市"} in suzhou["counties"] and suzhou["name_en"] == "Suzhou"
+    assert "2023" in regions["county_source"]

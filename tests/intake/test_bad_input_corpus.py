@@ -98,8 +98,9 @@ CORPUS: list[Case] = [
     Case("unknown field in data", change("data.colour", "green"), 422, "$.data.colour"),
     Case("verdict in capitals", change("data.verdict", "PASS"), 422, "$.data.verdict"),
     Case("verdict missing", change("data.verdict", REMOVE), 422, "$.data.verdict"),
-    Case("unknown programme", change("data.programme", "moon-monitoring"), 422, "$.data"),
-    Case("unknown category", change("data.category", "spaceships"), 422, "$.data"),
+    # Located at the field itself since issue 18 item 7 (before: $.data), with the valid values listed.
+    Case("unknown programme", change("data.programme", "moon-monitoring"), 422, "$.data.programme"),
+    Case("unknown category", change("data.category", "spaceships"), 422, "$.data.category"),
     Case("region outside Jiangsu", change("data.region", "110000"), 422, "$.data.region"),
     Case("region with five digits", change("data.region", "32050"), 422, "$.data.region"),
     Case("region as a number", change("data.region", 320500), 422, "$.data.region"),

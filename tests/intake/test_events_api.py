@@ -66,7 +66,8 @@ def test_reusing_an_event_id_with_other_content_is_409_naming_the_event(client, 
     changed = with_changes(event, "data.verdict", "fail")
     response = client.post("/v1/events/batch", json={"events": [inspection(), changed]}, headers=auth(lab_key))
     assert response.status_code == 409
-    assert response.json()["conflicts"] == [{"index": 1, "event_id": "lab-reuse-1"}]
+    # The conflict also names the sample (issue 18 item 7: a clerk finds it by its sample id).
+    assert response.json()["conflicts"] == [{"index": 1, "event_id": "lab-reuse-1", "sample_id": "S-lab-reuse-1"}]
     assert "lab-reuse-1" in response.json()["detail"]
     assert len(publisher.published) == 1, "nothing from the conflicting request may be published"
     assert _rows(client) == 1
@@ -201,7 +202,7 @@ def test_one_event_id_with_two_contents_in_one_batch_is_409(client, lab_key, pub
     response = client.post("/v1/events/batch", json={"events": [event, with_changes(event, "data.verdict", "fail")]},
                            headers=auth(lab_key))
     assert response.status_code == 409
-    assert response.json()["conflicts"] == [{"index": 1, "event_id": event["event_id"]}]
+    assert response.json()["conflicts"] == [{"index": 1, "event_id": event["event_id"], "sample_id": "S-x"}]
     assert publisher.published == []
 
 

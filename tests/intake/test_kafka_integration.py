@@ -88,7 +88,8 @@ def test_a_batch_with_one_bad_event_publishes_nothing(client, settings, kafka_br
     events = [inspection() for _ in range(5)] + [with_changes(inspection(), "data.category", "spaceships")]
     response = client.post("/v1/events/batch", json={"events": events}, headers=auth(ADMIN))
     assert response.status_code == 422
-    assert [(e["index"], e["path"]) for e in response.json()["errors"]] == [(5, "$.data")]
+    # An unknown category is located at its own field (issue 18 item 7), no longer at $.data.
+    assert [(e["index"], e["path"]) for e in response.json()["errors"]] == [(5, "$.data.category")]
     assert read_topic(kafka_broker.bootstrap, settings.events_topic) == []
     assert _recorded(settings) == 0
 
@@ -157,3 +158,39 @@ def test_a_stopped_broker_gives_503_and_the_same_request_is_accepted_once_it_is_
     published = event_ids(read_topic(kafka_broker.bootstrap, settings.events_topic))
     assert 1 <= published.count(event["event_id"]) <= 2, "at least once; downstream dedups by event_id"
     assert _recorded(settings) == 2
+
+
+def _sheet(rows: list[list[str]]) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "检验结果"
+    sheet.append(["样品编号", "抽检计划", "产品类别", "地区", "检验结论", "检验完成时间"])
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_uploaded_file_is_on_the_topic_once_however_often_it_is_sent(client, settings, kafka_broker):
+    """The upload's 202 means every row is on the topic (the batch API's path); the same file again publishes
+    nothing, and a file with one bad row publishes nothing at all."""
+    key = client.post("/v1/api-keys", json={"role": "lab", "lab_id": "LAB-0001"}, headers=auth(ADMIN)).json()
+    rows = [[f"S-up-{i}", "主要地产农产品质量例行监测", "蔬菜", "昆山市", "合格", "2026-11-20 10:15"]
+            for i in range(300)]
+    data = _sheet(rows)
+    first = client.post("/v1/uploads", files={"file": ("检验结果.xlsx", data)}, headers=auth(key["api_key"]))
+    assert first.status_code == 202 and first.json()["accepted"] == 300, first.text
+    again = client.post("/v1/uploads", files={"file": ("检验结果.xlsx", data)}, headers=auth(key["api_key"]))
+    assert again.status_code == 202 and again.json()["duplicates"] == 300
+    bad = _sheet([*rows[:5], ["S-up-new", "主要地产农产品质量例行监测", "蔬菜", "320599", "合格", "2026-11-20 10:15"]])
+    refused = client.post("/v1/uploads", files={"file": ("检验结果.xlsx", bad)}, headers=auth(key["api_key"]))
+    assert refused.status_code == 422
+    records = read_topic(kafka_broker.bootstrap, settings.events_topic)
+    assert len(records) == 300 and len(event_ids(records)) == 300
+    assert {orjson.loads(r.value)["data"]["region"] for r in records} == {"320583"}
+    assert _recorded(settings) == 300

@@ -16,7 +16,8 @@ from shared.db import MIGRATIONS_DIR, alembic_config, make_engine, migrate
 # The history as deployed before revision 0005 joined it: three branches off 0001.
 BRANCH_HEADS = {"0002", "0003", "0004"}
 # Tables later revisions add (0006_integrity: subject owners as intake and indicators enforce them).
-TABLES_SINCE_0005 = {"intake_subject", "subject_owner", "alert_ack"}
+TABLES_SINCE_0005 = {"intake_subject", "subject_owner", "alert_ack", "alert_loop", "alert_timeline",
+                     "follow_up_inspection", "inspection_objection", "intake_upload"}
 BRANCHED_HISTORY = ("0001_api_keys.py", "0002_intake.py", "0003_indicators.py", "0004_alerts.py")
 
 

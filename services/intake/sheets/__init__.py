@@ -1,0 +1,1 @@
+"""Spreadsheet reporting: templates, reading .xlsx/.csv files, and turning their rows into events."""
