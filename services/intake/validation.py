@@ -90,9 +90,10 @@ def check_scope(principal: Principal, objects: Sequence[Any]) -> None:
                         f"names lab {str(first)[:100]!r}", events=len(objects), indexes=foreign)
 
 
-# Who reports what. Labs report what they sampled and tested; reported figures, surveys and milestones are
-# statements of the agencies responsible for the indicator.
-LAB_EVENTS = frozenset({"sample.collected", "inspection.completed", "acceptance.completed"})
+# Who reports what. Labs report what they sampled and tested (and an enterprise's objection to a failing
+# result, which the testing lab records against its own sample); reported figures, surveys and milestones
+# are statements of the agencies responsible for the indicator.
+LAB_EVENTS = frozenset({"sample.collected", "inspection.completed", "inspection.objected", "acceptance.completed"})
 AGENCY_EVENTS = frozenset({"figure.reported", "survey.scored", "milestone.reported"})
 
 # rule → (English, Chinese); {placeholders} from the refused event.

@@ -63,7 +63,8 @@ def test_after_the_deadline_a_milestone_is_achieved_or_missed_and_later_counts_d
     assert (achieved["value"], achieved["status"], achieved["window"]) == (20, "achieved", "plan")
     missed = figure(jiangsu, "new_national_standards")
     assert (missed["value"], missed["status"]) == (400, "missed")  # the 500 of 2026 are after the deadline
-    assert figure(jiangsu, "consumer_brands")["status"] == "missed"  # nothing reported by the deadline
+    # Nothing reported at all is no_data, not missed: missing is not bad (issue 19), and it fires nothing.
+    assert figure(jiangsu, "consumer_brands")["status"] == "no_data"
 
 
 def test_the_plan_window_ends_at_the_deadline_once_it_has_passed() -> None:
