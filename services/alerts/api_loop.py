@@ -58,7 +58,7 @@ def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDe
             if error.conflict:
                 raise HTTPException(status_code=409, detail=str(error)) from None
             raise unprocessable(error.field, str(error)) from None
-        dispatch_loop(session, catalogue, service.loop, [(row, n) for n in owed], now)
+        dispatch_loop(session, catalogue, service.loop, [(row, n) for n in owed], now, service.notifier)
         session.flush()
         return {"alert_id": row.alert_id, "state": row.state, **loop_fields(session, catalogue, row)}
 
