@@ -50,7 +50,7 @@ def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDe
             # reminders while it runs (escalation and resolve still notify).
             service.acknowledge(session, row, by=actor(principal),
                                 agency_id=None if principal.is_operator else principal.agency_id,
-                                comment=f"整改计划 rectification plan: {body.unit}", now=now)
+                                comment=f"整改计划：{body.unit}", now=now)
         try:
             owed = service.loop.set_plan(session, row, unit=body.unit, deadline=body.deadline, comment=body.comment,
                                          by=actor(principal), now=now)
