@@ -395,3 +395,31 @@ def test_email_notices_of_an_overdue_report_and_a_provincial_alert_in_chinese_an
         assert "12 of the failures are still provisional" in province_en.part("html")
     finally:
         harness.close()
+
+
+def test_the_rectification_loop_notices_render_on_every_channel_in_both_languages() -> None:
+    from shared.catalogue import load_catalogue
+    from shared.clock import CST
+    from shared.settings import Settings
+    renderer = NoticeRenderer(load_catalogue(Settings().catalogue_path), "https://qw.example.org")
+    started = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    alert = Alert(alert_id="a1", indicator="agri_sampling_pass_rate", region="320300", category=None, window="30d",
+                  state="firing", severity="warning", value=0.95, ci95_lo=0.93, ci95_hi=0.96, numerator=950,
+                  denominator=1000, target_op=">=", target_value=0.97, started_at=started)
+    deadline = dt.datetime(2026, 12, 1, 17, 0, tzinfo=CST)
+    plan = {"provisional_failures": 3, "loop": {"deadline": deadline.isoformat(), "unit": "徐州市*农业*农村局"}}
+    zh = renderer.markdown([renderer.item(alert, "rectify_overdue", "zh-CN", extras=plan)], "zh-CN", max_bytes=4096)
+    assert zh.startswith("#### 【整改逾期升级】主要地产农产品质量抽检合格率 · 徐州市")
+    assert "- 整改计划：责任单位 徐州市\\*农业\\*农村局，期限 2026-12-01 17:00（北京时间），已过期限尚未闭环" in zh
+    assert "- 其中 3 个不合格结果尚未确定" in zh
+    en = renderer.text([renderer.item(alert, "rectify_overdue", "en", extras=plan)], "en")
+    assert "[Rectification overdue, escalated] " in en
+    assert "Rectification plan: 徐州市*农业*农村局, due 2026-12-01 17:00" in en
+    rectified = renderer.item(alert, "rectified", "zh-CN", extras={"loop": {"follow_ups": 6}})
+    assert renderer.title([rectified], "zh-CN").startswith("【已整改】")
+    assert "跟踪抽检：已收到 6 个样品，指标已恢复达标" in renderer.html([rectified], "zh-CN")
+    closed = renderer.item(alert, "closed", "en")
+    assert renderer.title([closed], "en").startswith("[Closed]")
+    assert "the alert is closed" in renderer.text([closed], "en")
+    assert renderer.webhook_fields(alert, "closed", "zh-CN")["notice"] == "closed"
+    assert renderer.summary(rectified, "zh-CN").startswith("【已整改】主要地产农产品质量抽检合格率（徐州市）")
