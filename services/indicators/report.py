@@ -92,7 +92,7 @@ async def build(request: Request, reader: Any, catalogue: Catalogue, settings: A
     now = reader.clock.now().astimezone(catalogue.tz)
     figures = await run_in_threadpool(report_figures, reader, catalogue, period, now)
     previous = await run_in_threadpool(report_figures, reader, catalogue, period.previous(), now)
-    completeness = await run_in_threadpool(report_completeness, reader, catalogue, period)
+    completeness = await run_in_threadpool(report_completeness, reader, catalogue, period, now)
     alerts_url = settings.alerts_internal_url or settings.alerts_public_url
     if authorization:
         alerts, alerts_error = await period_alerts(alerts_url, authorization, period,

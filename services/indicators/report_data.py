@@ -149,13 +149,22 @@ def report_figures(reader: FigureReader, catalogue: Catalogue, period: Period, n
     return index_figures([figure_json(f) for f in figures])
 
 
-def report_completeness(reader: FigureReader, catalogue: Catalogue, period: Period) -> list[dict[str, Any]]:
-    """Reported ÷ expected for the period's expected reports, with the regions missing (read in-process)."""
+def report_completeness(reader: FigureReader, catalogue: Catalogue, period: Period,
+                        now: dt.datetime) -> list[dict[str, Any]]:
+    """Reported ÷ expected for the period's expected reports, with the regions missing (read in-process); each
+    entry says the last day to report its period's last part (``due_on``) and whether that has passed (``due``:
+    a report of a running period, or one still inside its grace days, is not missing yet)."""
     if not catalogue.expected_reports:
         return []
     with reader.sessions() as session:
         reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
-    return completeness(catalogue, reported, period.label)
+    days = {e.indicator: e.due_days for e in catalogue.expected_reports}
+    out = []
+    for entry in completeness(catalogue, reported, period.label):
+        due_on = period.last_day + dt.timedelta(days=days.get(entry["indicator"], 0))
+        due_at = dt.datetime.combine(due_on + dt.timedelta(days=1), dt.time(), catalogue.tz)
+        out.append({**entry, "due_on": due_on.isoformat(), "due": now >= due_at})
+    return out
 
 
 async def period_alerts(base_url: str, authorization: str, period: Period,

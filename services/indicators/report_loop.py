@@ -20,7 +20,8 @@ def provisional_figures(figures: Figures) -> list[tuple[tuple[str, str], int]]:
 
 
 def completeness_shortfalls(completeness: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    return [c for c in completeness or [] if c["reported"] < c["expected"]]
+    """The expected reports past their due date and not all in (``due`` absent: taken as due)."""
+    return [c for c in completeness or [] if c["reported"] < c["expected"] and c.get("due", True)]
 
 
 def missing_text(catalogue: Catalogue, entry: dict[str, Any], t: Translator) -> str:
@@ -52,13 +53,16 @@ def loop_sections(catalogue: Catalogue, figures: Figures, completeness: list[dic
         comp_rows = []
         for c in completeness:
             spec = catalogue.indicator(c["indicator"])
-            short = " short" if c["reported"] < c["expected"] else ""
+            due = c.get("due", True)
+            short = " short" if c["reported"] < c["expected"] and due else ""
+            missing = missing_text(catalogue, c, t) if due or not c["missing"] else \
+                t("completeness.not_due", date=c.get("due_on", ""))
             comp_rows.append(
                 f'<tr class="completeness-row{short}" data-indicator="{esc(c["indicator"])}">'
                 f'<td>{esc(indicator_name(spec, t) if spec else c["indicator"])}</td>'
                 f'<td class="num">{c["reported"]} / {c["expected"]}</td>'
                 f'<td class="num">{c["value"] * 100:.1f} %</td>'
-                f'<td>{esc(missing_text(catalogue, c, t))}</td></tr>')
+                f'<td>{esc(missing)}</td></tr>')
         comp = (f'<table class="completeness"><thead><tr><th>{esc(t("col.indicator"))}</th>'
                 f'<th>{esc(t("col.reported"))}</th><th>{esc(t("col.completeness"))}</th>'
                 f'<th>{esc(t("col.missing"))}</th></tr></thead><tbody>{"".join(comp_rows)}</tbody></table>'

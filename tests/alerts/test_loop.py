@@ -124,7 +124,7 @@ def test_a_breach_goes_from_plan_to_closed_and_every_step_is_in_the_timeline(loo
     while loop.rt.worker.run_once(loop.clock.now()):
         pass
     notices = _notices(receiver)
-    assert ("agri", "firing") in notices and ("city-3203", "firing") in notices
+    assert ("agri", "started") in notices and ("city-3203", "started") in notices
     assert ("agri", "closed") in notices and ("city-3203", "rectified") in notices
 
 

@@ -198,8 +198,10 @@ def _completeness() -> list[dict[str, object]]:
     from services.indicators.completeness import completeness
     cities = CATALOGUE.city_codes
     reported = {(e.indicator, c, "2026-11") for e in CATALOGUE.expected_reports for c in cities
-                if not (e.indicator == "three_products_share" and c in ("320300", "320500"))}
-    return completeness(CATALOGUE, reported, "2026-11")
+                if not (e.indicator == "three_products_share" and c in ("320300", "320500"))
+                and e.indicator != CATALOGUE.expected_reports[-1].indicator}
+    due = [{**c, "due_on": "2026-12-10", "due": True} for c in completeness(CATALOGUE, reported, "2026-11")]
+    return [*due[:-1], {**due[-1], "due": False}]  # the last one still inside its grace days
 
 
 def _loop_report(locale: str, basis: str = "final") -> str:
@@ -225,6 +227,9 @@ def test_the_report_says_which_figures_are_provisional_and_how_complete_the_repo
     assert "全省共有 7 个不合格结果尚在异议期内或等待复检" in overview
     assert f"已报 {n - 2} / 应报 {n}，未报：徐州市、苏州市" in overview
     assert "本报告期尚未结束" in _loop_report("zh-CN", basis="all")
+    last = CATALOGUE.expected_reports[-1].indicator
+    pending = re.search(rf'<tr class="completeness-row" data-indicator="{last}">.*?</tr>', completeness)
+    assert pending is not None and "未到报送期限（2026-12-10 前报送）" in pending.group(0)
 
 
 def test_the_provisional_and_completeness_sections_in_english() -> None:
