@@ -258,8 +258,9 @@
 
   function cellContent(ind, f, wide, firing) {
     const n = sampleSize(f);
-    if (verdict(f) === "no_data") {
-      return [el("div", { class: "value", text: "—" }), el("div", { class: "st", text: t("status.no_data") })];
+    if (verdict(f) === "no_data") {  // (a milestone with nothing counted reads no_data since issue 19)
+      return present(el("div", { class: "value", text: "—" }), el("div", { class: "st", text: t("status.no_data") }),
+        wide ? el("div", { class: "note", text: t("province_only") }) : null);
     }
     const ci = fmtCi(ind.unit, f.ci95);
     const parts = present(
