@@ -50,7 +50,7 @@ def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDe
             # reminders while it runs (escalation and resolve still notify).
             service.acknowledge(session, row, by=actor(principal),
                                 agency_id=None if principal.is_operator else principal.agency_id,
-                                comment=f"整改计划 rectification plan: {body.unit}", now=now)
+                                comment=f"整改计划：{body.unit}", now=now)
         try:
             owed = service.loop.set_plan(session, row, unit=body.unit, deadline=body.deadline, comment=body.comment,
                                          by=actor(principal), now=now)
@@ -58,7 +58,7 @@ def set_rectification(principal: Reader, catalogue: CatalogueDep, clock: ClockDe
             if error.conflict:
                 raise HTTPException(status_code=409, detail=str(error)) from None
             raise unprocessable(error.field, str(error)) from None
-        dispatch_loop(session, catalogue, service.loop, [(row, n) for n in owed], now)
+        dispatch_loop(session, catalogue, service.loop, [(row, n) for n in owed], now, service.notifier)
         session.flush()
         return {"alert_id": row.alert_id, "state": row.state, **loop_fields(session, catalogue, row)}
 

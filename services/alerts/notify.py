@@ -127,18 +127,24 @@ class Notifier:
             "alert_ids": [a.alert_id for a, _ in group.items], "notices": [n for _, n in group.items]})
         return delivery_id
 
-    def render(self, subscription: Subscription, items: Sequence[tuple[Alert, Notice]], *, delivery_id: str,
+    def render(self, subscription: Subscription, items: Sequence[tuple[Alert, str]], *, delivery_id: str,
                now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None,
                extras: dict[str, dict[str, Any]] | None = None) -> str:
         """The message a delivery sends, in the subscription's channel and locale (stored once); ``extras``:
-        additive webhook fields per alert (its rectification loop, contributors, provisional failures)."""
+        per alert, its loop fields (``loop_fields``: kind, rectification, contributors, provisional failures;
+        for a loop notice also ``loop``, the notice's details), additive in the webhook JSON and rendered in
+        every other channel's text. ``items`` pair an alert with its outbox notice (``firing`` ... or a loop
+        notice: ``rectify_overdue``, ``rectified``, ``closed``)."""
         channel = subscription.channel or "webhook"
         locale = subscription.locale or "zh-CN"
         renderer = self.renderer
+        extras = extras or {}
         if channel == "alertmanager":
-            return orjson.dumps([renderer.alertmanager_alert(a, n, subscription.agency_id) for a, n in items]).decode()
+            return orjson.dumps([renderer.alertmanager_alert(a, n, subscription.agency_id, extras.get(a.alert_id))
+                                 for a, n in items]).decode()
         acks = acks or {}
-        views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id)) for a, n in items]
+        views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id), extras=extras.get(a.alert_id))
+                 for a, n in items]
         if channel in MARKDOWN_LIMIT:
             options = orjson.loads(subscription.options or "{}")
             title = renderer.title(views, locale)
@@ -150,9 +156,9 @@ class Notifier:
         if channel == "email":
             return orjson.dumps({"subject": renderer.title(views, locale), "text": renderer.text(views, locale),
                                  "html": renderer.html(views, locale)}).decode()
-        extras = extras or {}
-        alerts = [with_acks({**alert_fields(a), **extras.get(a.alert_id, {}), **renderer.webhook_fields(a, n, locale)},
-                            acks) for a, n in items]
+        alerts = [with_acks({**alert_fields(a), **extras.get(a.alert_id, {}),
+                             **renderer.webhook_fields(a, n, locale, extras.get(a.alert_id))}, acks)
+                  for a, n in items]
         return build_body(delivery_id=delivery_id, agency_id=subscription.agency_id, alerts=alerts, sent_at=now)
 
 

@@ -146,7 +146,7 @@ class AlertService:
             touched[alert_id] = row
         result.dispatch = self.notifier.dispatch(session, touched.values(), now)
         self._record_notices(session, touched, result.dispatch, now)
-        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now)
+        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now, self.notifier)
         return result
 
     def periodic_pass(self, session: Session, now: dt.datetime) -> PassResult:
@@ -165,7 +165,7 @@ class AlertService:
         result.dispatch = self.notifier.dispatch(session, rows, now)
         self._record_notices(session, {row.alert_id: row for row in rows}, result.dispatch, now)
         owed.extend(self.loop.periodic(session, now))
-        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now)
+        result.loop_deliveries = dispatch_loop(session, self.catalogue, self.loop, owed, now, self.notifier)
         return result
 
     def _record_notices(self, session: Session, rows: dict[str, Alert], dispatch: DispatchResult,

@@ -9,8 +9,11 @@ English.
   opens the report in a browser tab.
 
 A period that has not begun, or ended before the plan's start, is a 422. The figures are read straight from
-the figure reader, each indicator over the window it is judged on, as of the period's end; the previous
-period's the same way (for the change). The alerts of the period come from the alert service (with the
+the figure reader, each indicator over the window it is judged on, as of the period's end: for a closed period
+on basis ``final`` (settled verdicts only), while it runs on every verdict; the previous period's the same way
+(for the change). The report says which figures still hold provisional failures, and the completeness of the
+reported figures the catalogue expects for the period (reported ÷ expected, the regions missing named).
+The alerts of the period come from the alert service (with the
 caller's token; for a signed link, with the operator token when one is configured); when it does not answer,
 the report says so.
 """
@@ -35,6 +38,8 @@ from services.indicators.report_data import (
     index_figures,
     parse_period,
     period_alerts,
+    report_basis,
+    report_completeness,
     report_figures,
 )
 from services.indicators.report_format import unit_of
@@ -87,13 +92,15 @@ async def build(request: Request, reader: Any, catalogue: Catalogue, settings: A
     now = reader.clock.now().astimezone(catalogue.tz)
     figures = await run_in_threadpool(report_figures, reader, catalogue, period, now)
     previous = await run_in_threadpool(report_figures, reader, catalogue, period.previous(), now)
+    completeness = await run_in_threadpool(report_completeness, reader, catalogue, period, now)
     alerts_url = settings.alerts_internal_url or settings.alerts_public_url
     if authorization:
         alerts, alerts_error = await period_alerts(alerts_url, authorization, period,
                                                    settings.delivery_timeout_seconds)
     else:
         alerts, alerts_error = None, "no credential for the alert service"
-    document = render(Report(catalogue, period, figures, alerts, alerts_error, now, previous, locale))
+    document = render(Report(catalogue, period, figures, alerts, alerts_error, now, previous, locale,
+                             completeness=completeness, basis=report_basis(period, now)))
     headers = {"Cache-Control": "no-store", "Content-Language": locale}
     if fmt == "pdf":
         pdf = await run_in_threadpool(html_to_pdf, document)

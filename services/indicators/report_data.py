@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 
 from services.indicators.api import figure_json, judged_window
+from services.indicators.completeness import completeness, reported_keys
 from services.indicators.reader import FigureReader, FigureRequest
 from shared.catalogue import Catalogue, IndicatorSpec
+from shared.figures import Basis
 from shared.i18n import Translator
 
 logger = logging.getLogger(__name__)
@@ -131,12 +133,38 @@ def report_as_of(period: Period, now: dt.datetime) -> dt.datetime:
     return min(now, period.end - dt.timedelta(microseconds=1))
 
 
+def report_basis(period: Period, now: dt.datetime) -> Basis:
+    """Final figures (settled verdicts only) for a closed period; every verdict while the period runs."""
+    return "final" if now >= period.end else "all"
+
+
 def report_figures(reader: FigureReader, catalogue: Catalogue, period: Period, now: dt.datetime) -> Figures:
-    """The period's figures for the province and each city it judges, as of the period's end."""
-    requests = [FigureRequest(spec, report_window(catalogue, spec, period), catalogue.judged_regions(spec))
+    """The period's figures for the province and each city it judges, as of the period's end, on the period's
+    basis (``report_basis``)."""
+    basis = report_basis(period, now)
+    requests = [FigureRequest(spec, report_window(catalogue, spec, period), catalogue.judged_regions(spec),
+                              basis=basis)
                 for spec in catalogue.indicators]
     figures = reader.figures(requests, now=report_as_of(period, now))
     return index_figures([figure_json(f) for f in figures])
+
+
+def report_completeness(reader: FigureReader, catalogue: Catalogue, period: Period,
+                        now: dt.datetime) -> list[dict[str, Any]]:
+    """Reported ÷ expected for the period's expected reports, with the regions missing (read in-process); each
+    entry says the last day to report its period's last part (``due_on``) and whether that has passed (``due``:
+    a report of a running period, or one still inside its grace days, is not missing yet)."""
+    if not catalogue.expected_reports:
+        return []
+    with reader.sessions() as session:
+        reported = reported_keys(session, (e.indicator for e in catalogue.expected_reports))
+    days = {e.indicator: e.due_days for e in catalogue.expected_reports}
+    out = []
+    for entry in completeness(catalogue, reported, period.label):
+        due_on = period.last_day + dt.timedelta(days=days.get(entry["indicator"], 0))
+        due_at = dt.datetime.combine(due_on + dt.timedelta(days=1), dt.time(), catalogue.tz)
+        out.append({**entry, "due_on": due_on.isoformat(), "due": now >= due_at})
+    return out
 
 
 async def period_alerts(base_url: str, authorization: str, period: Period,

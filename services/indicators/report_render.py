@@ -26,6 +26,7 @@ from services.indicators.report_format import (
     unit_of,
     verdict,
 )
+from services.indicators.report_loop import loop_narrative, loop_sections
 from services.indicators.report_narrative import narrative
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.i18n import Translator
@@ -48,6 +49,8 @@ class Report:
     generated_at: dt.datetime
     previous: Figures | None = None
     locale: str = "zh-CN"
+    completeness: list[dict[str, Any]] | None = None  # reported ÷ expected per expected report (completeness.py)
+    basis: str = "all"  # "final" for a closed period
 
     @property
     def t(self) -> Translator:
@@ -233,6 +236,7 @@ def render(report: Report) -> str:
     title = t("title", province=province, period=period.name(t))
     previous_name = period.previous().name(t)
     paragraphs = narrative(catalogue, report.figures, report.previous, previous_name, t)
+    paragraphs += loop_narrative(catalogue, report.figures, report.completeness, t)
     notes = [t("notes.stat"), t("notes.judge"), t("notes.windows"), t("notes.source")]
     meta = [t("report_period", period=period.name(t), start=period.start.date().isoformat(),
               end=period.last_day.isoformat()),
@@ -248,6 +252,7 @@ def render(report: Report) -> str:
     sections = "".join(indicator_section(spec, report, i) for i, spec in enumerate(catalogue.indicators, 1))
     body = (summary + summary_table(report) + f'<h2 class="new-page">{esc(t("section.indicators"))}</h2>'
             + sections + alerts_section(report)
+            + loop_sections(catalogue, report.figures, report.completeness, report.basis, t)
             + f'<section class="notes"><h2>{esc(t("section.notes"))}</h2>'
             + "".join(f"<p>{esc(n)}</p>" for n in notes) + "</section>")
     unit = issuer(catalogue, t)
@@ -269,5 +274,7 @@ def css_string(text: str) -> str:
 
 def render_report(catalogue: Catalogue, period: Period, figures: Figures, alerts: list[dict[str, Any]] | None,
                   alerts_error: str | None, *, generated_at: dt.datetime, previous: Figures | None = None,
-                  locale: str = "zh-CN") -> str:
-    return render(Report(catalogue, period, figures, alerts, alerts_error, generated_at, previous, locale))
+                  locale: str = "zh-CN", completeness: list[dict[str, Any]] | None = None,
+                  basis: str = "all") -> str:
+    return render(Report(catalogue, period, figures, alerts, alerts_error, generated_at, previous, locale,
+                         completeness, basis))

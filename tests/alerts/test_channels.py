@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import ssl
 import subprocess
 import uuid
@@ -296,3 +297,129 @@ def test_alertmanager_holds_the_alert_while_it_fires_and_ends_it_when_it_resolve
         body = json.loads(session.scalars(select(Delivery.body).order_by(Delivery.created_at.desc())).first() or "[]")
     assert body[0]["endsAt"] and dt.datetime.fromisoformat(body[0]["endsAt"]) > dt.datetime.fromisoformat(
         body[0]["startsAt"])
+
+
+# ---- issue 19's notices on every channel: overdue reports, contributors, provisional failures -------------
+def _province_with_contributors_and_provisional(harness: Harness) -> None:
+    from shared.figures import Contributor
+    xuzhou = Contributor(region="320300", points=1.35, numerator=850, denominator=1000, value=0.85)
+    nanjing = Contributor(region="320100", points=0.2, numerator=960, denominator=1000, value=0.96)
+    province = figure("breach", region="320000").model_copy(
+        update={"contributors": (xuzhou, nanjing), "provisional": 12})
+    harness.apply(province)
+
+
+def _overdue_lianyungang(harness: Harness) -> None:
+    from services.indicators.models import ReportedFigure
+    from shared.clock import CST
+    harness.clock.set(dt.datetime(2026, 11, 12, 9, 0, tzinfo=CST))
+    now = harness.clock.now()
+    with harness.rt.service.write() as session:
+        for city in harness.rt.catalogue.city_codes:
+            if city != "320700":
+                session.add(ReportedFigure(indicator="metrology_coverage", region=city, period="2026-10",
+                                           numerator=99, denominator=100, value=None, occurred_at=now,
+                                           reported_at=now, event_id=f"r-{city}"))
+    harness.periodic()
+
+
+def _drain(harness: Harness) -> None:
+    for _ in range(3):
+        harness.deliver()
+        harness.advance(5)
+
+
+def test_a_provincial_alert_on_dingtalk_names_its_cities_and_provisional_failures_in_both_languages(
+        harness: Harness, robots: Receiver) -> None:
+    url = robots.url("/dingtalk/robot/send?access_token=tok-agri")
+    harness.subscribe("agri", url, secret=ROBOT_SECRET, channel="dingtalk")
+    harness.subscribe("agri", url, secret=ROBOT_SECRET, channel="dingtalk", locale="en")
+    _province_with_contributors_and_provisional(harness)
+    _drain(harness)
+    texts = {("en" if "[Started]" in (h.markdown or "") else "zh"): h.markdown or ""
+             for h in robots.robot_messages("dingtalk")}
+    assert set(texts) == {"zh", "en"}
+    zh, en = texts["zh"], texts["en"]
+    assert "#### 【告警开始】主要地产农产品质量抽检合格率 · 江苏省" in zh
+    assert "- 其中 12 个不合格结果尚未确定（在异议期内或等待复检）" in zh
+    assert "- 主要影响城市：徐州市（差距 1.4 个百分点，n = 1,000）、南京市（差距 0.2 个百分点，n = 1,000）" in zh
+    assert "- 12 of the failures are still provisional (open to objection or awaiting a re-test)" in en
+    assert "- Cities contributing most: Xuzhou (1.4 pp of the gap, n = 1,000); Nanjing (0.2 pp of the gap" in en
+    assert not re.search(r"[\u4e00-\u9fff]", en.split("](")[0]), en
+
+
+def test_an_overdue_report_on_dingtalk_says_which_period_is_missing_not_a_value(
+        harness: Harness, robots: Receiver) -> None:
+    url = robots.url("/dingtalk/robot/send?access_token=tok-agri")
+    harness.subscribe("market-supervision", url, secret=ROBOT_SECRET, channel="dingtalk")
+    harness.subscribe("market-supervision", url, secret=ROBOT_SECRET, channel="dingtalk", locale="en")
+    _overdue_lianyungang(harness)
+    _drain(harness)
+    by_title = {h.json["markdown"]["title"]: h.markdown or "" for h in robots.robot_messages("dingtalk")}
+    zh = by_title["【报告逾期】社会公用计量标准和量值传递体系覆盖率 · 连云港市"]
+    en = next(text for title, text in by_title.items() if title.startswith("[Report overdue]"))
+    assert "- 状态：报告逾期（警告）" in zh and "- 报告期：2026\\-10" not in zh and "- 报告期：2026-10" in zh
+    assert "该期数据已过报送期限，尚未收到" in zh and "数值" not in zh and "目标" not in zh
+    assert "- Period: 2026-10" in en and "past its due date" in en and "Lianyungang" in en and "Value" not in en
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_email_notices_of_an_overdue_report_and_a_provincial_alert_in_chinese_and_english(
+        db_url: str, tmp_path: Path, mail: MailSink) -> None:
+    harness = Harness(db_url, tmp_path, smtp_host="127.0.0.1", smtp_port=mail.port, smtp_security="none",
+                      smtp_sender="QualityWatch <qw@qualitywatch.invalid>")
+    try:
+        harness.subscribe("agri", "", secret="", channel="email", recipients=["zh@agri.example.org"])
+        harness.subscribe("agri", "", secret="", channel="email", recipients=["en@agri.example.org"], locale="en")
+        harness.subscribe("market-supervision", "", secret="", channel="email", recipients=["zh@ms.example.org"])
+        harness.subscribe("market-supervision", "", secret="", channel="email", recipients=["en@ms.example.org"],
+                          locale="en")
+        _overdue_lianyungang(harness)
+        _province_with_contributors_and_provisional(harness)
+        _drain(harness)
+        got = {(m.rcpt_tos[0], m.subject): m for m in mail.snapshot()}
+        subjects = sorted(subject for _to, subject in got)
+        assert "【报告逾期】社会公用计量标准和量值传递体系覆盖率 · 连云港市" in subjects, subjects
+        assert "【告警开始】主要地产农产品质量抽检合格率 · 江苏省" in subjects, subjects
+        overdue_zh = got[("zh@ms.example.org", "【报告逾期】社会公用计量标准和量值传递体系覆盖率 · 连云港市")]
+        assert "报告期：2026-10" in overdue_zh.part("plain") and "逾期自：2026-11-12 09:00（北京时间）" in \
+            overdue_zh.part("plain")
+        overdue_en = next(m for (to, s), m in got.items() if to == "en@ms.example.org" and "Report overdue" in s)
+        assert "Period: 2026-10" in overdue_en.part("plain") and "<li>Period: 2026-10</li>" in overdue_en.part("html")
+        province_zh = got[("zh@agri.example.org", "【告警开始】主要地产农产品质量抽检合格率 · 江苏省")]
+        plain = province_zh.part("plain")
+        assert "其中 12 个不合格结果尚未确定" in plain and "徐州市（差距 1.4 个百分点，n = 1,000）" in plain
+        assert "<li>主要影响城市：徐州市（差距 1.4 个百分点，n = 1,000）" in province_zh.part("html")
+        province_en = next(m for (to, s), m in got.items() if to == "en@agri.example.org" and "Jiangsu" in s)
+        assert "Xuzhou (1.4 pp of the gap, n = 1,000)" in province_en.part("plain")
+        assert "12 of the failures are still provisional" in province_en.part("html")
+    finally:
+        harness.close()
+
+
+def test_the_rectification_loop_notices_render_on_every_channel_in_both_languages() -> None:
+    from shared.catalogue import load_catalogue
+    from shared.clock import CST
+    from shared.settings import Settings
+    renderer = NoticeRenderer(load_catalogue(Settings().catalogue_path), "https://qw.example.org")
+    started = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    alert = Alert(alert_id="a1", indicator="agri_sampling_pass_rate", region="320300", category=None, window="30d",
+                  state="firing", severity="warning", value=0.95, ci95_lo=0.93, ci95_hi=0.96, numerator=950,
+                  denominator=1000, target_op=">=", target_value=0.97, started_at=started)
+    deadline = dt.datetime(2026, 12, 1, 17, 0, tzinfo=CST)
+    plan = {"provisional_failures": 3, "loop": {"deadline": deadline.isoformat(), "unit": "徐州市*农业*农村局"}}
+    zh = renderer.markdown([renderer.item(alert, "rectify_overdue", "zh-CN", extras=plan)], "zh-CN", max_bytes=4096)
+    assert zh.startswith("#### 【整改逾期升级】主要地产农产品质量抽检合格率 · 徐州市")
+    assert "- 整改计划：责任单位 徐州市\\*农业\\*农村局，期限 2026-12-01 17:00（北京时间），已过期限尚未闭环" in zh
+    assert "- 其中 3 个不合格结果尚未确定" in zh
+    en = renderer.text([renderer.item(alert, "rectify_overdue", "en", extras=plan)], "en")
+    assert "[Rectification overdue, escalated] " in en
+    assert "Rectification plan: 徐州市*农业*农村局, due 2026-12-01 17:00" in en
+    rectified = renderer.item(alert, "rectified", "zh-CN", extras={"loop": {"follow_ups": 6}})
+    assert renderer.title([rectified], "zh-CN").startswith("【已整改】")
+    assert "跟踪抽检：已收到 6 个样品，指标已恢复达标" in renderer.html([rectified], "zh-CN")
+    closed = renderer.item(alert, "closed", "en")
+    assert renderer.title([closed], "en").startswith("[Closed]")
+    assert "the alert is closed" in renderer.text([closed], "en")
+    assert renderer.webhook_fields(alert, "closed", "zh-CN")["notice"] == "closed"
+    assert renderer.summary(rectified, "zh-CN").startswith("【已整改】主要地产农产品质量抽检合格率（徐州市）")

@@ -158,9 +158,11 @@ def test_a_new_episode_starts_a_new_loop() -> None:
 def test_every_loop_notice_has_chinese_and_english_text_with_the_same_fields() -> None:
     import string
 
-    from services.alerts.loop_notices import NOTICE_TEXT
-    zh, en = NOTICE_TEXT["zh-CN"], NOTICE_TEXT["en"]
-    assert set(zh) == set(en) >= {"report_overdue.firing", "rectify_overdue", "rectified", "closed"}
+    from services.alerts.notices import KINDS, OVERDUE_KINDS
+    from shared.i18n import catalogue
+    zh, en = catalogue("notices", "zh-CN"), catalogue("notices", "en")
+    labels = {KINDS[k] for k in ("rectify_overdue", "rectified", "closed")} | set(OVERDUE_KINDS.values())
+    assert {f"kind.{label}" for label in labels} <= set(zh) == set(en)
     for key in zh:
         fields = [{f for _, f, _, _ in string.Formatter().parse(text) if f} for text in (zh[key], en[key])]
         assert fields[0] == fields[1], key

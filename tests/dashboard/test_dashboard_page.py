@@ -233,3 +233,38 @@ def test_the_report_link_opens_the_report_in_a_browser_without_a_token(seeded: S
     assert title == f"江苏省质量状况分析报告（{year}年{int(month)}月）"
     assert "江苏省质量发展委员会办公室" in reader.evaluate("document.querySelector('.issuer').innerText")
     assert reader.errors() == [] and page.errors() == []
+
+
+def test_an_alert_with_a_rectification_plan_shows_the_plan_and_its_timeline_in_china_time(
+        seeded: Seeded, firing_suzhou_alert: dict[str, Any], page: Page) -> None:
+    alert_id = firing_suzhou_alert["alert_id"]
+    # A deadline given in UTC: the page shows it in China Standard Time.
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).replace(hour=1, minute=30, second=0, microsecond=0)
+    with seeded.stack.client("alerts", seeded.agency_key) as client:
+        answer = client.post(f"/v1/alerts/{alert_id}/rectification",
+                             json={"unit": "苏州市农业农村局", "deadline": deadline.isoformat(),
+                                   "comment": "停售并复查"})
+        assert answer.status_code in (200, 201), answer.text
+        entries = client.get(f"/v1/alerts/{alert_id}/timeline").json()["entries"]
+    plan_set = next(e for e in entries if e["kind"] == "plan_set")
+    fired = next(e for e in entries if e["kind"] == "fired")
+    box = f"#alerts .loop[data-alert='{alert_id}']"
+    open_dashboard(seeded, page)
+    page.wait_for(f"document.querySelector(\"{box} .loop-plan-line\")", what="the rectification plan")
+    stage = page.evaluate(f"document.querySelector(\"{box} .rectification\").innerText")
+    assert stage == "整改：整改中", stage
+    plan = page.evaluate(f"document.querySelector(\"{box} .loop-plan-line\").innerText")
+    assert plan == f"整改计划：苏州市农业农村局，期限 {cst(deadline.isoformat())} (北京时间) — 停售并复查", plan
+    page.click(f"{box} .loop-timeline-toggle")
+    page.wait_for(f"document.querySelector(\"{box} .loop-timeline li[data-kind='plan_set']\")",
+                  what="the plan in the timeline")
+    lines = page.evaluate(f"[...document.querySelectorAll(\"{box} .loop-timeline li\")].map(li => li.innerText)")
+    assert lines[0].startswith(f"{cst(fired['at'])} (北京时间) 告警开始"), lines
+    assert any(line.startswith(f"{cst(plan_set['at'])} (北京时间) 设定整改计划 — 整改计划：苏州市农业农村局")
+               for line in lines), lines
+    # The panel re-renders every refresh; the open timeline stays open.
+    page.evaluate("new Promise(r => setTimeout(r, 11000))")
+    assert page.evaluate(f"document.querySelector(\"{box} .loop-timeline\").hidden") is False
+    text = page.evaluate("document.getElementById('alerts').innerText")
+    assert "rectification" not in text.lower() and "timeline" not in text.lower(), text
+    assert page.errors() == []

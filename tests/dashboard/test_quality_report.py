@@ -65,6 +65,16 @@ def test_the_monthly_report_shows_the_figures_the_breach_and_the_alerts(
     assert "alerts-unavailable" not in doc
     assert "严重" in alerts and "苏州市" in alerts
 
+    # The period is running: every verdict counts, and the recent failures are still provisional (issue 19).
+    loop = doc[doc.index("五、结果确定性"):doc.index('<section class="notes">')]
+    assert "本报告期尚未结束，合格率包含全部检验结果" in loop
+    pending = re.search(r'<tr data-indicator="agri_sampling_pass_rate" data-region="320500">.*?</tr>', loop)
+    assert pending is not None and "苏州市" in pending.group(0)
+    # Nothing reported by the cities yet, but the running month's reports are not due: 0 of 13, not yet missing.
+    completeness = loop[loop.index("六、数据报送完整率"):]
+    assert "0 / 13" in completeness and "未到报送期限" in completeness and "南京市" not in completeness
+    assert "数据报送不完整" not in overview[:overview.index("</section>")]
+
 
 def test_the_report_as_pdf_is_the_chinese_official_version_with_its_issuer_and_named_cities(
         seeded: Seeded, firing_suzhou_alert: dict[str, Any]) -> None:
@@ -84,6 +94,7 @@ def test_the_report_as_pdf_is_the_chinese_official_version_with_its_issuer_and_n
     assert "江苏省质量发展委员会办公室" in flat
     assert "主要拖累城市：苏州市" in flat and "未达标城市：苏州市" in flat
     assert f"第1页，共{len(pdf.pages)}页" in flat  # every page numbered
+    assert "五、结果确定性" in flat and "六、数据报送完整率" in flat and "待定不合格数" in flat
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "quality-report.pdf").write_bytes(response.content)
 
@@ -104,6 +115,9 @@ def test_the_english_report(seeded: Seeded) -> None:
     year, month = seeded.period.split("-")
     assert f"quality status report, {dt.date(int(year), int(month), 1):%B} {year}</h1>" in response.text
     assert "Office of the Jiangsu Provincial Quality Development Committee" in response.text
+    assert "5. Provisional results" in response.text and "6. Completeness of reported figures" in response.text
+    assert "The period is still running: pass rates count every result" in response.text
+    assert "0 / 13" in response.text and "not due yet" in response.text
 
 
 def test_the_report_is_for_readers_only_and_refuses_periods_it_cannot_report(seeded: Seeded) -> None:

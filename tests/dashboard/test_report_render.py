@@ -192,3 +192,51 @@ def test_a_signed_report_link_opens_only_its_own_report_until_it_expires() -> No
                     (secret, "2026-11", "pdf", "zh-CN", expires + 3600, query["sig"]),
                     (secret, "2026-11", "pdf", "zh-CN", expires, "\u0080" + query["sig"][1:])]:
         assert "not valid" in str(link_refusal(*altered, now=expires - 100))
+
+
+def _completeness() -> list[dict[str, object]]:
+    from services.indicators.completeness import completeness
+    cities = CATALOGUE.city_codes
+    reported = {(e.indicator, c, "2026-11") for e in CATALOGUE.expected_reports for c in cities
+                if not (e.indicator == "three_products_share" and c in ("320300", "320500"))
+                and e.indicator != CATALOGUE.expected_reports[-1].indicator}
+    due = [{**c, "due_on": "2026-12-10", "due": True} for c in completeness(CATALOGUE, reported, "2026-11")]
+    return [*due[:-1], {**due[-1], "due": False}]  # the last one still inside its grace days
+
+
+def _loop_report(locale: str, basis: str = "final") -> str:
+    figures = index_figures([{**f, "provisional": 7} if (f["indicator"], f["region"]) in (
+        ("agri_sampling_pass_rate", "320000"), ("agri_sampling_pass_rate", "320300")) else f for f in FIGURES])
+    return render_report(CATALOGUE, parse_period("2026-11", CST), figures, [ALERT], None, generated_at=GENERATED,
+                         previous=index_figures(PREVIOUS), locale=locale, completeness=_completeness(), basis=basis)
+
+
+def test_the_report_says_which_figures_are_provisional_and_how_complete_the_reports_are() -> None:
+    doc = _loop_report("zh-CN")
+    part = doc[doc.index("五、结果确定性"):doc.index('<section class="notes">')]
+    assert "本报告期已结束，合格率按已确定的结果计算" in part
+    provisional = re.search(r'<table class="provisional">.*?</table>', part)
+    assert provisional is not None and "农产品" in provisional.group(0) and "徐州市" in provisional.group(0)
+    assert provisional.group(0).count("<tr data-indicator") == 2 and ">7<" in provisional.group(0)
+    completeness = part[part.index("六、数据报送完整率"):]
+    n = len(CATALOGUE.city_codes)
+    row = re.search(r'<tr class="completeness-row short" data-indicator="three_products_share">.*?</tr>',
+                    completeness)
+    assert row is not None and f"{n - 2} / {n}" in row.group(0) and "徐州市、苏州市" in row.group(0)
+    overview = visible(doc[doc.index('<section class="overview">'):doc.index("</section>")].join(["<body>", ""]))
+    assert "全省共有 7 个不合格结果尚在异议期内或等待复检" in overview
+    assert f"已报 {n - 2} / 应报 {n}，未报：徐州市、苏州市" in overview
+    assert "本报告期尚未结束" in _loop_report("zh-CN", basis="all")
+    last = CATALOGUE.expected_reports[-1].indicator
+    pending = re.search(rf'<tr class="completeness-row" data-indicator="{last}">.*?</tr>', completeness)
+    assert pending is not None and "未到报送期限（2026-12-10 前报送）" in pending.group(0)
+
+
+def test_the_provisional_and_completeness_sections_in_english() -> None:
+    doc = _loop_report("en")
+    part = doc[doc.index("5. Provisional results"):doc.index('<section class="notes">')]
+    assert "The period is closed: pass rates count settled results only" in part
+    assert "6. Completeness of reported figures" in part and "Xuzhou, Suzhou" in part
+    assert "7 failing results across the province are still provisional" in doc
+    body = visible(part.join(["<body>", ""]))
+    assert not re.search(r"[\u4e00-\u9fff]", body), body

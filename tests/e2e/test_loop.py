@@ -105,5 +105,5 @@ def test_a_breach_is_rectified_resolved_and_closed_with_every_step_in_its_timeli
     for step in ("notified", "acknowledged", "plan_set", "follow_up_received", "rectified", "resolved", "closed"):
         assert step in kinds, (step, kinds)
     notices = wait_for(lambda: {a.get("notice") for h in receiver.snapshot() for a in h.json["alerts"]} >= {
-        "firing", "closed"} and receiver.snapshot(), timeout=30, what="the closed notice")
+        "started", "closed"} and receiver.snapshot(), timeout=30, what="the closed notice")
     assert all(h.json["agency_id"] == "city-3203" for h in notices)

@@ -20,7 +20,7 @@
   const state = {
     config: null, token: null, window: "judged", selected: null, figures: new Map(), rows: new Map(),
     alerts: [], alertsError: null, timer: null, busy: false, trendKey: null, county: null, asOf: null,
-    lastReportUrl: null,
+    lastReportUrl: null, completeness: [],
   };
   const $ = (id) => document.getElementById(id);
 
@@ -258,8 +258,9 @@
 
   function cellContent(ind, f, wide, firing) {
     const n = sampleSize(f);
-    if (verdict(f) === "no_data") {
-      return [el("div", { class: "value", text: "—" }), el("div", { class: "st", text: t("status.no_data") })];
+    if (verdict(f) === "no_data") {  // (a milestone with nothing counted reads no_data since issue 19)
+      return present(el("div", { class: "value", text: "—" }), el("div", { class: "st", text: t("status.no_data") }),
+        wide ? el("div", { class: "note", text: t("province_only") }) : null);
     }
     const ci = fmtCi(ind.unit, f.ci95);
     const parts = present(
@@ -312,6 +313,7 @@
     const body = await api(`/v1/scorecard?window=${encodeURIComponent(state.window)}`);
     state.figures = indexFigures(body);
     state.rows = new Map((body.indicators || []).map((r) => [r.indicator, r]));
+    state.completeness = body.completeness || [];
     return body.as_of || [...state.figures.values()].map((f) => f.as_of).filter(Boolean).sort().pop();
   }
 
@@ -513,13 +515,9 @@
     return a.acked || a.acked_at ? [{ by: a.acked_by || "?", at: a.acked_at, comment: a.ack_comment || "" }] : [];
   }
 
-  // Rectification (整改) state, when the alert service tracks it (issue 19): shown in its own line.
-  function rectificationOf(a) {
-    const r = a.rectification;
-    if (!r) return null;
-    const stateText = typeof r === "string" ? r : r.state || r.status || "";
-    return stateText ? el("div", { class: "rectification", text: t("alerts.rectification", { state: stateText }) }) : null;
-  }
+  // The rectification loop (issue 19: stage, plan, follow-ups, provisional failures, contributing cities,
+  // timeline, plan form) comes from loop.js, when it is loaded.
+  const loopOf = (a) => (window.QWLoop ? window.QWLoop.panel(a) : null);
 
   function renderAlerts() {
     const box = $("alerts");
@@ -553,7 +551,7 @@
           `${windowName(a.window || "")} · ${a.category || t("alerts.all_categories")}` }),
         el("div", { class: "since", "data-started": a.started_at || "",
           text: t("alerts.since", { time: cstLabelled(a.started_at) }) }),
-        ...ackLine, rectificationOf(a)));
+        ...ackLine, loopOf(a)));
     }
     box.replaceChildren(list);
   }
@@ -612,6 +610,7 @@
       state.asOf = asOf;
       renderCells();
       renderAlerts();
+      if (window.QWLoop) window.QWLoop.completeness(state.completeness);
       renderReportLink();
       $("error").hidden = true;
       $("updated").textContent = `${t("updated", { time: cstText(Date.now(), true) })}` +
@@ -654,6 +653,9 @@
     const cell = (frag.get("cell") || "").split(":");
     const resp = await fetch("/dashboard/config.json", { cache: "no-store" });
     state.config = await resp.json();
+    // Helpers lent to loop.js (the rectification loop in the alert panel).
+    window.QW = { t, el, api, cstLabelled, config: () => state.config, refresh: () => refresh(),
+      indName: (id) => indName(indicatorSpec(id)), regionName: (code) => regionName(regionSpec(code)) };
     state.window = state.config.default_window || "judged";
     if (win && state.config.windows.includes(win)) state.window = win;
     if (cell.length === 2 && cell[0] && cell[1]) state.selected = { indicator: cell[0], region: cell[1] };

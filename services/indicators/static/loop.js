@@ -1,128 +1,150 @@
-// Issue 19 on the dashboard, kept apart so it can move: the rectification loop of each alert (stage, plan,
-// follow-ups, escalation, the cities behind a provincial shortfall, the timeline), a form to set a plan,
-// and the completeness of reported figures. Plain JS, no build step; text only through textContent.
-(function () {
+// Issue 19 in the dashboard's alert panel, kept apart so it can move: each alert's rectification loop (stage,
+// plan with its unit and deadline, follow-up samples, escalation), its provisional failures and the cities behind
+// a provincial shortfall, its timeline (every step, in China Standard Time) and a form to set a plan; and the
+// completeness of reported figures under the scorecard. dashboard.js calls `QWLoop.panel(alert)` for each alert
+// it lists and `QWLoop.completeness(rows)` after each refresh, and lends its helpers as `window.QW` (text from
+// shared/i18n/dashboard.<locale>.json, CST times, the API with the reader's token). Text only via textContent.
+(() => {
   "use strict";
-  const TOKEN_KEY = "qw.token";
-  const STAGE = { open: "待整改 open", planned: "整改中 planned", rectified: "已整改 rectified", closed: "已闭环 closed" };
-  let config = null;
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
-
-  async function api(url, options) {
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) return null;
-    const resp = await fetch(url, Object.assign({ cache: "no-store" }, options || {}, {
-      headers: Object.assign({ Authorization: `Bearer ${token}` }, (options || {}).headers || {}),
-    }));
-    if (!resp.ok) throw new Error(`${resp.status} ${(await resp.text()).slice(0, 200)}`);
-    return resp.json();
-  }
+  // alert_id -> {node, summary, actions, timeline, open, form}: one node per alert, kept across refreshes so an
+  // open timeline stays open and a half-typed plan is not lost when the panel re-renders.
+  const boxes = new Map();
+  const MAX_BOXES = 500;
+  const Q = () => window.QW;
 
   function alertsBase() {
-    return ((config && config.alerts_url) || "").replace(/\/$/, "");
+    return ((Q().config().alerts_url) || "").replace(/\/$/, "");
   }
 
-  function planForm(alert, box) {
-    const form = el("form", null, "loop-plan");
-    const unit = el("input"); unit.name = "unit"; unit.placeholder = "责任单位 responsible unit"; unit.required = true;
-    const deadline = el("input"); deadline.name = "deadline"; deadline.type = "datetime-local"; deadline.required = true;
-    const comment = el("input"); comment.name = "comment"; comment.placeholder = "整改措施 measures";
-    const submit = el("button", "设定整改计划 Set plan"); submit.type = "submit";
-    const note = el("span", "", "loop-note");
-    form.append(unit, deadline, comment, submit, note);
+  function summaryLines(a) {
+    const { t, el, cstLabelled, regionName } = Q();
+    const lines = [];
+    const loop = a.rectification || null;
+    if (a.kind === "report_overdue") lines.push(el("div", { class: "loop-overdue", text: t("loop.overdue", { period: a.window || "" }) }));
+    if (loop && loop.stage) {
+      lines.push(el("div", { class: "rectification", "data-stage": loop.stage,
+        text: t("alerts.rectification", { state: t(`loop.stage.${loop.stage}`) }) }));
+      if (loop.plan) {
+        lines.push(el("div", { class: "loop-plan-line", text: t("loop.plan", { unit: loop.plan.unit || "—",
+          deadline: cstLabelled(loop.plan.deadline) }) + (loop.plan.comment ? ` — ${loop.plan.comment}` : "") }));
+      }
+      if (loop.follow_ups || loop.stage === "planned") {
+        lines.push(el("div", { class: "loop-follow-ups", text: t("loop.follow_ups", { count: loop.follow_ups || 0,
+          required: loop.follow_ups_required || "—" }) }));
+      }
+      if (loop.escalated_at) lines.push(el("div", { class: "loop-escalated", text: t("loop.escalated", { time: cstLabelled(loop.escalated_at) }) }));
+    }
+    if (a.provisional_failures) {
+      lines.push(el("div", { class: "loop-provisional", text: t("loop.provisional", { count: a.provisional_failures }) }));
+    }
+    if (Array.isArray(a.contributors) && a.contributors.length) {
+      const sep = Q().config().locale === "en" ? "; " : "、";
+      lines.push(el("div", { class: "loop-contributors", text: t("loop.contributors", { cities: a.contributors.map(
+        (c) => t(c.alerting ? "loop.contributor_alerting" : "loop.contributor",
+          { name: regionName(c.region), points: Number(c.points).toFixed(1), n: c.n })).join(sep) }) }));
+    }
+    return lines;
+  }
+
+  function entryText(e) {
+    const { t, cstLabelled } = Q();
+    const d = e.detail || {};
+    let text = `${cstLabelled(e.at)} ${t(`loop.entry.${e.kind}`)}`;
+    if (e.kind === "plan_set" && d.deadline) text += ` — ${t("loop.plan", { unit: d.unit || "—", deadline: cstLabelled(d.deadline) })}`;
+    if (e.actor) text += ` · ${e.actor}`;
+    return text;
+  }
+
+  async function loadTimeline(id, box) {
+    const { api, el, t } = Q();
+    try {
+      const body = await api(`${alertsBase()}/v1/alerts/${encodeURIComponent(id)}/timeline`);
+      box.timeline.replaceChildren(...(body.entries || []).map((e) => el("li", { "data-kind": e.kind, "data-at": e.at, text: entryText(e) })));
+    } catch (err) {
+      box.timeline.replaceChildren(el("li", { class: "error", text: t("loop.timeline.error", { error: err.message || err }) }));
+    }
+  }
+
+  function planForm(a, box) {
+    const { el, t, api } = Q();
+    const unit = el("input", { name: "unit", required: "required", maxlength: "200", placeholder: t("loop.form.unit") });
+    const deadline = el("input", { name: "deadline", type: "datetime-local", required: "required" });
+    const comment = el("input", { name: "comment", maxlength: "2000", placeholder: t("loop.form.comment") });
+    const note = el("span", { class: "loop-note", role: "status" });
+    const form = el("form", { class: "loop-form" },
+      el("label", { text: t("loop.form.unit") }, unit), el("label", { text: t("loop.form.deadline") }, deadline),
+      el("label", { text: t("loop.form.comment") }, comment), el("button", { type: "submit", text: t("loop.form.submit") }), note);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await api(`${alertsBase()}/v1/alerts/${encodeURIComponent(alert.alert_id)}/rectification`, {
+        await api(`${alertsBase()}/v1/alerts/${encodeURIComponent(a.alert_id)}/rectification`, {
           method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ unit: unit.value, deadline: `${deadline.value}:00+08:00`, comment: comment.value }),
-        });
-        note.textContent = "已保存 saved";
-        refresh();
-      } catch (err) { note.textContent = String(err.message || err); }
+          body: JSON.stringify({ unit: unit.value, deadline: `${deadline.value}:00+08:00`, comment: comment.value }) });
+        note.textContent = t("loop.form.saved");
+        form.remove();
+        box.form = null;
+        Q().refresh();
+      } catch (err) { note.textContent = t("loop.form.failed", { error: err.message || err }); }
     });
-    box.append(form);
+    return form;
   }
 
-  async function showTimeline(alert, box) {
-    const body = await api(`${alertsBase()}/v1/alerts/${encodeURIComponent(alert.alert_id)}/timeline`);
-    const list = el("ol", null, "loop-timeline");
-    for (const e of body.entries) {
-      const actor = e.actor ? ` · ${e.actor}` : "";
-      list.append(el("li", `${e.at.replace("T", " ").slice(0, 19)} ${e.kind}${actor}`));
+  function panel(a) {
+    const { el, t } = Q();
+    const id = a.alert_id || "";
+    let box = boxes.get(id);
+    if (!box) {
+      if (boxes.size > MAX_BOXES) boxes.clear();
+      box = { node: el("div", { class: "loop", "data-alert": id }), summary: el("div", { class: "loop-summary" }),
+        actions: el("div", { class: "loop-actions" }), timeline: el("ol", { class: "loop-timeline", hidden: "hidden" }),
+        open: false, form: null };
+      const toggle = el("button", { type: "button", class: "link loop-timeline-toggle", text: t("loop.timeline.show") });
+      toggle.addEventListener("click", () => {
+        box.open = !box.open;
+        box.timeline.hidden = !box.open;
+        toggle.textContent = t(box.open ? "loop.timeline.hide" : "loop.timeline.show");
+        if (box.open) loadTimeline(id, box);
+      });
+      box.planButton = el("button", { type: "button", class: "link loop-plan-open", text: t("loop.form.open") });
+      box.planButton.addEventListener("click", () => {
+        if (box.form) { box.form.remove(); box.form = null; return; }
+        box.form = planForm(box.alert, box);
+        box.node.append(box.form);
+      });
+      box.actions.append(toggle, box.planButton);
+      box.node.append(box.summary, box.actions, box.timeline);
+      boxes.set(id, box);
     }
-    box.append(list);
+    box.alert = a;
+    box.summary.replaceChildren(...summaryLines(a));
+    const stage = (a.rectification && a.rectification.stage) || "open";
+    box.planButton.hidden = !(a.state === "firing" && a.kind !== "report_overdue" && (stage === "open" || stage === "planned"));
+    if (box.open) loadTimeline(id, box);
+    return box.node;
   }
 
-  function alertCard(alert) {
-    const box = el("div", null, "loop-alert");
-    const loop = alert.rectification || {};
-    const kind = alert.kind === "report_overdue" ? "逾期未报 report overdue" : (alert.severity || "");
-    box.append(el("h4", `${alert.indicator} · ${alert.region} · ${alert.window} · ${kind} · ${alert.state}`));
-    if (loop.stage) box.append(el("p", `${STAGE[loop.stage] || loop.stage}` +
-      (loop.plan ? ` — ${loop.plan.unit}，期限 due ${loop.plan.deadline}` : "") +
-      ` · 跟踪抽检 follow-ups ${loop.follow_ups || 0}/${loop.follow_ups_required || "-"}` +
-      (loop.escalated_at ? " · 已升级 escalated" : "")));
-    if (alert.provisional_failures) box.append(el("p", `待定不合格 provisional failures: ${alert.provisional_failures}`));
-    if (alert.contributors && alert.contributors.length) {
-      box.append(el("p", "主要影响城市 cities behind the gap: " + alert.contributors.map(
-        (c) => `${c.name} ${c.points} pp (n=${c.n})${c.alerting ? " ⚑" : ""}`).join("，")));
+  function completeness(rows) {
+    const { el, t, indName, regionName } = Q();
+    let section = document.getElementById("completeness");
+    if (!section) {
+      section = el("section", { id: "completeness", class: "completeness" });
+      const detail = document.getElementById("detail");
+      if (detail) detail.before(section); else (document.querySelector("main") || document.body).append(section);
     }
-    const show = el("button", "时间线 Timeline");
-    show.addEventListener("click", () => { show.disabled = true; showTimeline(alert, box).catch(() => {}); });
-    box.append(show);
-    if (alert.state === "firing" && alert.kind !== "report_overdue" && (!loop.stage || loop.stage === "open" || loop.stage === "planned")) {
-      planForm(alert, box);
-    }
-    return box;
+    if (!Array.isArray(rows) || !rows.length) { section.hidden = true; return; }
+    section.hidden = false;
+    const sep = Q().config().locale === "en" ? ", " : "、";
+    const head = el("tr", {}, ...["col.indicator", "col.period", "col.reported", "col.rate", "col.missing"].map(
+      (k) => el("th", { text: t(`completeness.${k}`) })));
+    const body = rows.map((r) => el("tr", { class: r.reported < r.expected ? "short" : "", "data-indicator": r.indicator },
+      el("td", { text: indName(r.indicator) }), el("td", { text: r.period }),
+      el("td", { class: "num", text: `${r.reported} / ${r.expected}` }),
+      el("td", { class: "num", text: `${(r.value * 100).toFixed(1)} %` }),
+      el("td", { text: (r.missing || []).map((m) => regionName(m.region)).join(sep) || "—" })));
+    section.replaceChildren(el("h2", { text: t("completeness.title") }),
+      el("table", { class: "completeness" }, el("thead", {}, head), el("tbody", {}, ...body)));
   }
 
-  function completenessTable(rows) {
-    const table = el("table", null, "loop-completeness");
-    const head = el("tr");
-    for (const h of ["指标 Indicator", "报告期 Period", "已报/应报", "完整率", "未报 Missing"]) head.append(el("th", h));
-    table.append(head);
-    for (const r of rows) {
-      const tr = el("tr");
-      tr.append(el("td", r.name_zh), el("td", r.period), el("td", `${r.reported}/${r.expected}`),
-        el("td", `${(r.value * 100).toFixed(1)} %`), el("td", r.missing.map((m) => m.name).join("、") || "—"));
-      table.append(tr);
-    }
-    return table;
-  }
-
-  async function refresh() {
-    const section = document.getElementById("loop");
-    if (!section || !sessionStorage.getItem(TOKEN_KEY)) return;
-    try {
-      const [alerts, card] = await Promise.all([
-        api(`${alertsBase()}/v1/alerts?state=all&limit=50`), api("/v1/scorecard?window=30d")]);
-      section.replaceChildren(el("h2", "整改闭环 Rectification loop"));
-      for (const a of (alerts ? alerts.alerts : []).filter((a) => a.state === "firing" || a.rectification)) {
-        section.append(alertCard(a));
-      }
-      section.append(el("h2", "数据报送完整率 Completeness of reported figures"));
-      section.append(completenessTable((card && card.completeness) || []));
-    } catch (err) {
-      section.replaceChildren(el("p", `整改闭环暂不可用 loop unavailable: ${err.message || err}`));
-    }
-  }
-
-  async function boot() {
-    const main = document.querySelector("main") || document.body;
-    const section = el("section", null, "loop");
-    section.id = "loop";
-    main.append(section);
-    config = await (await fetch("/dashboard/config.json", { cache: "no-store" })).json();
-    refresh();
-    setInterval(refresh, 30000);
-  }
-
-  document.addEventListener("DOMContentLoaded", () => { boot().catch(() => {}); });
+  window.QWLoop = { panel, completeness };
 })();
