@@ -230,22 +230,24 @@ def contributors_json(session: Session, catalogue: Catalogue, alert: Alert,
              "alerting": c["region"] in alerting} for c in items]
 
 
-def fold_named_cities(session: Session, catalogue: Catalogue,
-                      items: list[tuple[Alert, Any]]) -> list[tuple[Alert, Any]]:
-    """Drop from one delivery the city alerts (same indicator, window and category) that a provincial alert in
-    the same delivery names among its shortfall contributors: the agency reads them there, once."""
-    named: dict[tuple[str, str, str | None], set[str]] = {}
+def named_cities(session: Session, catalogue: Catalogue, items: list[tuple[Alert, Any]]) -> dict[str, str]:
+    """The city alerts of one delivery (same indicator, window and category) that a provincial alert in the
+    same delivery names among its shortfall contributors, each with that provincial alert's id. They stay
+    in the delivery (every firing alert reaches its agencies), but a person reads them once: inside the
+    provincial alert, not as a second notice (issue 19)."""
+    named: dict[tuple[str, str, str | None], tuple[str, set[str]]] = {}
     for alert, notice in items:
         if alert.region == catalogue.province_code and notice != "resolved":
             row = session.get(AlertLoop, alert.alert_id)
             if row is not None and row.contributors:
                 regions = {c["region"] for c in orjson.loads(row.contributors)}
-                named.setdefault((alert.indicator, alert.window, alert.category), set()).update(regions)
-    if not named:
-        return items
-    return [(alert, notice) for alert, notice in items
-            if notice == "resolved" or alert.region not in named.get((alert.indicator, alert.window, alert.category),
-                                                                    set())]
+                named[(alert.indicator, alert.window, alert.category)] = (alert.alert_id, regions)
+    folded: dict[str, str] = {}
+    for alert, notice in items:
+        province = named.get((alert.indicator, alert.window, alert.category))
+        if notice != "resolved" and province is not None and alert.region in province[1]:
+            folded[alert.alert_id] = province[0]
+    return folded
 
 
 def _instant(value: dt.datetime | None) -> str | None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from services.alerts.acks import acked_agencies, acks_by_alert, acks_for_payload
 from services.alerts.channels import MARKDOWN_LIMIT, dingtalk_body, wecom_body
 from services.alerts.evaluate import Notice, mark_notified, muted_key, notice_due
-from services.alerts.loop import fold_named_cities, loop_fields
+from services.alerts.loop import loop_fields, named_cities
 from services.alerts.models import Alert, Delivery, DeliveryAlert, Subscription
 from services.alerts.notices import NoticeRenderer
 from services.alerts.payload import alert_fields, build_body
@@ -84,8 +84,6 @@ class Notifier:
                 _add(sending, subscriptions, row, notice)
             result.notices.append((row.alert_id, notice))
         for group in sending.values():
-            # A city named in a provincial alert of the same delivery is not notified a second time (issue 19).
-            group.items = fold_named_cities(session, self.catalogue, group.items)
             result.deliveries.append(self._record(session, group, now, status="pending"))
         for group in muting.values():
             result.silenced.append(self._record(session, group, now, status="silenced"))
@@ -111,6 +109,9 @@ class Notifier:
         subscription = group.subscription
         acks = acks_for_payload(session, (a for a, _ in group.items))
         extras = {a.alert_id: loop_fields(session, self.catalogue, a) for a, _ in group.items}
+        # A city named in a provincial alert of the same delivery is read there, not as a second notice (issue 19).
+        for city, province in named_cities(session, self.catalogue, group.items).items():
+            extras[city]["named_in"] = province
         body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks, extras=extras)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
@@ -134,7 +135,9 @@ class Notifier:
         per alert, its loop fields (``loop_fields``: kind, rectification, contributors, provisional failures;
         for a loop notice also ``loop``, the notice's details), additive in the webhook JSON and rendered in
         every other channel's text. ``items`` pair an alert with its outbox notice (``firing`` ... or a loop
-        notice: ``rectify_overdue``, ``rectified``, ``closed``)."""
+        notice: ``rectify_overdue``, ``rectified``, ``closed``). A city alert whose extras say ``named_in`` (a
+        provincial alert of the same delivery names it) is left out of what people read (markdown, email) and
+        kept in the webhook's and Alertmanager's alerts, which machines read by id."""
         channel = subscription.channel or "webhook"
         locale = subscription.locale or "zh-CN"
         renderer = self.renderer
@@ -144,7 +147,7 @@ class Notifier:
                                  for a, n in items]).decode()
         acks = acks or {}
         views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id), extras=extras.get(a.alert_id))
-                 for a, n in items]
+                 for a, n in items if "named_in" not in extras.get(a.alert_id, {})]
         if channel in MARKDOWN_LIMIT:
             options = orjson.loads(subscription.options or "{}")
             title = renderer.title(views, locale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,9 +114,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, registry: Coll
     return app
 
 
+class _EchoingJSONResponse(JSONResponse):
+    """A refusal may quote what the client sent (a lab clerk needs to see the offending value), and a JSON
+    string may carry a lone surrogate (``"\\ud800"``) that UTF-8 cannot encode: it is shown as ``?``, not a 500."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8", "replace")
+
+
 async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
     request.app.state.metrics.reject(exc.reason, exc.events)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    return _EchoingJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 async def _too_large(request: Request, exc: BodyTooLarge) -> Response:

@@ -423,3 +423,26 @@ def test_the_rectification_loop_notices_render_on_every_channel_in_both_language
     assert "the alert is closed" in renderer.text([closed], "en")
     assert renderer.webhook_fields(alert, "closed", "zh-CN")["notice"] == "closed"
     assert renderer.summary(rectified, "zh-CN").startswith("【已整改】主要地产农产品质量抽检合格率（徐州市）")
+
+
+def test_a_city_named_in_its_provincial_alert_is_read_there_but_still_reaches_machines_by_id(
+        harness: Harness, robots: Receiver) -> None:
+    """Issue 19: a city alerting with the province, in one evaluation, is named inside the provincial notice
+    rather than notified a second time to the same agency; the webhook still carries it (every firing alert
+    reaches its agencies once), marked ``named_in`` the provincial alert."""
+    harness.subscribe("agri", robots.url("/dingtalk/robot/send?access_token=tok-agri"), secret=ROBOT_SECRET,
+                      channel="dingtalk")
+    harness.subscribe("agri", robots.url("/hook"))
+    from shared.figures import Contributor
+    xuzhou = Contributor(region="320300", points=1.35, numerator=850, denominator=1000, value=0.85)
+    province = figure("breach", region="320000").model_copy(update={"contributors": (xuzhou,)})
+    harness.apply(province, figure("breach", region="320300"))
+    _drain(harness)
+    (markdown,) = [h.markdown or "" for h in robots.robot_messages("dingtalk")]
+    assert "江苏省" in markdown and "主要影响城市：徐州市" in markdown
+    assert "主要地产农产品质量抽检合格率 · 徐州市" not in markdown  # no second block for Xuzhou
+    (hook,) = robots.to("/hook")
+    by_region = {a["region"]: a for a in hook.json["alerts"]}
+    assert set(by_region) == {"320000", "320300"}
+    assert by_region["320300"]["named_in"] == by_region["320000"]["alert_id"]
+    assert "named_in" not in by_region["320000"]
