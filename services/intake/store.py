@@ -1,8 +1,9 @@
 """The intake ledger: which events each sender sent, with which content hash, and who owns each subject.
 
-A request's new events are *claimed* before they are published (``claim``: one transaction), then
-*confirmed* with their Kafka position once acknowledged (``record``: an ``UPDATE`` per row, the rows of many
-requests in one transaction), or *released* if publishing failed. The claim is what makes two intake
+A request's new events are *claimed* before they are published (``claim_group``: the claims of many
+requests in one transaction, a SAVEPOINT each), then *confirmed* with their Kafka position once acknowledged
+(``record``: an ``UPDATE`` per row, the rows of many requests in one transaction), or *released* if
+publishing failed. The claim is what makes two intake
 instances that receive one sender's ``event_id`` with different content at the same instant answer 202 to
 one and 409 to the other: the second ``INSERT ... ON CONFLICT DO NOTHING`` waits for the first
 transaction and then finds the row.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +27,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.intake.models import IntakeEvent, IntakeSubject
+
+logger = logging.getLogger(__name__)
 
 TABLE = IntakeEvent.__table__
 SUBJECTS = IntakeSubject.__table__
@@ -59,6 +64,20 @@ class ClaimResult:
     conflicts: list[str] = field(default_factory=list)  # other content under an id this sender used
     foreign: list[str] = field(default_factory=list)  # subjects another sender owns
 
+    @property
+    def refused(self) -> bool:
+        return bool(self.foreign or self.conflicts)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One request's claim: its new events' rows and the subjects they report on."""
+
+    sender: str
+    rows: Sequence[LedgerRow]
+    subjects: Sequence[str]
+    now: dt.datetime
+
 
 class EventLedger:
     def __init__(self, engine: Engine, *, stale_claim: dt.timedelta = STALE_CLAIM) -> None:
@@ -72,18 +91,59 @@ class EventLedger:
     def claim(self, sender: str, rows: Sequence[LedgerRow], subjects: Sequence[str], now: dt.datetime) -> ClaimResult:
         """In one transaction: take ownership of the unowned ``subjects`` and claim the events' ids; rolled back
         (nothing kept) when a subject is another sender's or an id holds other content."""
-        result = ClaimResult()
         with self._write_lock, self._engine.connect() as connection, connection.begin() as transaction:
-            if subjects:
-                result.foreign = self._own(connection, sender, subjects, now)
-                if result.foreign:
-                    transaction.rollback()
-                    return result
-            self._claim_ids(connection, sender, rows, now, result)
-            if result.conflicts:
+            result = self._claim(connection, Claim(sender, rows, subjects, now))
+            if result.refused:
                 transaction.rollback()
-                result.publish.clear()
-                result.duplicates.clear()
+        return result
+
+    def claim_group(self, claims: Sequence[Claim]) -> list[ClaimResult | Exception]:
+        """The claims of several requests in one transaction (one commit), each under a SAVEPOINT of its own so
+        that a refused request rolls back only its own rows; a result (or the error) per claim, in order.
+
+        If the group fails as a whole (a unique constraint another intake instance's concurrent claim decided,
+        a deadlock between two instances' groups, a lost connection), nothing of it is kept and each claim is
+        tried again on its own (``claim``): the database decides each request, and an error reaches only the
+        request it belongs to."""
+        if len(claims) == 1:
+            return [self._claim_alone(claims[0])]
+        try:
+            with self._write_lock, self._engine.connect() as connection, connection.begin():
+                if self._engine.dialect.name == "sqlite":
+                    # pysqlite begins a transaction only before an INSERT/UPDATE/DELETE, so a SAVEPOINT would open
+                    # (and its RELEASE commit) a transaction of its own: the outer one is begun explicitly first
+                    # (SQLAlchemy's pysqlite SAVEPOINT workaround, for this transaction only). IMMEDIATE takes the
+                    # write lock now, waiting in the busy handler, not at the first write.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                results: list[ClaimResult | Exception] = []
+                for claim in claims:
+                    with connection.begin_nested() as savepoint:
+                        result = self._claim(connection, claim)
+                        if result.refused:
+                            savepoint.rollback()
+                    results.append(result)
+            return results
+        except SQLAlchemyError as exc:
+            logger.info("intake claim group failed; claiming its requests one by one",
+                        extra={"requests": len(claims), "error": type(exc).__name__})
+        return [self._claim_alone(claim) for claim in claims]
+
+    def _claim_alone(self, claim: Claim) -> ClaimResult | Exception:
+        try:
+            return self.claim(claim.sender, claim.rows, claim.subjects, claim.now)
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+            return exc
+
+    def _claim(self, connection: Connection, claim: Claim) -> ClaimResult:
+        result = ClaimResult()
+        if claim.subjects:
+            result.foreign = self._own(connection, claim.sender, claim.subjects, claim.now)
+            if result.foreign:
+                return result
+        self._claim_ids(connection, claim.sender, claim.rows, claim.now, result)
+        if result.conflicts:
+            result.publish.clear()
+            result.duplicates.clear()
         return result
 
     def _own(self, connection: Connection, sender: str, subjects: Sequence[str], now: dt.datetime) -> list[str]:
@@ -177,4 +237,4 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-__all__ = ["ClaimResult", "EventLedger", "LedgerRow", "STALE_CLAIM"]
+__all__ = ["Claim", "ClaimResult", "EventLedger", "LedgerRow", "STALE_CLAIM"]
