@@ -152,11 +152,13 @@ class EventLedger:
         foreign: list[str] = []
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start:start + CHUNK]
-            connection.execute(insert, [{"subject": s, "owner": sender, "claimed_at": now} for s in chunk])
-            if sender == "operator":  # operators correct any subject
+            values = [{"subject": s, "owner": sender, "claimed_at": now} for s in chunk]
+            taken = {row[0] for row in connection.execute(insert.returning(SUBJECTS.c.subject), values)}
+            others = [s for s in chunk if s not in taken]  # owned already: by whom?
+            if sender == "operator" or not others:  # operators correct any subject
                 continue
             owners = connection.execute(select(SUBJECTS.c.subject, SUBJECTS.c.owner)
-                                        .where(SUBJECTS.c.subject.in_(chunk)))
+                                        .where(SUBJECTS.c.subject.in_(others)))
             foreign.extend(subject for subject, owner in owners if owner != sender)
         return sorted(foreign)
 
