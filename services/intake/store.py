@@ -98,35 +98,105 @@ class EventLedger:
         return result
 
     def claim_group(self, claims: Sequence[Claim]) -> list[ClaimResult | Exception]:
-        """The claims of several requests in one transaction (one commit), each under a SAVEPOINT of its own so
-        that a refused request rolls back only its own rows; a result (or the error) per claim, in order.
+        """The claims of several requests in one transaction (one commit); a result (or the error) per claim, in
+        order, each as ``claim`` would have answered it had the requests come one after another.
 
-        If the group fails as a whole (a unique constraint another intake instance's concurrent claim decided,
-        a deadlock between two instances' groups, a lost connection), nothing of it is kept and each claim is
-        tried again on its own (``claim``): the database decides each request, and an error reaches only the
-        request it belongs to."""
-        if len(claims) == 1:
-            return [self._claim_alone(claims[0])]
+        Check, then insert: the owners of every subject and the rows of every id in the group are read with one
+        ``SELECT`` each, each request is decided in order against them and against the requests before it in
+        the group (a refused request adds nothing), and the accepted requests' subjects and ids are inserted
+        with one statement each. This process's ledger worker is its only writer, and on SQLite the group holds
+        the write lock from its first statement (``BEGIN IMMEDIATE``). Another intake instance on PostgreSQL
+        may still insert between the read and the write: the unique constraints decide (an insert that does
+        not take every row it should), and then nothing of the group is kept and each claim is tried again on
+        its own (``claim``), as it is when the group fails in any other way (a deadlock between two instances,
+        a lost connection): only the request an error belongs to gets it."""
         try:
             with self._write_lock, self._engine.connect() as connection, connection.begin():
                 if self._engine.dialect.name == "sqlite":
-                    # pysqlite begins a transaction only before an INSERT/UPDATE/DELETE, so a SAVEPOINT would open
-                    # (and its RELEASE commit) a transaction of its own: the outer one is begun explicitly first
-                    # (SQLAlchemy's pysqlite SAVEPOINT workaround, for this transaction only). IMMEDIATE takes the
-                    # write lock now, waiting in the busy handler, not at the first write.
+                    # pysqlite begins a transaction only before an INSERT/UPDATE/DELETE: the reads must be in it.
+                    # IMMEDIATE takes the write lock now, waiting in the busy handler, not at the first write.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
-                results: list[ClaimResult | Exception] = []
-                for claim in claims:
-                    with connection.begin_nested() as savepoint:
-                        result = self._claim(connection, claim)
-                        if result.refused:
-                            savepoint.rollback()
-                    results.append(result)
-            return results
+                return list(self._claim_together(connection, claims))
+        except _Raced:
+            logger.info("intake claim group met another instance's claim; claiming its requests one by one",
+                        extra={"requests": len(claims)})
         except SQLAlchemyError as exc:
+            if len(claims) == 1:
+                return [exc]
             logger.info("intake claim group failed; claiming its requests one by one",
                         extra={"requests": len(claims), "error": type(exc).__name__})
         return [self._claim_alone(claim) for claim in claims]
+
+    def _claim_together(self, connection: Connection, claims: Sequence[Claim]) -> list[ClaimResult]:
+        owners: dict[str, str] = {}
+        subjects = sorted({s for c in claims for s in c.subjects})
+        for start in range(0, len(subjects), CHUNK):
+            chunk = subjects[start:start + CHUNK]
+            query = select(SUBJECTS.c.subject, SUBJECTS.c.owner).where(SUBJECTS.c.subject.in_(chunk))
+            owners.update((subject, owner) for subject, owner in connection.execute(query))
+        known: dict[tuple[str, str], tuple[str, int | None, dt.datetime]] = {}
+        keys = sorted({(r.sender, r.event_id) for c in claims for r in c.rows})
+        for start in range(0, len(keys), CHUNK):
+            query = (select(TABLE.c.sender, TABLE.c.event_id, TABLE.c.content_hash, TABLE.c.kafka_offset,
+                            TABLE.c.accepted_at)
+                     .where(tuple_(TABLE.c.sender, TABLE.c.event_id).in_(keys[start:start + CHUNK])))
+            for found in connection.execute(query):
+                known[(found.sender, found.event_id)] = (found.content_hash, found.kafka_offset, found.accepted_at)
+        new_subjects: list[dict[str, Any]] = []
+        new_rows: list[LedgerRow] = []
+        results: list[ClaimResult] = []
+        for claim in claims:
+            result = ClaimResult()
+            results.append(result)
+            sender = claim.sender
+            if sender != "operator":  # operators correct any subject
+                result.foreign = sorted({s for s in claim.subjects if owners.get(s, sender) != sender})
+                if result.foreign:
+                    continue
+            take_overs: list[tuple[LedgerRow, str, dt.datetime]] = []
+            fresh: list[LedgerRow] = []
+            for row in sorted(claim.rows, key=lambda r: r.event_id):
+                seen = known.get((sender, row.event_id))
+                if seen is None:
+                    fresh.append(row)
+                    result.publish.add(row.event_id)
+                elif seen[0] == row.content_hash:
+                    (result.duplicates if seen[1] is not None else result.publish).add(row.event_id)
+                elif seen[1] is None and _aware(seen[2]) < claim.now - self._stale:
+                    take_overs.append((row, seen[0], seen[2]))
+                    result.publish.add(row.event_id)
+                else:
+                    result.conflicts.append(row.event_id)
+            if result.conflicts:
+                result.publish.clear()
+                result.duplicates.clear()
+                continue
+            for subject in sorted(set(claim.subjects)):
+                if subject not in owners:
+                    owners[subject] = sender
+                    new_subjects.append({"subject": subject, "owner": sender, "claimed_at": claim.now})
+            for row, old_hash, old_at in take_overs:
+                if not self._take_over(connection, row, old_hash, old_at):
+                    raise _Raced
+                known[(sender, row.event_id)] = (row.content_hash, None, row.accepted_at)
+            for row in fresh:
+                known[(sender, row.event_id)] = (row.content_hash, None, row.accepted_at)
+            new_rows.extend(fresh)
+        # In key order, as every instance inserts: two instances' groups wait for each other, never in a cycle.
+        new_subjects.sort(key=lambda v: v["subject"])
+        new_rows.sort(key=lambda r: (r.sender, r.event_id))
+        self._insert_all(connection, SUBJECTS, ["subject"], new_subjects)
+        self._insert_all(connection, TABLE, ["sender", "event_id"], [r._asdict() for r in new_rows])
+        return results
+
+    def _insert_all(self, connection: Connection, table: Any, key: list[str], values: list[dict[str, Any]]) -> None:
+        """Insert rows none of which may exist; _Raced if another instance wrote one first."""
+        insert = self._dialect.insert(table).on_conflict_do_nothing(index_elements=key)
+        returning = insert.returning(*(table.c[k] for k in key))
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            if len(connection.execute(returning, chunk).all()) != len(chunk):
+                raise _Raced
 
     def _claim_alone(self, claim: Claim) -> ClaimResult | Exception:
         try:
@@ -233,6 +303,10 @@ class EventLedger:
         with self._engine.connect() as connection:
             return int(connection.scalar(select(func.count()).select_from(TABLE)
                                          .where(TABLE.c.kafka_offset.is_not(None))) or 0)
+
+
+class _Raced(Exception):
+    """Another intake instance claimed a row of the group between its read and its write."""
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
