@@ -3,10 +3,10 @@
 Requests put their claims and their confirmations on a queue (those of one event-loop turn together, so
 the thread is woken once per turn) and await an asyncio future. The worker takes everything that
 queued up while it was busy (no added wait when idle): all confirmations go into one transaction, all
-claims into another (``EventLedger.claim_group``: a SAVEPOINT per request, so a refused request rolls back
-only its own claims and gets its own 403 or 409 while its neighbours get 202) -- one commit each, the cost
-SQLite serialises on -- and the waiting requests are woken with a single ``call_soon_threadsafe``. A
-request's rows are committed before its future completes, so "202" still means "recorded". If a group
+claims into another (``EventLedger.claim_group``: each request decided in order as if it came alone, so a
+refused request keeps nothing and gets its own 403 or 409 while its neighbours get 202) -- one commit each,
+the cost SQLite serialises on -- and the waiting requests are woken with a single ``call_soon_threadsafe``.
+A request's rows are committed before its future completes, so "202" still means "recorded". If a group
 fails as a whole, each request's rows are retried in a transaction of their own, so one bad request (or
 another intake instance's concurrent claim) cannot fail its neighbours.
 """

@@ -1,12 +1,12 @@
 """The intake ledger: which events each sender sent, with which content hash, and who owns each subject.
 
 A request's new events are *claimed* before they are published (``claim_group``: the claims of many
-requests in one transaction, a SAVEPOINT each), then *confirmed* with their Kafka position once acknowledged
-(``record``: an ``UPDATE`` per row, the rows of many requests in one transaction), or *released* if
-publishing failed. The claim is what makes two intake
-instances that receive one sender's ``event_id`` with different content at the same instant answer 202 to
-one and 409 to the other: the second ``INSERT ... ON CONFLICT DO NOTHING`` waits for the first
-transaction and then finds the row.
+requests in one transaction, each decided as if it came alone), then *confirmed* with their Kafka position
+once acknowledged (``record``: an ``UPDATE`` per row, the rows of many requests in one transaction), or
+*released* if publishing failed. The claim is what makes two intake instances that receive one sender's
+``event_id`` with different content at the same instant answer 202 to one and 409 to the other: the
+second ``INSERT ... ON CONFLICT DO NOTHING`` waits for the first transaction and then finds the row (a
+group that finds it so falls back to claiming its requests one by one).
 
 A claim that a crash leaves behind (claimed, never confirmed nor released) blocks other content under
 that id for ``STALE_CLAIM`` only: after that a new claim with other content takes it over (an ``UPDATE``
