@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -135,13 +135,16 @@ class EventLedger:
             query = select(SUBJECTS.c.subject, SUBJECTS.c.owner).where(SUBJECTS.c.subject.in_(chunk))
             owners.update((subject, owner) for subject, owner in connection.execute(query))
         known: dict[tuple[str, str], tuple[str, int | None, dt.datetime]] = {}
-        keys = sorted({(r.sender, r.event_id) for c in claims for r in c.rows})
-        for start in range(0, len(keys), CHUNK):
-            query = (select(TABLE.c.sender, TABLE.c.event_id, TABLE.c.content_hash, TABLE.c.kafka_offset,
-                            TABLE.c.accepted_at)
-                     .where(tuple_(TABLE.c.sender, TABLE.c.event_id).in_(keys[start:start + CHUNK])))
-            for found in connection.execute(query):
-                known[(found.sender, found.event_id)] = (found.content_hash, found.kafka_offset, found.accepted_at)
+        ids: dict[str, set[str]] = {}
+        for claim in claims:
+            ids.setdefault(claim.sender, set()).update(r.event_id for r in claim.rows)
+        for sender, sent in sorted(ids.items()):  # one sender at a time: its primary-key range (SQLite scans for
+            ordered = sorted(sent)                # a (sender, event_id) IN list of row values)
+            for start in range(0, len(ordered), CHUNK):
+                query = (select(TABLE.c.event_id, TABLE.c.content_hash, TABLE.c.kafka_offset, TABLE.c.accepted_at)
+                         .where(TABLE.c.sender == sender, TABLE.c.event_id.in_(ordered[start:start + CHUNK])))
+                for found in connection.execute(query):
+                    known[(sender, found.event_id)] = (found.content_hash, found.kafka_offset, found.accepted_at)
         new_subjects: list[dict[str, Any]] = []
         new_rows: list[LedgerRow] = []
         results: list[ClaimResult] = []
@@ -292,12 +295,14 @@ class EventLedger:
         """Drop this request's unconfirmed claims (publishing failed): the sender may retry with any content."""
         if not rows:
             return
-        keys = [(r.event_id, r.content_hash) for r in rows]
+        statement = delete(TABLE).where(TABLE.c.sender == bindparam("b_sender"),
+                                        TABLE.c.event_id == bindparam("b_event_id"),
+                                        TABLE.c.content_hash == bindparam("b_content_hash"),
+                                        TABLE.c.kafka_offset.is_(None))
+        # A primary-key look-up per row (SQLite would scan the sender's rows for a list of row values).
+        params = [{"b_sender": sender, "b_event_id": r.event_id, "b_content_hash": r.content_hash} for r in rows]
         with self._write_lock, self._engine.begin() as connection:
-            for start in range(0, len(keys), CHUNK):
-                connection.execute(delete(TABLE).where(
-                    TABLE.c.sender == sender, TABLE.c.kafka_offset.is_(None),
-                    tuple_(TABLE.c.event_id, TABLE.c.content_hash).in_(keys[start:start + CHUNK])))
+            connection.execute(statement, params)
 
     def count(self) -> int:
         with self._engine.connect() as connection:
