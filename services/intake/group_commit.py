@@ -1,13 +1,14 @@
-"""One thread does all ledger work for the event loop, and does its confirmations in groups.
+"""One thread does all ledger work for the event loop, and does its claims and confirmations in groups.
 
 Requests put their claims and their confirmations on a queue (those of one event-loop turn together, so
 the thread is woken once per turn) and await an asyncio future. The worker takes everything that
-queued up while it was busy (no added wait when idle): each claim runs in a transaction of its own (a
-refused request rolls back only its own claims), all confirmations go into one transaction (one commit,
-the cost SQLite serialises on), and the waiting requests are woken with a single
-``call_soon_threadsafe``. A request's rows are committed before its future completes, so "202" still
-means "recorded". If a group's commit fails, each request's rows are retried in a transaction of their
-own, so one bad request cannot fail its neighbours.
+queued up while it was busy (no added wait when idle): all confirmations go into one transaction, all
+claims into another (``EventLedger.claim_group``: each request decided in order as if it came alone, so a
+refused request keeps nothing and gets its own 403 or 409 while its neighbours get 202) -- one commit each,
+the cost SQLite serialises on -- and the waiting requests are woken with a single ``call_soon_threadsafe``.
+A request's rows are committed before its future completes, so "202" still means "recorded". If a group
+fails as a whole, each request's rows are retried in a transaction of their own, so one bad request (or
+another intake instance's concurrent claim) cannot fail its neighbours.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake.store import ClaimResult, EventLedger, LedgerRow
+from services.intake.store import Claim, ClaimResult, EventLedger, LedgerRow
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ MAX_GROUP_ROWS = 5_000  # a group stops taking more once it has this many rows (
 class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    call: Callable[[], Any] | None = None  # a claim or a release: run on its own
+    call: Callable[[], Any] | None = None  # a release: run on its own
+    claim: Claim | None = None
     rows: Sequence[LedgerRow] = ()
     writes: bool = False
     outcome: Any = field(default=None)
@@ -51,7 +53,7 @@ class LedgerWorker:
 
     async def claim(self, sender: str, rows: Sequence[LedgerRow], subjects: Sequence[str],
                     now: dt.datetime) -> ClaimResult:
-        return await self._submit(call=functools.partial(self._ledger.claim, sender, rows, subjects, now))
+        return await self._submit(claim=Claim(sender, rows, subjects, now))
 
     async def release(self, sender: str, rows: Sequence[LedgerRow]) -> None:
         if rows:
@@ -107,7 +109,7 @@ class LedgerWorker:
             if first is None:
                 return
             group = first
-            rows = sum(len(job.rows) for job in first)
+            rows = sum(_size(job) for job in first)
             stop = False
             while rows < self._max_rows:
                 try:
@@ -118,7 +120,7 @@ class LedgerWorker:
                     stop = True
                     break
                 group.extend(jobs)
-                rows += sum(len(job.rows) for job in jobs)
+                rows += sum(_size(job) for job in jobs)
             self._work(group)
             if stop:
                 return
@@ -127,6 +129,9 @@ class LedgerWorker:
         writes = [job for job in group if job.writes]
         if writes:
             self._write(writes)
+        claims = [job for job in group if job.claim is not None]
+        if claims:
+            self._claim(claims)
         for job in group:
             if job.call is not None:
                 try:
@@ -134,6 +139,17 @@ class LedgerWorker:
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                     job.error = exc
         _wake(group)
+
+    def _claim(self, jobs: list[_Job]) -> None:
+        try:
+            outcomes = self._ledger.claim_group([job.claim for job in jobs if job.claim is not None])
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            outcomes = [exc] * len(jobs)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                job.error = outcome
+            else:
+                job.outcome = outcome
 
     def _write(self, jobs: list[_Job]) -> None:
         try:
@@ -148,6 +164,10 @@ class LedgerWorker:
                 self._ledger.record(job.rows)
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                 job.error = exc
+
+
+def _size(job: _Job) -> int:
+    return len(job.rows) + (len(job.claim.rows) + len(job.claim.subjects) if job.claim is not None else 0)
 
 
 def _wake(group: list[_Job]) -> None:

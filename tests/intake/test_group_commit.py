@@ -1,25 +1,29 @@
 """The ledger worker's hand-off (a fake ledger, no I/O): work submitted in the same event-loop turn as
-the worker's shutdown is still done, and each claim of a turn is answered on its own."""
+the worker's shutdown is still done, and the claims of a turn go to the ledger together and each is
+answered on its own."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from services.intake.group_commit import LedgerWorker
+from services.intake.store import Claim
 
 
 class FakeLedger:
     def __init__(self) -> None:
         self.recorded: list[object] = []
-        self.claims: list[list[str]] = []
+        self.groups: list[list[str]] = []
 
     def record(self, rows: Sequence[object]) -> None:
         self.recorded.extend(rows)
 
-    def claim(self, sender: str, rows: Sequence[str], subjects: Sequence[str], now: object) -> str:
-        self.claims.append(list(rows))
-        return f"claimed {rows[0]}"
+    def claim_group(self, claims: Sequence[Claim]) -> list[object]:
+        self.groups.append([str(claim.rows[0]) for claim in claims])
+        return [ValueError("refused") if claim.rows[0] == "bad" else f"claimed {claim.rows[0]}" for claim in claims]
 
 
 def test_rows_submitted_in_the_same_turn_as_shutdown_are_still_recorded() -> None:
@@ -39,19 +43,39 @@ def test_rows_submitted_in_the_same_turn_as_shutdown_are_still_recorded() -> Non
     assert asyncio.run(scenario()) == ["warm-up", "row of a request answered 202"]
 
 
-def test_claims_from_one_turn_each_run_on_their_own() -> None:
-    """Each claim is its own transaction (a refused request rolls back only its own claims), and every
-    request of the turn gets its own answer."""
+def test_claims_from_one_turn_go_together_and_each_is_answered_on_its_own() -> None:
+    """The claims of one turn reach the ledger as one group (one transaction), and every request of the turn
+    gets its own answer: an error reaches only the request it belongs to."""
     async def scenario() -> tuple[list[object], list[list[str]]]:
         ledger = FakeLedger()
         worker = LedgerWorker(ledger)  # type: ignore[arg-type]
         try:
-            answers = await asyncio.wait_for(
-                asyncio.gather(*(worker.claim("lab:L", [f"e{i}"], [], None) for i in range(5))), 5)  # type: ignore[list-item, arg-type]
+            ids = ["e0", "e1", "bad", "e3", "e4"]
+            answers = await asyncio.wait_for(asyncio.gather(
+                *(worker.claim("lab:L", [i], [], None) for i in ids), return_exceptions=True), 5)  # type: ignore[list-item, arg-type]
         finally:
             worker.close()
-        return list(answers), ledger.claims
+        return list(answers), ledger.groups
 
-    answers, claims = asyncio.run(scenario())
-    assert answers == [f"claimed e{i}" for i in range(5)]
-    assert sorted(c[0] for c in claims) == [f"e{i}" for i in range(5)]
+    answers, groups = asyncio.run(scenario())
+    assert [str(a) for a in answers] == ["claimed e0", "claimed e1", "refused", "claimed e3", "claimed e4"]
+    assert isinstance(answers[2], ValueError)
+    assert groups == [["e0", "e1", "bad", "e3", "e4"]]
+
+
+def test_a_ledger_that_fails_the_whole_group_fails_each_request() -> None:
+    class Broken(FakeLedger):
+        def claim_group(self, claims: Sequence[Claim]) -> list[object]:
+            raise RuntimeError("database gone")
+
+    async def scenario() -> None:
+        worker = LedgerWorker(Broken())  # type: ignore[arg-type]
+        try:
+            for outcome in await asyncio.gather(*(worker.claim("lab:L", [i], [], None) for i in "ab"),  # type: ignore[list-item, arg-type]
+                                                return_exceptions=True):
+                with pytest.raises(RuntimeError):
+                    raise outcome  # type: ignore[misc]
+        finally:
+            worker.close()
+
+    asyncio.run(scenario())

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
-from services.intake.store import EventLedger, LedgerRow
+from services.intake.store import Claim, ClaimResult, EventLedger, LedgerRow
 from shared.db import migrate
 from tests.intake.support import ADMIN, NOW, FakePublisher, auth, figure, inspection, survey, with_changes
 
@@ -166,9 +166,25 @@ def test_a_failed_publish_releases_the_claim(client: TestClient, publisher: Fake
     assert fixed.status_code == 202 and fixed.json()["accepted"] == 1
 
 
-def test_a_claim_left_by_a_crash_is_taken_over_once_stale(sqlite_url: str) -> None:
+class _Grouped:
+    """A ledger whose ``claim`` goes through ``claim_group`` (the request path) as a group of one."""
+
+    def __init__(self, ledger: EventLedger) -> None:
+        self._ledger = ledger
+        self.record = ledger.record
+
+    def claim(self, sender: str, rows: list[LedgerRow], subjects: list[str], now: dt.datetime) -> ClaimResult:
+        (result,) = self._ledger.claim_group([Claim(sender, rows, subjects, now)])
+        assert isinstance(result, ClaimResult)
+        return result
+
+
+@pytest.mark.parametrize("path", ["alone", "grouped"])
+def test_a_claim_left_by_a_crash_is_taken_over_once_stale(sqlite_url: str, path: str) -> None:
     migrate(sqlite_url)
-    ledger = EventLedger(create_engine(sqlite_url))
+    ledger: EventLedger | _Grouped = EventLedger(create_engine(sqlite_url))
+    if path == "grouped":
+        ledger = _Grouped(ledger)
 
     def row(content_hash: str, at: dt.datetime) -> LedgerRow:
         return LedgerRow("lab:L", "crash-1", content_hash, "inspection.completed", "L", NOW, at)
