@@ -186,7 +186,8 @@ def test_event_id_squatting_neither_blocks_nor_reveals(stack: ServiceProcesses) 
     # B re-using its own id with other content gets a 409 about its own event only.
     again = post(stack, lab_b, {**squat, "data": {**squat["data"], "verdict": "fail"}})
     assert again.status_code == 409
-    assert again.json()["conflicts"] == [{"index": 0, "event_id": event_id}]
+    # ... naming B's own sample (issue 18's lab-facing errors), never A's
+    assert again.json()["conflicts"] == [{"index": 0, "event_id": event_id, "sample_id": squat["data"]["sample_id"]}]
     assert "LAB-3201" not in again.text and mine["data"]["sample_id"] not in again.text
     # Each sender sees its own event; an id only another sender used is a 404, as an unknown one.
     lab_c = lab_key(stack, "LAB-3205")
