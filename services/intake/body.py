@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,6 +55,8 @@ def parse_json(body: bytes) -> Any:
     be walked a second time (that walk cost more than parsing it)."""
     if not body.strip():
         raise Rejection(400, "bad_json", "request body is empty; expected a JSON object")
+    if _SURROGATE_ESCAPE.search(body):  # Python's parser accepts a lone "\\ud800"; orjson refuses it, with where
+        _orjson_problem(body)
     try:
         return json.loads(body.decode("utf-8"), object_pairs_hook=_unique_pairs, parse_constant=_no_constant,
                           parse_float=_finite)
@@ -63,13 +66,20 @@ def parse_json(body: bytes) -> Any:
     except RecursionError:
         raise Rejection(400, "bad_json", f"JSON is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # includes UnicodeDecodeError and JSONDecodeError: orjson says where
-        pass
+        _orjson_problem(body)
+    raise Rejection(400, "bad_json", "malformed JSON")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _orjson_problem(body: bytes) -> None:
+    """A 400 saying where the JSON is malformed, as orjson reads it (which refuses lone surrogates)."""
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Rejection(400, "bad_json", f"malformed JSON at line {exc.lineno} column {exc.colno} "
                                          f"(byte {exc.pos}): {exc.msg}") from None
-    raise Rejection(400, "bad_json", "malformed JSON")
 
 
 class _DuplicateKey(ValueError):
