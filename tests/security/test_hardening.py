@@ -357,12 +357,12 @@ def test_an_agency_lists_only_its_silences_without_key_ids(stack: ServiceProcess
 
 
 # ---- the URL policy, with private webhooks not allowed ----------------------------------------------------
-@pytest.fixture
+@pytest.fixture(scope="module")  # one process for every URL case: each case leaves no subscription behind
 def strict_alerts(kafka_broker: LocalKafka, postgres_server: LocalPostgres,
-                  tmp_path: Path) -> Iterator[ServiceProcesses]:
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcesses]:
     name = f"t_sec_{uuid.uuid4().hex[:12]}"
     services = ServiceProcesses(bootstrap=kafka_broker.bootstrap, database_url=postgres_server.create_database(name),
-                                topic_prefix=f"{name}.", data_dir=tmp_path,
+                                topic_prefix=f"{name}.", data_dir=tmp_path_factory.mktemp("strict-alerts"),
                                 extra_env={"QW_ALLOW_PRIVATE_WEBHOOKS": "false"})
     try:
         services.start("alerts")
