@@ -7,7 +7,8 @@ webhooks it gets (QW_INBOX_PORT, default 8009), and the demo lab feed (QW_DEMO=0
 The agri agency is also subscribed on every other notice channel: a DingTalk and a WeCom robot (the inbox
 plays both and prints the rendered markdown), email to a local SMTP sink that prints what it receives
 (QW_MAIL_SINK_PORT, default 8025; unless QW_SMTP_HOST names a real server) and, when Debian's
-prometheus-alertmanager is installed, a local Alertmanager (QW_ALERTMANAGER_PORT, default 9093). Each
+prometheus-alertmanager is installed, a local Alertmanager (QW_ALERTMANAGER_PORT, default 9095;
+the local broker's controller holds 9093). Each
 process logs to QW_DATA_DIR/logs/<name>.log, rotated at 10 MB with 3 old files kept. Ctrl-C or SIGTERM
 stops everything it started. Tokens travel in the processes' environment, never on a command line, and the
 data folder is private (0700; files 0600).
@@ -138,7 +139,7 @@ class Stack:
                 "(devtools/install-system-deps.sh installs it)")
             return
         alertmanager = LocalAlertmanager(self.settings.data_dir / "alertmanager",
-                                         port=int(os.environ.get("QW_ALERTMANAGER_PORT", "9093")))
+                                         port=int(os.environ.get("QW_ALERTMANAGER_PORT", "9095")))
         try:
             self.alertmanager = alertmanager.start()
         except (OSError, RuntimeError, WaitTimeout) as exc:  # e.g. the system's own Alertmanager already holds the port
