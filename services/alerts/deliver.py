@@ -322,9 +322,10 @@ class DeliveryWorker:
                 alerts = self.service.notifier.firing_for(session, subscription, now)
                 if not alerts:
                     continue
-                body = orjson.dumps([self.service.notifier.renderer.alertmanager_alert(a, "reminder",
-                                                                                       subscription.agency_id)
-                                     for a in alerts])
+                renderer = self.service.notifier.renderer
+                body = orjson.dumps([pushed for a in alerts
+                                     for pushed in renderer.alertmanager_alerts(a, "reminder", subscription.agency_id,
+                                                                                now)])
                 jobs.append((subscription.subscription_id, subscription.url, body))
         futures = []
         for subscription_id, url, body in jobs:

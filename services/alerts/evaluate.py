@@ -25,12 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 from shared.figures import Figure
 
 State = Literal["inactive", "pending", "firing", "resolved"]
 Severity = Literal["warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 Notice = Literal["firing", "escalated", "reminder", "resolved"]
 
 SEVERITY_RANK: dict[str | None, int] = {None: 0, "warning": 1, "critical": 2}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from services.alerts.evaluate import SEVERITIES
+
 OUTCOMES = ("delivered", "failed", "retrying", "gave_up", "silenced")
 CHANNELS = ("webhook", "dingtalk", "wecom", "email", "alertmanager")
-SEVERITIES = ("warning", "critical")
 
 
 class AlertsMetrics:

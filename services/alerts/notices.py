@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from services.alerts.evaluate import SEVERITIES
 from services.alerts.loop import OVERDUE_PREFIX
 from services.alerts.models import Alert
 from shared.catalogue import Catalogue
@@ -327,10 +328,23 @@ class NoticeRenderer:
         return "\n".join(parts)
 
     # ---- Alertmanager ------------------------------------------------------------------------------------
+    def alertmanager_alerts(self, alert: Alert, notice: str, agency_id: str, now: dt.datetime,
+                            extras: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The postableAlerts of one alert (Alertmanager API v2). Severity is a label, so Alertmanager holds
+        one alert per severity, as for Prometheus' warning and critical rules: beside the alert at its
+        severity goes the same alert at every other severity, ended (``endsAt``: the resolve time, or
+        ``now``), so a severity change while firing leaves nothing stale behind. Alertmanager lists and
+        notifies no alert it only ever saw ended."""
+        current = self.alertmanager_alert(alert, notice, agency_id, extras)
+        ended_at = rfc3339(alert.resolved_at if alert.state == "resolved" and alert.resolved_at else now)
+        others = [{**current, "labels": {**current["labels"], "severity": severity}, "endsAt": ended_at}
+                  for severity in SEVERITIES if severity != current["labels"]["severity"]]
+        return [current, *others]
+
     def alertmanager_alert(self, alert: Alert, notice: str, agency_id: str,
                            extras: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One postableAlert (Alertmanager API v2): labels identify the alert (the same labels on every push,
-        so Alertmanager keeps one alert), annotations say what it is in both languages."""
+        """One postableAlert: labels identify the alert (the same labels on every push while its severity
+        holds, so Alertmanager keeps one alert), annotations say what it is in both languages."""
         zh, en = self.item(alert, notice, "zh-CN", extras=extras), self.item(alert, notice, "en", extras=extras)
         labels = {"alertname": "QualityWatchIndicatorBreach", "indicator": alert.indicator, "region": alert.region,
                   "window": alert.window, "severity": alert.severity or "warning", "agency": agency_id,

@@ -143,8 +143,9 @@ class Notifier:
         renderer = self.renderer
         extras = extras or {}
         if channel == "alertmanager":
-            return orjson.dumps([renderer.alertmanager_alert(a, n, subscription.agency_id, extras.get(a.alert_id))
-                                 for a, n in items]).decode()
+            return orjson.dumps([pushed for a, n in items
+                                 for pushed in renderer.alertmanager_alerts(a, n, subscription.agency_id, now,
+                                                                            extras.get(a.alert_id))]).decode()
         acks = acks or {}
         views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id), extras=extras.get(a.alert_id))
                  for a, n in items if "named_in" not in extras.get(a.alert_id, {})]

@@ -299,6 +299,32 @@ def test_alertmanager_holds_the_alert_while_it_fires_and_ends_it_when_it_resolve
         body[0]["startsAt"])
 
 
+def test_a_severity_change_while_firing_leaves_no_stale_alert_in_alertmanager(
+        harness: Harness, alertmanager: LocalAlertmanager) -> None:
+    """Severity is a label, so Alertmanager holds one alert per severity (as for Prometheus' rules): when a
+    firing alert's severity changes, the push ends the other severity's alert, and the resolution ends all."""
+    harness.subscribe("agri", alertmanager.url, channel="alertmanager")
+    wuxi = {"indicator": "agri_sampling_pass_rate", "region": "320200", "agency": "agri"}
+    harness.apply(figure("breach", region="320200"))
+    harness.deliver()
+    assert [a["labels"]["severity"] for a in alertmanager.alerts(**wuxi)] == ["critical"]
+    harness.advance(60)
+    harness.apply(figure("at_risk", region="320200"))  # de-escalates: no notice, the next re-push carries it
+    harness.advance(harness.settings.alertmanager_resend_seconds + 1)
+    harness.deliver()
+    assert [a["labels"]["severity"] for a in alertmanager.alerts(**wuxi)] == ["warning"]
+    harness.apply(figure("breach", region="320200"))  # critical again (already notified): the re-push carries it
+    harness.advance(harness.settings.alertmanager_resend_seconds + 1)
+    harness.deliver()
+    assert [a["labels"]["severity"] for a in alertmanager.alerts(**wuxi)] == ["critical"]
+    harness.advance(3600)
+    harness.apply(figure("ok", region="320200"))
+    harness.periodic()
+    harness.deliver()
+    assert [d.status for d in harness.deliveries()] == ["delivered", "delivered"]  # started, resolved
+    assert alertmanager.alerts(**wuxi) == []
+
+
 # ---- issue 19's notices on every channel: overdue reports, contributors, provisional failures -------------
 def _province_with_contributors_and_provisional(harness: Harness) -> None:
     from shared.figures import Contributor

@@ -105,8 +105,9 @@ def test_one_breach_reaches_every_channel_once_and_its_resolution_once_each(
         assert len(inbox.robot_messages("dingtalk")) == 2 and len(inbox.robot_messages("wecom")) == 2
         assert all(h.signature_valid for h in inbox.robot_messages("dingtalk"))
         assert [m.subject[:6] for m in mail.snapshot()] == ["【告警开始】", "【已恢复】主"]
-        # Alertmanager took the resolution (200, endsAt = the resolve time). Known gap (closing note of stop
-        # 22): run after tests/e2e/test_chain.py, Alertmanager's own list sometimes still shows the alert
-        # active after that push; alone it is gone at once. Not yet explained, so not asserted here.
+        # Alertmanager took the resolution and lists nothing active: had the figure passed through a warning
+        # on its way back (slow appliers), the alert's critical label set was ended by the push that
+        # carried the warning, and the resolution ended both.
+        assert am.alerts(indicator="agri_sampling_pass_rate", region="320500") == []
     finally:
         stack.stop()
