@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # before a firing alert resolves (anti-flapping).
     alert_for_seconds: float = 60.0
     alert_resolve_for_seconds: float = 600.0
+    # How long a report missing at its due date waits (pending) before its overdue alert fires: a
+    # backfill of past reports, or indicators catching up after an outage, brings it in that time.
+    report_overdue_for_seconds: float = 900.0
 
     # Dashboard and report (served by indicators). The browser calls the alert service directly at
     # alerts_public_url, so the alert service allows CORS from dashboard_origins (comma-separated).

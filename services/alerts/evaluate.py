@@ -54,6 +54,7 @@ class Rule:
     for_seconds: float = 0.0
     resolve_for_seconds: float = 0.0
     repeat_interval_seconds: float = 24 * 3600.0
+    overdue_for_seconds: float = 0.0  # a report missing at its due date is pending this long (overdue.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from services.alerts.evaluate import alert_id_for
 from services.alerts.lifecycle import Entry
 from services.alerts.loop import OVERDUE_PREFIX, append_entries
 from services.alerts.models import Alert
+from services.alerts.rules import RuleBook
 from services.alerts.store import for_update
 from shared.catalogue import Catalogue, ExpectedReport
 
@@ -106,12 +107,16 @@ def overdue(catalogue: Catalogue, expectations: Iterable[ExpectedReport], report
 
 
 class OverdueKeeper:
-    """The periodic pass's part: open an overdue alert per missing report, resolve it when the report is in."""
+    """The periodic pass's part: a missing report's alert goes pending, fires once it has stayed missing
+    for the rule's ``overdue_for_seconds`` (so a backfill, or indicators catching up after an outage, that
+    brings the report notifies nobody), and resolves when the report is in."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, rules: RuleBook) -> None:
         self.catalogue = catalogue
+        self.rules = rules
 
     def periodic(self, session: Session, now: dt.datetime) -> list[Alert]:
+        """Returns the firing or just resolved overdue alerts (the ones owing a notice are among them)."""
         expectations = self.catalogue.expected_reports
         if not expectations:
             return []
@@ -121,35 +126,46 @@ class OverdueKeeper:
             .where(_REPORTED.c.indicator.in_(indicators)))}
         due = {d.key: d for d in overdue(self.catalogue, expectations, reported, now)}
         open_rows = {row.figure_key: row for row in session.scalars(for_update(session, select(Alert).where(
-            Alert.figure_key.startswith(OVERDUE_PREFIX), Alert.state == "firing")))}
+            Alert.figure_key.startswith(OVERDUE_PREFIX), Alert.state.in_(("pending", "firing")))))}
         touched: list[Alert] = []
         for key, row in open_rows.items():
-            if key not in due:  # the report arrived
-                row.state, row.resolved_at, row.status, row.updated_at = "resolved", now, "reported", now
-                session.flush()
-                append_entries(session, row.alert_id, [Entry("report_received", now, None, {"period": row.window})])
-                touched.append(row)
-        for key, item in sorted(due.items()):
-            if key in open_rows:
-                touched.append(open_rows[key])
+            if key in due:
                 continue
-            found = session.get(Alert, alert_id_for(key))
-            if found is not None:
-                row = found
-            else:
-                spec = self.catalogue.indicator(item.indicator)
-                assert spec is not None  # the catalogue validates expected reports
-                row = Alert(alert_id=alert_id_for(key), figure_key=key, indicator=item.indicator, region=item.region,
-                            category=None, window=item.period, state="inactive", target_op=spec.target.op,
-                            target_value=spec.target.value, created_at=now, updated_at=now)
-                session.add(row)
-            row.state, row.severity, row.status = "firing", "warning", "overdue"
-            row.active_at = row.started_at = now
-            row.resolved_at = row.ok_since = row.notified_state = row.notified_severity = None
-            row.last_notified_at = row.acked_at = None
-            row.updated_at = now
+            if row.state == "pending":  # in before its alert fired: nobody was told, nothing to say
+                row.state, row.active_at, row.status, row.updated_at = "inactive", None, "reported", now
+                continue
+            row.state, row.resolved_at, row.status, row.updated_at = "resolved", now, "reported", now
             session.flush()
-            append_entries(session, row.alert_id, [Entry("report_overdue", now, None, {
-                "period": item.period, "due_at": item.due_at.isoformat()})])
+            append_entries(session, row.alert_id, [Entry("report_received", now, None, {"period": row.window})])
+            touched.append(row)
+        for key, item in sorted(due.items()):
+            row = open_rows.get(key) or self._pending(session, item, now)
+            if row.state == "pending":
+                waited = (now - row.active_at).total_seconds() if row.active_at else 0.0
+                if waited < self.rules.rule_for(item.indicator).overdue_for_seconds:
+                    continue
+                self._fire(session, row, item, now)
             touched.append(row)
         return touched
+
+    def _pending(self, session: Session, item: Due, now: dt.datetime) -> Alert:
+        """The alert row of a report found missing now, pending (new, or back from an earlier episode)."""
+        row = session.get(Alert, alert_id_for(item.key))
+        if row is None:
+            spec = self.catalogue.indicator(item.indicator)
+            assert spec is not None  # the catalogue validates expected reports
+            row = Alert(alert_id=alert_id_for(item.key), figure_key=item.key, indicator=item.indicator,
+                        region=item.region, category=None, window=item.period, state="inactive",
+                        target_op=spec.target.op, target_value=spec.target.value, created_at=now, updated_at=now)
+            session.add(row)
+        row.state, row.severity, row.status, row.active_at, row.updated_at = "pending", "warning", "overdue", now, now
+        return row
+
+    @staticmethod
+    def _fire(session: Session, row: Alert, item: Due, now: dt.datetime) -> None:
+        row.state, row.started_at, row.updated_at = "firing", now, now
+        row.resolved_at = row.ok_since = row.notified_state = row.notified_severity = None
+        row.last_notified_at = row.acked_at = None
+        session.flush()
+        append_entries(session, row.alert_id, [Entry("report_overdue", now, None, {
+            "period": item.period, "due_at": item.due_at.isoformat()})])

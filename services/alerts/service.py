@@ -67,7 +67,7 @@ class AlertService:
         self.metrics = metrics
         self.notifier = Notifier(catalogue, rules, dashboard_url=dashboard_url)
         self.loop = LoopKeeper(catalogue)
-        self.overdue = OverdueKeeper(catalogue)
+        self.overdue = OverdueKeeper(catalogue, rules)
         self.lock = threading.RLock()
 
     @contextmanager

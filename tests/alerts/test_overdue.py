@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from services.alerts.evaluate import Rule
 from services.alerts.loop_models import AlertTimelineEntry
 from services.alerts.models import Alert
 from services.alerts.overdue import overdue
@@ -112,3 +113,39 @@ def test_an_overdue_city_report_notifies_agency_and_city_once_reminds_and_resolv
     with harness.rt.sessions() as session:
         kinds = [e.kind for e in session.scalars(select(AlertTimelineEntry).order_by(AlertTimelineEntry.entry_id))]
     assert kinds[0] == "report_overdue" and "report_received" in kinds
+
+
+def test_reports_a_backfill_brings_within_the_wait_notify_nobody_and_one_still_missing_fires_after_it(
+        db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    """A new deployment loading last months' reports (or indicators catching up after an outage) sees every
+    report missing at first: those that arrive within ``overdue_for_seconds`` cause no notice at all."""
+    harness = Harness(db_url, tmp_path, rule=Rule(repeat_interval_seconds=24 * 3600, overdue_for_seconds=900))
+    try:
+        harness.clock.set(dt.datetime(2026, 11, 12, 9, 0, tzinfo=CST))
+        harness.subscribe("market-supervision", receiver.url("/ms"))
+        _report(harness, "320100", "2026-09")  # the backfill's first report: the other months look missing
+        harness.periodic()
+        assert harness.deliver() == 0
+        with harness.rt.sessions() as session:
+            assert {a.state for a in session.scalars(select(Alert))} == {"pending"}
+        harness.advance(300)
+        for city in ALL_CITIES:
+            for period in ("2026-09", "2026-10"):
+                if (city, period) not in (("320100", "2026-09"), ("320700", "2026-10")):
+                    _report(harness, city, period)
+        harness.periodic()
+        harness.advance(599)
+        harness.periodic()
+        assert harness.deliver() == 0 and receiver.requests == []  # Lianyungang's October: 899 s missing
+        harness.advance(1)
+        harness.periodic()
+        harness.deliver()
+        assert [(r.json["alerts"][0]["region"], r.json["alerts"][0]["window"]) for r in receiver.requests] == [
+            ("320700", "2026-10")]
+        with harness.rt.sessions() as session:
+            states = {a.region + " " + a.window: a.state for a in session.scalars(select(Alert))}
+            kinds = [e.kind for e in session.scalars(select(AlertTimelineEntry))]
+        assert states.pop("320700 2026-10") == "firing" and set(states.values()) == {"inactive"}
+        assert kinds.count("report_overdue") == 1 and "report_received" not in kinds
+    finally:
+        harness.close()
