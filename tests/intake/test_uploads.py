@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -344,3 +345,27 @@ def test_the_lab_page_is_chinese_first(lab: Lab) -> None:
     page = lab.client.get("/lab")
     assert page.status_code == 200 and '"locale":"zh-CN"' in page.text and "实验室数据上报" in page.text
     assert '"locale":"en"' in lab.client.get("/lab", cookies={"qw_lang": "en"}).text
+
+
+def test_a_file_libreoffice_calc_saved_from_the_template_is_accepted_whole(lab: Lab) -> None:
+    """The template filled in LibreOffice Calc 7.4 (tests/intake/data/libreoffice_fill.py): a drop-down pick
+    ``320583 苏州市昆山市``, a county by name, a code Calc stored as a number, dates Calc turned into serial
+    numbers in General-format cells, and one left as text ``2026/12/6``."""
+    data = (Path(__file__).parent / "data" / "libreoffice-7.4-three-rows.xlsx").read_bytes()
+    status, body = lab.upload(data, "检验结果.xlsx")
+    assert status == 202, body
+    assert (body["rows"], body["accepted"], body["duplicates"]) == (3, 3, 0)
+    got = [(e["data"]["sample_id"], e["data"]["region"], e["data"]["verdict"], e["occurred_at"], e["lab_id"])
+           for e in lab.events()]
+    assert got == [("KS-LO-001", "320583", "pass", "2026-11-20T10:15:00+08:00", "LAB-0001"),
+                   ("KS-LO-002", "320583", "fail", "2026-11-20T10:40:00+08:00", "LAB-0001"),
+                   ("KS-LO-003", "320583", "pass", "2026-11-02T00:00:00+08:00", "LAB-0001")]
+
+
+def test_a_time_in_the_future_is_named_with_the_time_read_from_the_cell(lab: Lab) -> None:
+    status, body = lab.upload(xlsx([row("S-1"), row("S-2", occurred_at="2026-12-20 10:15")]))
+    assert status == 422
+    (problem,) = body["errors"]
+    assert (problem["row"], problem["column"], problem["field"]) == (4, "F", "occurred_at")
+    assert problem["value"] == "2026-12-20T10:15:00+08:00" and "future" in problem["message"]
+    assert lab.events() == []

@@ -248,8 +248,9 @@ def _instant(raw: Any) -> dt.datetime:
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         if not 1 <= raw < 2_958_466 or math.isnan(raw):
             raise ValueError(f"{raw!r} is not a date", f"“{raw}”不是日期")
-        value = _EXCEL_EPOCH + dt.timedelta(days=float(raw))  # an Excel serial date
-        value = value.replace(microsecond=round(value.microsecond / 1000) * 1000 % 1_000_000)
+        # an Excel serial date, to the nearest millisecond: files keep 15 digits, so 10:15 is stored as
+        # 10:14:59.999997 (LibreOffice, Excel), which rounds up across the second
+        value = _EXCEL_EPOCH + dt.timedelta(milliseconds=round(float(raw) * 86_400_000))
     else:
         value = _parse_text_date(str(raw).strip())
     return value if value.tzinfo else value.replace(tzinfo=CST)

@@ -231,7 +231,10 @@ def _from_rejection(rejection: Rejection, converted: Converted) -> FileRefused:
         field = _ENVELOPE_PATHS.get(path)
         if field is None and path.startswith("$.data."):
             field = path.removeprefix("$.data.")
-        value = rows[index].event["data"].get(field or "") if row is not None and isinstance(index, int) else None
+        value = None
+        if row is not None and isinstance(index, int):
+            event = rows[index].event
+            value = event.get(field or "") if path in _ENVELOPE_PATHS else event["data"].get(field or "")
         problems.append(converted.cell(row or 0, field, error.get("message", ""), error.get("message_zh",
                                        error.get("message", "")), value))
     if rejection.status == 422:
