@@ -21,6 +21,7 @@ import httpx
 
 from devtools.demo_data import CST, Rectification
 from services.alerts.evaluate import alert_id_for
+from shared.clock import rfc3339
 from shared.figures import figure_key
 
 logger = logging.getLogger("qw.demo")
@@ -92,7 +93,7 @@ class LoopDirector:
                     XUZHOU_ALERT)
 
     def _set_plan(self) -> None:
-        deadline = (self.now() + dt.timedelta(days=7)).isoformat()
+        deadline = rfc3339(self.now() + dt.timedelta(days=7))
         body = {"unit": "徐州市农业农村局", "deadline": deadline,
                 "comment": "对抽检不合格的蔬菜基地责令整改，开展跟踪抽检 (demo)"}
         answer = self.client.post(f"{self.url}/v1/alerts/{XUZHOU_ALERT}/rectification", headers=self._auth(),

@@ -23,6 +23,8 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from shared.clock import rfc3339
+
 Stage = Literal["open", "planned", "rectified", "closed"]
 EntryKind = Literal["fired", "notified", "acknowledged", "plan_set", "escalated", "follow_up_received",
                     "rectified", "resolved", "closed", "report_overdue", "report_received"]
@@ -180,7 +182,7 @@ def _set_plan(s: LoopState, event: SetPlan, now: dt.datetime) -> Step:
     if event.deadline <= now:
         raise LifecycleError("deadline", "must be in the future")
     plan = Plan(unit=event.unit, deadline=event.deadline, comment=event.comment, set_by=event.by, set_at=now)
-    detail = {"unit": plan.unit, "deadline": plan.deadline.isoformat(), "comment": plan.comment,
+    detail = {"unit": plan.unit, "deadline": rfc3339(plan.deadline), "comment": plan.comment,
               "replaces_plan": s.plan is not None}
     return Step(replace(s, stage="planned", plan=plan), (Entry("plan_set", now, event.by, detail),))
 
@@ -224,7 +226,7 @@ def _close(s: LoopState, now: dt.datetime) -> tuple[LoopState, Entry]:
 def _tick(s: LoopState, event: Tick, now: dt.datetime) -> Step:
     if s.stage != "planned" or s.plan is None or s.escalated_at is not None or now < s.plan.deadline:
         return Step(s)
-    detail = {"deadline": s.plan.deadline.isoformat(), "unit": s.plan.unit, "to": list(event.escalate_to)}
+    detail = {"deadline": rfc3339(s.plan.deadline), "unit": s.plan.unit, "to": list(event.escalate_to)}
     notice = LoopNotice("rectify_overdue", event.escalate_to,
-                        {"deadline": s.plan.deadline.isoformat(), "unit": s.plan.unit})
+                        {"deadline": rfc3339(s.plan.deadline), "unit": s.plan.unit})
     return Step(replace(s, escalated_at=now), (Entry("escalated", now, None, detail),), (notice,))
