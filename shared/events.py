@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from shared.catalogue import Catalogue
+from shared.explained import Explained
 
 # Headers intake puts on every event record: the SHA-256 of the canonical event bytes, and when intake received it.
 CONTENT_HASH_HEADER = "qw-content-hash"
@@ -51,7 +52,7 @@ Count = Annotated[int, Field(ge=0, le=10**12, strict=True)]
 
 def _no_control_chars(value: str) -> str:
     if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\u2028\u2029\ufeff" for ch in value):
-        raise ValueError("must not contain control characters")
+        raise Explained("must not contain control characters", "不能含控制字符（如换行、制表符等不可见字符）")
     return value
 
 
@@ -109,7 +110,9 @@ class _Data(BaseModel):
     def _known_region(cls, value: str, info: ValidationInfo) -> str:
         ctx = _context(info)
         if ctx and ctx.catalogue.resolve_region(value) is None:
-            raise ValueError(f"region {value!r} is not a region of {ctx.catalogue.regions.province.name}")
+            province = ctx.catalogue.regions.province.name
+            raise Explained(f"region {value!r} is not a region of {province}",
+                            f"地区“{value}”不是{province}的行政区划（见地区代码表）")
         return value
 
 
@@ -191,24 +194,28 @@ class FigureReported(_Data):
     def _one_form(self, info: ValidationInfo) -> FigureReported:
         has_ratio = self.numerator is not None or self.denominator is not None
         if has_ratio and self.value is not None:
-            raise ValueError("give either numerator and denominator, or value, not both")
+            raise Explained("give either numerator and denominator, or value, not both",
+                            "填写分子和分母，或者填写数值，不能都填")
         if has_ratio and (self.numerator is None or self.denominator is None):
-            raise ValueError("numerator and denominator go together")
+            raise Explained("numerator and denominator go together", "分子和分母须同时填写")
         if not has_ratio and self.value is None:
-            raise ValueError("give numerator and denominator, or value")
+            raise Explained("give numerator and denominator, or value", "须填写分子和分母，或者填写数值")
         if self.numerator is not None and self.denominator is not None and self.numerator > self.denominator:
-            raise ValueError("numerator must not exceed denominator")
+            raise Explained("numerator must not exceed denominator", "分子不能大于分母")
         ctx = _context(info)
         if ctx:
             spec = ctx.catalogue.indicator(self.indicator)
             if spec is None or spec.source != "figure":
                 reported = [s.id for s in ctx.catalogue.indicators if s.source == "figure"]
-                raise ValueError(f"indicator {self.indicator!r} is not reported by figures "
-                                 f"(reported: {', '.join(reported)})")
+                raise Explained(f"indicator {self.indicator!r} is not reported by figures "
+                                f"(reported: {', '.join(reported)})",
+                                f"指标“{self.indicator}”不按数据上报（可上报的指标：{'、'.join(reported)}）")
             if spec.kind == "reported_share" and not has_ratio:
-                raise ValueError(f"indicator {self.indicator!r} is a share: give numerator and denominator")
+                raise Explained(f"indicator {self.indicator!r} is a share: give numerator and denominator",
+                                f"指标“{spec.name_zh}”是比例：请填写分子和分母")
             if spec.kind == "reported_value" and has_ratio:
-                raise ValueError(f"indicator {self.indicator!r} is a value: give value")
+                raise Explained(f"indicator {self.indicator!r} is a value: give value",
+                                f"指标“{spec.name_zh}”是数值：请填写数值")
         return self
 
 
@@ -239,7 +246,8 @@ class MilestoneReported(_Data):
         if ctx:
             spec = ctx.catalogue.indicator(value)
             if spec is None or spec.kind != "milestone":
-                raise ValueError(f"indicator {value!r} is not a milestone of the plan")
+                raise Explained(f"indicator {value!r} is not a milestone of the plan",
+                                f"指标“{value}”不是行动方案的里程碑指标")
         return value
 
 
@@ -257,9 +265,12 @@ class _Envelope(BaseModel):
         if ctx is None:
             return value
         if value > ctx.now + ctx.future_skew:
-            raise ValueError(f"is more than {int(ctx.future_skew.total_seconds() // 60)} minutes in the future")
+            minutes = int(ctx.future_skew.total_seconds() // 60)
+            raise Explained(f"is more than {minutes} minutes in the future",
+                            f"时间在未来：晚于当前时间 {minutes} 分钟以上，请检查日期和时间")
         if value < ctx.now - ctx.grace_period:
-            raise ValueError(f"is older than the grace period of {ctx.grace_period.days} days")
+            raise Explained(f"is older than the grace period of {ctx.grace_period.days} days",
+                            f"时间太早：超过了 {ctx.grace_period.days} 天的补报期限")
         return value
 
     def content_hash(self) -> str:

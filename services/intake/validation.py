@@ -17,6 +17,7 @@ from services.intake.vocabulary import ENUMERATED, Choice, choices, code_for, li
 from shared.auth import Principal
 from shared.catalogue import Catalogue
 from shared.events import EVENT_TYPES, Event, EventContext, SurveyScoredEvent, error_path, parse_events
+from shared.explained import Explained
 
 
 def problem(index: int | None, path: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -206,7 +207,7 @@ _TAGS = ", ".join(EVENT_TYPES)
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors for a list of events (each located under its index) as problems."""
     found = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    for err in exc.errors(include_url=False, include_input=False, include_context=True):
         index, loc = int(err["loc"][0]), err["loc"][1:]
         kind = err["type"]
         if kind == "union_tag_not_found":
@@ -217,7 +218,9 @@ def _problems(exc: ValidationError) -> list[dict[str, Any]]:
             found.append(problem(index, "$", "must be a JSON object (an event)", kind=kind))
         else:
             message = err["msg"].removeprefix("Value error, ")
-            found.append(problem(index, error_path(loc), message, kind=kind))
+            raised = (err.get("ctx") or {}).get("error")
+            zh = {"message_zh": raised.message_zh} if isinstance(raised, Explained) else {}
+            found.append(problem(index, error_path(loc), message, kind=kind, **zh))
     return found
 
 
@@ -226,6 +229,7 @@ _IDS = ("sample_id", "project_id")
 
 def _explained(found: dict[str, Any], objects: list[Any], catalogue: Catalogue) -> dict[str, Any]:
     kind = found.pop("kind")
+    explained = found.pop("message_zh", None)
     sent = objects[found["index"]] if isinstance(found["index"], int) else None
     obj: dict[str, Any] = sent if isinstance(sent, dict) else {}
     data: dict[str, Any] = obj["data"] if isinstance(obj.get("data"), dict) else {}
@@ -243,7 +247,8 @@ def _explained(found: dict[str, Any], objects: list[Any], catalogue: Catalogue) 
             value = obj.get("type") if field == "type" else data.get(field)
             message, message_zh = _not_one_of(field, value, values)
             extra = {"message_zh": message_zh, "valid": [{"code": c, "name": n} for c, n in values]}
-    found = {**found, "path": path, "message": message, **(extra or {"message_zh": _chinese(kind, message)})}
+    extra = extra or {"message_zh": explained or _chinese(kind, message)}
+    found = {**found, "path": path, "message": message, **extra}
     event_id = obj.get("event_id")
     if isinstance(event_id, str):
         found["event_id"] = event_id[:100]
@@ -289,22 +294,8 @@ _ZH = {
     "list_type": "应为列表",
     "too_long": "项数太多",
 }
-_ZH_VALUE = {
-    "is more than": "时间在未来（超过允许的时钟误差）",
-    "is older than the grace period": "时间太早，超过了补报期限",
-    "region ": "地区不是本省已知的行政区划（见地区代码表）",
-    "must not contain control characters": "不能含控制字符",
-    "numerator must not exceed denominator": "分子不能大于分母",
-    "give either numerator": "填写分子和分母，或者填写数值，不能都填",
-    "numerator and denominator go together": "分子和分母须同时填写",
-    "give numerator and denominator, or value": "须填写分子和分母，或者填写数值",
-    "indicator ": "指标不适用于此类上报",
-}
 
 
 def _chinese(kind: str, message: str) -> str:
-    if kind == "value_error":
-        for prefix, text in _ZH_VALUE.items():
-            if message.startswith(prefix):
-                return f"{text}（{message}）"
+    """pydantic's own error kinds in Chinese (the catalogue's checks raise ``Explained`` with their own)."""
     return _ZH.get(kind, f"无效（{message}）")

@@ -10,6 +10,8 @@ import re
 from collections import defaultdict
 from typing import Any, Protocol
 
+from shared.explained import Explained
+
 
 class Catalogue(Protocol):
     """What the index reads of ``shared.catalogue.model.Catalogue`` (which builds it: no import back)."""
@@ -27,12 +29,11 @@ _SPACES = re.compile(r"[\s\u3000]+")
 _SUFFIXES = ("市", "区", "县", "省")
 
 
-class RegionNotFound(ValueError):
+class RegionNotFound(Explained):
     """The text names no region of the catalogue, or several; ``candidates`` lists the several (code, name)."""
 
     def __init__(self, message: str, message_zh: str, candidates: tuple[tuple[str, str], ...] = ()) -> None:
-        super().__init__(message)
-        self.message_zh = message_zh
+        super().__init__(message, message_zh)
         self.candidates = candidates
 
 

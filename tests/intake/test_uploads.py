@@ -368,4 +368,5 @@ def test_a_time_in_the_future_is_named_with_the_time_read_from_the_cell(lab: Lab
     (problem,) = body["errors"]
     assert (problem["row"], problem["column"], problem["field"]) == (4, "F", "occurred_at")
     assert problem["value"] == "2026-12-20T10:15:00+08:00" and "future" in problem["message"]
+    assert problem["message_zh"] == "时间在未来：晚于当前时间 5 分钟以上，请检查日期和时间"  # no English quoted
     assert lab.events() == []

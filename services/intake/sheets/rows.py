@@ -17,8 +17,9 @@ from typing import Any
 from services.intake.sheets.columns import COLUMNS, ENVELOPE, EXAMPLE_PREFIX, SHEET_NAMES, Column, column_for
 from services.intake.sheets.reading import FileRefused, Problem, Table, column_letter
 from services.intake.vocabulary import EVENT_TYPE_NAMES, choices, code_for, listed
-from shared.catalogue import Catalogue, RegionNotFound
+from shared.catalogue import Catalogue
 from shared.clock import CST
+from shared.explained import Explained
 
 _MEMO_KINDS = frozenset({"enum", "region", "datetime", "bool"})
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
@@ -163,8 +164,8 @@ def _convert_row(out: Converted, catalogue: Catalogue, table: Table, number: int
             else:
                 value = _value(column, raw, catalogue, data, out.event_type)
         except ValueError as exc:
-            english, chinese = exc.args if len(exc.args) == 2 else (str(exc), str(exc))
-            out.problems.append(out.cell(number, key, english, chinese, raw))
+            chinese = exc.message_zh if isinstance(exc, Explained) else f"无效（{exc}）"
+            out.problems.append(out.cell(number, key, str(exc), chinese, raw))
             failed = True
             continue
         (event if key in ENVELOPE else data)[key] = value
@@ -207,16 +208,13 @@ def _value(column: Column, raw: Any, catalogue: Catalogue, data: dict[str, Any],
             values = choices(column.key, catalogue, event_type=event_type, programme=data.get("programme"))
             code = code_for(_text(raw), values)
             if code is None:
-                raise ValueError(f"{_text(raw)!r} is not one of {listed(values)}",
+                raise Explained(f"{_text(raw)!r} is not one of {listed(values)}",
                                  f"“{_text(raw)}”无效；可选值：{listed(values)}")
             return code
         case "region":
             text = _text(raw)
             match = re.match(r"^(\d{6})(\s|$)", text)
-            try:
-                return catalogue.find_region(match.group(1) if match else text)
-            except RegionNotFound as exc:
-                raise ValueError(str(exc), exc.message_zh) from None
+            return catalogue.find_region(match.group(1) if match else text)
         case "datetime":
             return _instant(raw).isoformat()
         case "int":
@@ -247,7 +245,7 @@ def _instant(raw: Any) -> dt.datetime:
         value = dt.datetime(raw.year, raw.month, raw.day)
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         if not 1 <= raw < 2_958_466 or math.isnan(raw):
-            raise ValueError(f"{raw!r} is not a date", f"“{raw}”不是日期")
+            raise Explained(f"{raw!r} is not a date", f"“{raw}”不是日期")
         # an Excel serial date, to the nearest millisecond: files keep 15 digits, so 10:15 is stored as
         # 10:14:59.999997 (LibreOffice, Excel), which rounds up across the second
         value = _EXCEL_EPOCH + dt.timedelta(milliseconds=round(float(raw) * 86_400_000))
@@ -266,13 +264,13 @@ def _parse_text_date(text: str) -> dt.datetime:
             return dt.datetime.strptime(text, pattern)
         except ValueError:
             continue
-    raise ValueError(f"{text[:50]!r} is not a date and time (write 2026-11-20 10:15 or 2026/11/20)",
+    raise Explained(f"{text[:50]!r} is not a date and time (write 2026-11-20 10:15 or 2026/11/20)",
                      f"“{text[:50]}”不是日期时间（请写成 2026-11-20 10:15 或 2026/11/20）")
 
 
 def _integer(raw: Any) -> int:
     if isinstance(raw, bool):
-        raise ValueError("must be a whole number", "应为整数")
+        raise Explained("must be a whole number", "应为整数")
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float) and raw.is_integer():
@@ -280,20 +278,20 @@ def _integer(raw: Any) -> int:
     text = str(raw).strip().replace(",", "")
     if re.fullmatch(r"[+-]?\d{1,15}(\.0+)?", text):
         return int(float(text))
-    raise ValueError(f"{str(raw)[:50]!r} is not a whole number", f"“{str(raw)[:50]}”不是整数")
+    raise Explained(f"{str(raw)[:50]!r} is not a whole number", f"“{str(raw)[:50]}”不是整数")
 
 
 def _number(raw: Any) -> float | int:
     if isinstance(raw, bool):
-        raise ValueError("must be a number", "应为数字")
+        raise Explained("must be a number", "应为数字")
     if isinstance(raw, int | float):
         if isinstance(raw, float) and not math.isfinite(raw):
-            raise ValueError("must be a number", "应为数字")
+            raise Explained("must be a number", "应为数字")
         return raw
     text = str(raw).strip().replace(",", "")
     if re.fullmatch(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)", text):
         return float(text)
-    raise ValueError(f"{str(raw)[:50]!r} is not a number", f"“{str(raw)[:50]}”不是数字")
+    raise Explained(f"{str(raw)[:50]!r} is not a number", f"“{str(raw)[:50]}”不是数字")
 
 
 _TRUE = {"是", "true", "yes", "y", "1", "合格", "通过"}
@@ -308,7 +306,7 @@ def _boolean(raw: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"{_text(raw)[:50]!r} is not yes or no (是 / 否)", f"“{_text(raw)[:50]}”应为 是 或 否")
+    raise Explained(f"{_text(raw)[:50]!r} is not yes or no (是 / 否)", f"“{_text(raw)[:50]}”应为 是 或 否")
 
 
 def _period(raw: Any) -> str:
@@ -317,7 +315,7 @@ def _period(raw: Any) -> str:
     text = _text(raw)
     if re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?", text):
         return text
-    raise ValueError(f"{text[:50]!r} is not a period (2026-11, 2026-Q4 or 2026)",
+    raise Explained(f"{text[:50]!r} is not a period (2026-11, 2026-Q4 or 2026)",
                      f"“{text[:50]}”不是统计期（应为 2026-11、2026-Q4 或 2026）")
 
 
