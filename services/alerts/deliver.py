@@ -51,6 +51,7 @@ from services.alerts.metrics import AlertsMetrics
 from services.alerts.models import Delivery, DeliveryAttempt, Subscription
 from services.alerts.payload import request_headers
 from services.alerts.service import AlertService, pending_count
+from services.alerts.store import severities_left
 from services.alerts.urlpolicy import Resolver, UnresolvedHost, UrlPolicyError, pin, system_resolver
 from shared.db import is_postgres
 from shared.settings import Settings
@@ -325,7 +326,7 @@ class DeliveryWorker:
                 renderer = self.service.notifier.renderer
                 body = orjson.dumps([pushed for a in alerts
                                      for pushed in renderer.alertmanager_alerts(a, "reminder", subscription.agency_id,
-                                                                                now)])
+                                                                                severities_left(session, a, now))])
                 jobs.append((subscription.subscription_id, subscription.url, body))
         futures = []
         for subscription_id, url, body in jobs:

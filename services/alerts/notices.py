@@ -26,12 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from services.alerts.evaluate import SEVERITIES
 from services.alerts.loop import OVERDUE_PREFIX
 from services.alerts.models import Alert
 from shared.catalogue import Catalogue
@@ -183,6 +182,8 @@ class NoticeRenderer:
               if alert.ci95_lo is not None and alert.ci95_hi is not None else None)
         target = f"{_OPS.get(alert.target_op, alert.target_op)} {show(alert.target_value)}"
         since_at = alert.started_at or alert.active_at
+        if overdue:  # missing since first found so, not since its alert fired
+            since_at = alert.active_at or alert.started_at
         return Item(alert_id=alert.alert_id, kind=kind_of(notice), state=alert.state, severity=alert.severity,
                     indicator_id=alert.indicator, region_code=alert.region, category=alert.category,
                     window=alert.window, indicator=indicator, region=region, value=value, n=n, ci=ci, target=target,
@@ -328,18 +329,17 @@ class NoticeRenderer:
         return "\n".join(parts)
 
     # ---- Alertmanager ------------------------------------------------------------------------------------
-    def alertmanager_alerts(self, alert: Alert, notice: str, agency_id: str, now: dt.datetime,
+    def alertmanager_alerts(self, alert: Alert, notice: str, agency_id: str,
+                            left: Mapping[str, dt.datetime] | None = None,
                             extras: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The postableAlerts of one alert (Alertmanager API v2). Severity is a label, so Alertmanager holds
         one alert per severity, as for Prometheus' warning and critical rules: beside the alert at its
-        severity goes the same alert at every other severity, ended (``endsAt``: the resolve time, or
-        ``now``), so a severity change while firing leaves nothing stale behind. Alertmanager lists and
-        notifies no alert it only ever saw ended."""
+        severity goes the alert at each severity it ``left`` during this episode (``store.severities_left``),
+        ended when it left it, so a severity change while firing leaves nothing stale behind."""
         current = self.alertmanager_alert(alert, notice, agency_id, extras)
-        ended_at = rfc3339(alert.resolved_at if alert.state == "resolved" and alert.resolved_at else now)
-        others = [{**current, "labels": {**current["labels"], "severity": severity}, "endsAt": ended_at}
-                  for severity in SEVERITIES if severity != current["labels"]["severity"]]
-        return [current, *others]
+        ended = [{**current, "labels": {**current["labels"], "severity": severity}, "endsAt": rfc3339(at)}
+                 for severity, at in sorted((left or {}).items()) if severity != current["labels"]["severity"]]
+        return [current, *ended]
 
     def alertmanager_alert(self, alert: Alert, notice: str, agency_id: str,
                            extras: dict[str, Any] | None = None) -> dict[str, Any]:

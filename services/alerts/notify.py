@@ -33,7 +33,7 @@ from services.alerts.payload import alert_fields, build_body
 from services.alerts.routing import subscriptions_for, would_receive
 from services.alerts.rules import RuleBook
 from services.alerts.silences import active_silences, is_silenced
-from services.alerts.store import apply_state, state_of
+from services.alerts.store import apply_state, severities_left, state_of
 from shared.catalogue import Catalogue
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,10 @@ class Notifier:
         # A city named in a provincial alert of the same delivery is read there, not as a second notice (issue 19).
         for city, province in named_cities(session, self.catalogue, group.items).items():
             extras[city]["named_in"] = province
-        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks, extras=extras)
+        left = ({a.alert_id: severities_left(session, a, now) for a, _ in group.items}
+                if subscription.channel == "alertmanager" else None)
+        body = self.render(subscription, group.items, delivery_id=delivery_id, now=now, acks=acks, extras=extras,
+                           left=left)
         payload_status = "firing" if any(a.state == "firing" for a, _ in group.items) else "resolved"
         session.add(Delivery(delivery_id=delivery_id, subscription_id=subscription.subscription_id,
                              agency_id=subscription.agency_id, channel=subscription.channel or "webhook",
@@ -130,7 +133,8 @@ class Notifier:
 
     def render(self, subscription: Subscription, items: Sequence[tuple[Alert, str]], *, delivery_id: str,
                now: dt.datetime, acks: dict[str, list[dict[str, Any]]] | None = None,
-               extras: dict[str, dict[str, Any]] | None = None) -> str:
+               extras: dict[str, dict[str, Any]] | None = None,
+               left: dict[str, dict[str, dt.datetime]] | None = None) -> str:
         """The message a delivery sends, in the subscription's channel and locale (stored once); ``extras``:
         per alert, its loop fields (``loop_fields``: kind, rectification, contributors, provisional failures;
         for a loop notice also ``loop``, the notice's details), additive in the webhook JSON and rendered in
@@ -143,8 +147,10 @@ class Notifier:
         renderer = self.renderer
         extras = extras or {}
         if channel == "alertmanager":
+            left = left or {}
             return orjson.dumps([pushed for a, n in items
-                                 for pushed in renderer.alertmanager_alerts(a, n, subscription.agency_id, now,
+                                 for pushed in renderer.alertmanager_alerts(a, n, subscription.agency_id,
+                                                                            left.get(a.alert_id),
                                                                             extras.get(a.alert_id))]).decode()
         acks = acks or {}
         views = [renderer.item(a, n, locale, acks=acks.get(a.alert_id), extras=extras.get(a.alert_id))

@@ -132,7 +132,8 @@ class OverdueKeeper:
             if key in due:
                 continue
             if row.state == "pending":  # in before its alert fired: nobody was told, nothing to say
-                row.state, row.active_at, row.status, row.updated_at = "inactive", None, "reported", now
+                row.state, row.severity, row.active_at, row.status, row.updated_at = \
+                    "inactive", None, None, "reported", now
                 continue
             row.state, row.resolved_at, row.status, row.updated_at = "resolved", now, "reported", now
             session.flush()
@@ -159,6 +160,7 @@ class OverdueKeeper:
                         target_op=spec.target.op, target_value=spec.target.value, created_at=now, updated_at=now)
             session.add(row)
         row.state, row.severity, row.status, row.active_at, row.updated_at = "pending", "warning", "overdue", now, now
+        row.started_at = row.resolved_at = row.ok_since = None  # an earlier episode's times are not this one's
         return row
 
     @staticmethod

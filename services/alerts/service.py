@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.alerts.acks import record_ack
-from services.alerts.evaluate import alert_id_for, evaluate, tick
+from services.alerts.evaluate import SEVERITIES, alert_id_for, evaluate, tick
 from services.alerts.lifecycle import LoopNotice
 from services.alerts.loop import LoopKeeper
 from services.alerts.loop_notify import dispatch_loop
@@ -194,7 +194,7 @@ class AlertService:
     def _after_commit(self, result: PassResult, firing: dict[str, int]) -> None:
         if result.dispatch.silenced:
             self.metrics.notification("silenced", len(result.dispatch.silenced))
-        for severity in ("warning", "critical"):
+        for severity in SEVERITIES:
             self.metrics.firing.labels(severity).set(firing.get(severity, 0))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.alerts.evaluate import AlertState, Transition, alert_id_for
@@ -73,3 +73,19 @@ def record_transition(session: Session, row: Alert, transition: Transition, now:
                                 to_state=transition.after.state, from_severity=transition.before.severity,
                                 to_severity=transition.after.severity, reason=transition.reason[:300],
                                 figure=figure_json))
+
+
+SEVERITY_LEFT_RETENTION = dt.timedelta(minutes=15)  # as Prometheus re-sends a resolved alert for 15 minutes
+
+
+def severities_left(session: Session, row: Alert, now: dt.datetime) -> dict[str, dt.datetime]:
+    """The severities this firing episode held and then left in the last 15 minutes, each with when it left
+    it (Alertmanager keeps one alert per severity label: those are ended on the next pushes)."""
+    if row.started_at is None:
+        return {}
+    t = AlertTransition
+    query = (select(t.from_severity, func.max(t.at))
+             .where(t.alert_id == row.alert_id, t.at > row.started_at, t.at >= now - SEVERITY_LEFT_RETENTION,
+                    t.from_severity.is_not(None), t.to_severity.is_not(None), t.from_severity != t.to_severity)
+             .group_by(t.from_severity))
+    return {severity: at for severity, at in session.execute(query) if severity and severity != row.severity}

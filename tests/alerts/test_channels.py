@@ -302,12 +302,15 @@ def test_alertmanager_holds_the_alert_while_it_fires_and_ends_it_when_it_resolve
 def test_a_severity_change_while_firing_leaves_no_stale_alert_in_alertmanager(
         harness: Harness, alertmanager: LocalAlertmanager) -> None:
     """Severity is a label, so Alertmanager holds one alert per severity (as for Prometheus' rules): when a
-    firing alert's severity changes, the push ends the other severity's alert, and the resolution ends all."""
+    firing alert's severity changes, the next push ends the severity it left, and the resolution ends all;
+    a severity the alert never held is never pushed (no phantom resolved alert in the agency's group)."""
     harness.subscribe("agri", alertmanager.url, channel="alertmanager")
     wuxi = {"indicator": "agri_sampling_pass_rate", "region": "320200", "agency": "agri"}
     harness.apply(figure("breach", region="320200"))
     harness.deliver()
     assert [a["labels"]["severity"] for a in alertmanager.alerts(**wuxi)] == ["critical"]
+    (started,) = harness.deliveries()
+    assert [a["labels"]["severity"] for a in json.loads(started.body)] == ["critical"]
     harness.advance(60)
     harness.apply(figure("at_risk", region="320200"))  # de-escalates: no notice, the next re-push carries it
     harness.advance(harness.settings.alertmanager_resend_seconds + 1)
