@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -58,6 +58,10 @@ class Inspection(Base):
     revision: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[dt.datetime]
     event_id: Mapped[str] = mapped_column(ID)
+
+    # Failures by time: provisional counts read only the last objection period's failures (issue 20).
+    __table_args__ = (Index("ix_inspection_failure_time", "occurred_at", postgresql_where=text("verdict = 'fail'"),
+                            sqlite_where=text("verdict = 'fail'")),)
 
 
 class Acceptance(Base):
