@@ -350,7 +350,7 @@ def test_the_lab_page_is_chinese_first(lab: Lab) -> None:
 def test_a_file_libreoffice_calc_saved_from_the_template_is_accepted_whole(lab: Lab) -> None:
     """The template filled in LibreOffice Calc 7.4 (tests/intake/data/libreoffice_fill.py): a drop-down pick
     ``320583 苏州市昆山市``, a county by name, a code Calc stored as a number, dates Calc turned into serial
-    numbers in General-format cells, and one left as text ``2026/12/6``."""
+    numbers in General-format cells, and one left as text ``2026/11/2``."""
     data = (Path(__file__).parent / "data" / "libreoffice-7.4-three-rows.xlsx").read_bytes()
     status, body = lab.upload(data, "检验结果.xlsx")
     assert status == 202, body

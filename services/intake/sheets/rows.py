@@ -244,7 +244,7 @@ def _instant(raw: Any) -> dt.datetime:
     elif isinstance(raw, dt.date):
         value = dt.datetime(raw.year, raw.month, raw.day)
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        if not 1 <= raw < 2_958_466 or math.isnan(raw):
+        if not 1 <= raw < 2_958_465 or math.isnan(raw):  # up to 9999-12-30, so rounding cannot overflow
             raise Explained(f"{raw!r} is not a date", f"“{raw}”不是日期")
         # an Excel serial date, to the nearest millisecond: files keep 15 digits, so 10:15 is stored as
         # 10:14:59.999997 (LibreOffice, Excel), which rounds up across the second
