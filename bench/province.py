@@ -283,9 +283,9 @@ def dashboard_renders(base: str, token: str, renders: int) -> dict[str, Any]:
     executable = find_chromium()
     if executable is None:
         return {"error": "no Chromium found (QW_CHROMIUM or chromium on PATH)", **timings([])}
-    done = ("(() => { const u = document.getElementById('updated');"
-            " return !!u && u.textContent.includes('updated')"
-            " && document.querySelectorAll('#scorecard tbody td.cell[data-status]').length > 0; })()")
+    # dashboard.js marks the body once the scorecard and the alerts are in (whatever the page's language)
+    done = ("document.body.dataset.rendered === '1'"
+            " && document.querySelectorAll('#scorecard tbody td.cell[data-status]').length > 0")
     browser = Browser(executable)
     seconds = []
     try:
@@ -448,14 +448,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR0915 - the run, step by step
+def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:  # noqa: PLR0915 - step by step
+    """The run, filling ``result`` as it goes (so that what was measured survives a failure)."""
     from bench.__main__ import infrastructure, production_timings
     from devtools.webhook_receiver import WebhookReceiver
     from shared.db import migrate
     from shared.kafka import ensure_topics
 
     catalogue = load_catalogue(DEFAULT_CATALOGUE)
-    result: dict[str, Any] = {}
     comparison = Comparison()
     prefix = f"prov{uuid.uuid4().hex[:6]}-"
     now = dt.datetime.now(CST)
@@ -514,6 +514,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR091
             result["peer_load"] = peer.load(peer_file)
             log(f"peer: {result['peer_load']['rows']:,} rows copied and indexed: {result['peer_load']}")
             reads: dict[str, Any] = {}
+            result["reads"] = reads  # filled as the reads go
             with stack.client("indicators", token) as client:
                 # the floor under every read: a sync route through the same middleware, no auth, no query
                 reads["http_floor"] = timings(timed(lambda: client.get("/healthz").raise_for_status(), args.reads)[0])
@@ -522,38 +523,53 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:  # noqa: PLR091
                 reads["figures"] = figure_reads(client, peer, args, year, comparison)
                 reads["scorecards"] = scorecard_reads(client, peer, args, ("30d", "365d", year), comparison)
                 reads["report"] = report_reads(client, peer, args, year, comparison)
-            reads["dashboard"] = dashboard_renders(stack.url("indicators"), token, args.renders)
-            log(f"dashboard first complete render: p50 {ms(reads['dashboard']['p50_s'])} "
-                f"p95 {ms(reads['dashboard']['p95_s'])}")
-            result["reads"] = reads
+            reads["dashboard"] = phase("dashboard renders", lambda: dashboard_renders(
+                stack.url("indicators"), token, args.renders))
+            log(f"dashboard first complete render: p50 {ms(reads['dashboard'].get('p50_s'))} "
+                f"p95 {ms(reads['dashboard'].get('p95_s'))}")
             result["peer_mismatches"] = comparison.mismatches
             log(f"peer equal to ours: {not comparison.mismatches} ({len(comparison.mismatches)} differences)")
 
             # 5. freshness
             if args.fresh_seconds > 0:
-                wait_caught_up(stack)
-                before_hist = prom.buckets(prom.scrape(stack.url("indicators")), LATENCY_HISTOGRAM)
-                fresh = paced_run(stack.url("intake"), stack.url("indicators"), ADMIN, rate=args.fresh_rate,
-                                  seconds=args.fresh_seconds, prefix=f"{prefix}fresh")
-                wait_caught_up(stack)
-                after_hist = prom.buckets(prom.scrape(stack.url("indicators")), LATENCY_HISTOGRAM)
-                fresh["histogram_accept_to_applied"] = {
-                    f"p{int(q * 100)}_s": prom.bucket_quantile(before_hist, after_hist, q) for q in (0.5, 0.99)}
-                result["freshness"] = fresh
-                log(f"freshness @{args.fresh_rate}/s (sent {fresh['achieved_rate']:,.0f}/s): "
-                    f"p50 {ms(fresh['p50_s'])} p99 {ms(fresh['p99_s'])}")
+                result["freshness"] = phase("freshness", lambda: freshness(stack, args, prefix))
 
             # 6. catch-up
             if args.catch_up > 0:
                 result["catch_up"] = [
-                    catch_up(stack, catalogue, args, token, instances=1, tag=f"c1{args.seed}", sampler=sampler),
-                    catch_up(stack, catalogue, args, token, instances=2, tag=f"c2{args.seed}", sampler=sampler)]
+                    phase(f"catch-up, {n} instance(s)", lambda n=n: catch_up(
+                        stack, catalogue, args, token, instances=n, tag=f"c{n}{args.seed}", sampler=sampler))
+                    for n in (1, 2)]
         finally:
             sampler.stop()
             result["rss_peak_mb"] = dict(sampler.peak)
             peer.close()
             stack.stop()
-    return result
+
+
+def phase(name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One measuring step; a step that fails is recorded (and the table says so) while the run goes on, so an
+    hour of loading is not lost to one step."""
+    try:
+        return measure()
+    except Exception as exc:  # noqa: BLE001 - recorded in the results, printed, and the run goes on
+        log(f"{name} FAILED: {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def freshness(stack: ServiceProcesses, args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """Accept → visible at ``--fresh-rate`` for ``--fresh-seconds``, and accept → applied from the histogram."""
+    wait_caught_up(stack)
+    before_hist = prom.buckets(prom.scrape(stack.url("indicators")), LATENCY_HISTOGRAM)
+    fresh = paced_run(stack.url("intake"), stack.url("indicators"), ADMIN, rate=args.fresh_rate,
+                      seconds=args.fresh_seconds, prefix=f"{prefix}fresh")
+    wait_caught_up(stack)
+    after_hist = prom.buckets(prom.scrape(stack.url("indicators")), LATENCY_HISTOGRAM)
+    fresh["histogram_accept_to_applied"] = {
+        f"p{int(q * 100)}_s": prom.bucket_quantile(before_hist, after_hist, q) for q in (0.5, 0.99)}
+    log(f"freshness @{args.fresh_rate}/s (sent {fresh['achieved_rate']:,.0f}/s): "
+        f"p50 {ms(fresh['p50_s'])} p99 {ms(fresh['p99_s'])}")
+    return fresh
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -611,7 +627,13 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:  # 
              if ratio else "")
         goal(f"{item['name']}: peer / ours", f"{ratio:.1f}×" if ratio else "n/a", "≥ 10×",
              ratio is not None and ratio >= 10, ratio)
-    if "dashboard" in reads:
+    failed = [(name, step["error"]) for name, step in (("dashboard renders", reads.get("dashboard")),
+                                                         ("freshness", r.get("freshness")),
+                                                         *(("catch-up", c) for c in r.get("catch_up", [])))
+              if isinstance(step, dict) and "error" in step]
+    for name, error in failed:
+        goal(f"{name}: the step failed", error[:80], "runs", False, None)
+    if "dashboard" in reads and "error" not in reads["dashboard"]:
         d = reads["dashboard"]
         goal(f"dashboard first complete render p50 / p95 (n={d['n']})", f"{ms(d['p50_s'])} / {ms(d['p95_s'])}",
              "p95 ≤ 1.5 s", None if d["p95_s"] is None else d["p95_s"] <= 1.5, d["p95_s"])
@@ -621,7 +643,7 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:  # 
         equal = not r.get("peer_mismatches")
         goal("peer's numbers equal ours", "equal" if equal else f"{len(r['peer_mismatches'])} differ", "equal",
              equal, equal)
-    if "freshness" in r:
+    if "freshness" in r and "error" not in r["freshness"]:
         f = r["freshness"]
         rows.append(Row(f"accept→visible @{f['target_rate']:,}/s for {f['seconds']:.0f} s "
                         f"(sent {f['achieved_rate']:,.0f}/s) p50", ms(f["p50_s"])))
@@ -629,7 +651,7 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[dict[str, Any]]]:  # 
              f["p99_s"] is not None and f["p99_s"] <= 0.25 and f["events_visible"] == f["events_accepted"],
              f["p99_s"])
     rows.append(Row("accept→webhook, one breach, empty store, for=0", ms(r["webhook"]["seconds"])))
-    for c in r.get("catch_up", []):
+    for c in (c for c in r.get("catch_up", []) if "error" not in c):
         label = f"catch-up of {c['events']:,} events, {c['instances']} instance{'s' if c['instances'] > 1 else ''}"
         goal(label, f"{c['seconds']:,.1f} s ({c['ready_seconds']:.1f} s start, then {c['drain_rate']:,.0f}/s)",
              "≤ 90 s per 1M",
@@ -677,8 +699,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{describe(result['machine'])}, load {result['load_start']}")
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qw-province-", dir=args.work_dir) as tmp:
-        result.update(run(args, Path(tmp)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"province-{stamp}.json"
+    try:
+        with tempfile.TemporaryDirectory(prefix="qw-province-", dir=args.work_dir) as tmp:
+            run(args, Path(tmp), result)
+    except BaseException as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        out.write_text(json.dumps(result, indent=2, default=str))
+        print(f"\nthe run stopped; what it measured: {out.relative_to(ROOT)}")
+        raise
     result["seconds"] = time.monotonic() - started
     result["load_end"] = load_average()
     rows, verdicts = build_rows(result)
@@ -692,11 +722,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {line}")
     for line in result.get("peer_mismatches", [])[:20]:
         print(f"! peer differs: {line}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"province-{stamp}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nresults: {out.relative_to(ROOT)}")
-    failed = bool(result.get("peer_mismatches")) or not all(c["exact"] for c in result.get("catch_up", []))
+    failed = bool(result.get("peer_mismatches")) or not all(c.get("exact") for c in result.get("catch_up", []))
     return 1 if failed else 0
 
 
