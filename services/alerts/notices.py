@@ -346,7 +346,8 @@ class NoticeRenderer:
         """One postableAlert: labels identify the alert (the same labels on every push while its severity
         holds, so Alertmanager keeps one alert), annotations say what it is in both languages."""
         zh, en = self.item(alert, notice, "zh-CN", extras=extras), self.item(alert, notice, "en", extras=extras)
-        labels = {"alertname": "QualityWatchIndicatorBreach", "indicator": alert.indicator, "region": alert.region,
+        alertname = "QualityWatchReportOverdue" if zh.overdue else "QualityWatchIndicatorBreach"
+        labels = {"alertname": alertname, "indicator": alert.indicator, "region": alert.region,
                   "window": alert.window, "severity": alert.severity or "warning", "agency": agency_id,
                   "category": alert.category or "all"}
         body: dict[str, Any] = {

@@ -426,6 +426,19 @@ def test_email_notices_of_an_overdue_report_and_a_provincial_alert_in_chinese_an
         harness.close()
 
 
+def test_an_overdue_report_reaches_alertmanager_under_its_own_alertname() -> None:
+    from shared.catalogue import load_catalogue
+    from shared.settings import Settings
+    renderer = NoticeRenderer(load_catalogue(Settings().catalogue_path), "https://qw.example.org")
+    at = dt.datetime(2026, 11, 11, 1, 0, tzinfo=dt.UTC)
+    overdue = Alert(alert_id="o1", figure_key="overdue|metrology_coverage|320700|2026-10",
+                    indicator="metrology_coverage", region="320700", category=None, window="2026-10",
+                    state="firing", severity="warning", target_op=">=", target_value=0.95, active_at=at, started_at=at)
+    (pushed,) = renderer.alertmanager_alerts(overdue, "firing", "market-supervision")
+    assert pushed["labels"]["alertname"] == "QualityWatchReportOverdue" and pushed["labels"]["window"] == "2026-10"
+    assert pushed["annotations"]["summary"].startswith("【报告逾期】")
+
+
 def test_the_rectification_loop_notices_render_on_every_channel_in_both_languages() -> None:
     from shared.catalogue import load_catalogue
     from shared.clock import CST
