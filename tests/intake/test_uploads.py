@@ -370,3 +370,13 @@ def test_a_time_in_the_future_is_named_with_the_time_read_from_the_cell(lab: Lab
     assert problem["value"] == "2026-12-20T10:15:00+08:00" and "future" in problem["message"]
     assert problem["message_zh"] == "时间在未来：晚于当前时间 5 分钟以上，请检查日期和时间"  # no English quoted
     assert lab.events() == []
+
+
+def test_formulas_libreoffice_saved_with_their_values_are_read_by_value_never_evaluated(lab: Lab) -> None:
+    """A sample id built by ``="KS-LO-"&TEXT(ROW()-3;"000")`` and a revision ``=1+1``, as Calc saves them (the
+    formula and its calculated value): the value is used (issue 17 item 4)."""
+    data = (Path(__file__).parent / "data" / "libreoffice-7.4-formulas.xlsx").read_bytes()
+    status, body = lab.upload(data, "检验结果.xlsx")
+    assert status == 202, body
+    (event,) = lab.events()
+    assert (event["data"]["sample_id"], event["data"]["revision"]) == ("KS-LO-001", 2)

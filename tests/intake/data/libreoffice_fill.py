@@ -8,6 +8,9 @@ Needs Debian's libreoffice-calc-nogui and python3-uno (not installed by make tes
     /usr/bin/python3 tests/intake/data/libreoffice_fill.py tpl.xlsx \\
         $PWD/tests/intake/data/libreoffice-7.4-three-rows.xlsx LO LAB-0001
 
+With ``--formulas`` after the lab id it writes libreoffice-7.4-formulas.xlsx's one row instead: a sample id
+and a revision computed by formulas (saved with their values).
+
 Calc stores what it recognises as typed: "2026-11-20 10:15" becomes a date serial in a General-format cell,
 "320583" and "1" numbers; "2026/11/2" (not a date in its en-US input locale) stays text.
 """
@@ -29,7 +32,7 @@ def prop(name: str, value: object) -> object:
     return p
 
 
-def main(src: str, dst: str, tag: str, lab: str) -> None:
+def main(src: str, dst: str, tag: str, lab: str, formulas: bool = False) -> None:
     office = subprocess.Popen(["soffice", "--headless", "--invisible", "--nologo", "--norestore", "--nodefault",
                                "-env:UserInstallation=file:///tmp/lo-fill-profile",
                                "--accept=socket,host=127.0.0.1,port=2002;urp;"])
@@ -51,6 +54,9 @@ def main(src: str, dst: str, tag: str, lab: str) -> None:
             (f"KS-{tag}-002", PROGRAMME, "蔬菜", "昆山市", "不合格", "2026-11-20 10:40", "1", lab),
             (f"KS-{tag}-003", PROGRAMME, "水果", "320583", "合格", "2026/11/2", "", lab),
         ]
+        if formulas:  # cells a clerk computes: Calc saves each formula with its calculated value
+            rows = [(f'="KS-{tag}-"&TEXT(ROW()-3;"000")', PROGRAMME, "蔬菜", "昆山市", "合格", "2026-11-20 10:15",
+                     "=1+1", lab)]
         for r, values in enumerate(rows, start=3):  # row 4 onwards, below the example row
             for c, value in enumerate(values):
                 if value:
@@ -66,4 +72,4 @@ def main(src: str, dst: str, tag: str, lab: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4], sys.argv[4] if len(sys.argv) > 4 else "LAB-0001")
+    main(*sys.argv[1:4], sys.argv[4] if len(sys.argv) > 4 else "LAB-0001", "--formulas" in sys.argv[5:])
