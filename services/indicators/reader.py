@@ -1,7 +1,8 @@
 """Reading figures from the daily tallies and reports: a few grouped queries per call, O(days).
 
 ``figures(...)`` computes many figures at once (the scorecard, the publisher's passes): one query per
-distinct window range over ``daily_tally`` grouped by indicator, region and category, and one query
+distinct window range over ``daily_tally`` and ``monthly_tally`` (whole months by month, the days around
+them by day) grouped by indicator, region and category, and one query
 for the reported figures. ``trend(...)`` loads one per-day series and slides the window over it.
 """
 
@@ -13,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Select, bindparam, case, func, select
+from sqlalchemy import Date, Select, Subquery, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.indicators.figures import Sums, build_figure, completion_cutoff, pick_report
-from services.indicators.models import DailyTally, ReportedFigure
+from services.indicators.figures import Reports, Sums, build_figure, completion_cutoff, pick_report, reports_by_region
+from services.indicators.models import DailyTally, MonthlyTally, ReportedFigure
 from services.indicators.provisional_reader import provisional_counts
 from services.indicators.state import ReportState
 from services.indicators.windows import Window, day_start, local_day, resolve_window
@@ -47,22 +48,83 @@ def inspection_categories(catalogue: Catalogue, spec: IndicatorSpec) -> tuple[st
     return tuple(dict.fromkeys(found))
 
 
-def _tally_sums_query() -> Select[*tuple[Any, ...]]:
-    """Sums per (indicator, region, category) over a day range; built once, its values bound per call
-    (building the statement cost ~80 % of a figure read: its cache key is made anew for a new statement)."""
-    t = DailyTally
-    cutoff = bindparam("cutoff", type_=Date)
-    return (select(t.indicator, t.region, t.category, func.sum(t.numerator), func.sum(t.denominator),
-                   func.sum(t.extra), func.sum(t.score_sum), func.sum(t.score_sq_sum), func.max(t.last_event_at),
-                   func.sum(case((t.day <= cutoff, t.denominator), else_=0)),
-                   func.sum(case((t.day > cutoff, t.extra), else_=0)))
+# A day range no day falls in (first > last).
+EMPTY = (dt.date.max, dt.date.min)
+DAY_RANGES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TallySpans:
+    """How a day range is read: its whole months from ``monthly_tally``, the days around them from
+    ``daily_tally``. A month the completion cut-off splits is read by day (its days fall on both sides)."""
+
+    days: tuple[tuple[dt.date, dt.date], ...]  # DAY_RANGES inclusive ranges, unused ones EMPTY
+    months: tuple[dt.date, dt.date]  # first days of the first and the last whole month, or EMPTY
+    by_day: dt.date  # a month inside ``months`` read from ``days`` instead (date.min: none)
+
+
+def _month_after(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def tally_spans(first: dt.date, last: dt.date, cutoff: dt.date) -> TallySpans:
+    """Split [first, last] into whole months and the days before and after them."""
+    one = dt.timedelta(days=1)
+    lo = first if first.day == 1 else _month_after(first)
+    hi_end = last if _month_after(last) - one == last else last.replace(day=1) - one
+    if lo > hi_end:
+        return TallySpans(((first, last), EMPTY, EMPTY), EMPTY, dt.date.min)
+    head = (first, lo - one) if first < lo else EMPTY
+    tail = (hi_end + one, last) if hi_end < last else EMPTY
+    split, by_day = EMPTY, dt.date.min
+    if lo <= cutoff < hi_end and cutoff < (month_end := _month_after(cutoff) - one):
+        by_day = cutoff.replace(day=1)
+        split = (by_day, month_end)
+    return TallySpans((head, tail, split), (lo, hi_end.replace(day=1)), by_day)
+
+
+def _tally_rows(table: type[DailyTally] | type[MonthlyTally], day: Any, *where: Any) -> Select[*tuple[Any, ...]]:
+    """A tally table's rows for the bound indicators and regions, with what settled and what is recent."""
+    t, cutoff = table, bindparam("cutoff", type_=Date)
+    return (select(t.indicator, t.region, t.category, t.numerator, t.denominator, t.extra, t.score_sum,
+                   t.score_sq_sum, t.last_event_at,
+                   case((day <= cutoff, t.denominator), else_=0).label("settled"),
+                   case((day > cutoff, t.extra), else_=0).label("recent"))
             .where(t.indicator.in_(bindparam("indicators", expanding=True)),
-                   t.region.in_(bindparam("regions", expanding=True)),
-                   t.day >= bindparam("first", type_=Date), t.day <= bindparam("last", type_=Date))
-            .group_by(t.indicator, t.region, t.category))
+                   t.region.in_(bindparam("regions", expanding=True)), *where))
 
 
-_TALLY_SUMS = _tally_sums_query()
+def _summed(rows: Subquery) -> Select[*tuple[Any, ...]]:
+    """Sums per (indicator, region, category); built once, its values bound per call (building a statement
+    cost ~80 % of a figure read: its cache key is made anew for a new statement)."""
+    u = rows.c
+    return (select(u.indicator, u.region, u.category, func.sum(u.numerator), func.sum(u.denominator),
+                   func.sum(u.extra), func.sum(u.score_sum), func.sum(u.score_sq_sum), func.max(u.last_event_at),
+                   func.sum(u.settled), func.sum(u.recent))
+            .group_by(u.indicator, u.region, u.category))
+
+
+def _day_range(n: int) -> tuple[Any, Any]:
+    d = DailyTally
+    return d.day >= bindparam(f"day{n}_first", type_=Date), d.day <= bindparam(f"day{n}_last", type_=Date)
+
+
+_m = MonthlyTally
+# A window without a whole month (30 days and less): its days only.
+_SUMS_BY_DAY = _summed(_tally_rows(DailyTally, DailyTally.day, *_day_range(0)).subquery())
+# Longer windows: their whole months from monthly_tally, the days around them (``tally_spans``).
+_SUMS_BY_MONTH = _summed(union_all(
+    *[_tally_rows(DailyTally, DailyTally.day, *_day_range(n)) for n in range(DAY_RANGES)],
+    _tally_rows(_m, _m.month, _m.month >= bindparam("month_first", type_=Date),
+                _m.month <= bindparam("month_last", type_=Date), _m.month != bindparam("by_day", type_=Date)),
+).subquery())
+
+
+def _span_params(spans: TallySpans) -> dict[str, dt.date]:
+    params = {"month_first": spans.months[0], "month_last": spans.months[1], "by_day": spans.by_day}
+    for n, (first, last) in enumerate(spans.days):
+        params[f"day{n}_first"], params[f"day{n}_last"] = first, last
+    return params
 
 
 class FigureReader:
@@ -99,7 +161,7 @@ class FigureReader:
                 provisional_windows[(window.start, window.end)].add(request.spec.id)
         with self.sessions() as session:
             sums = {key: self._tally_sums(session, key, *group) for key, group in groups.items()}
-            reports = self._reports(session, reported_ids) if reported_ids else []
+            reports = self._reports(session, reported_ids) if reported_ids else {}
             provisional = {span: provisional_counts(session, self.catalogue, ids, span[0], span[1], now)
                            for span, ids in provisional_windows.items()}
         out: list[Figure] = []
@@ -136,10 +198,12 @@ class FigureReader:
     def _tally_sums(self, session: Session, key: tuple[dt.date, dt.date, dt.date], indicators: set[str],
                     regions: set[str]) -> dict[tuple[str, str], dict[str, Sums]]:
         first, last, cutoff = key
-        params = {"indicators": sorted(indicators), "regions": sorted(regions), "first": first, "last": last,
-                  "cutoff": cutoff}
+        spans = tally_spans(first, last, cutoff)
+        statement = _SUMS_BY_DAY if spans.months == EMPTY else _SUMS_BY_MONTH
+        params = {"indicators": sorted(indicators), "regions": sorted(regions), "cutoff": cutoff,
+                  **_span_params(spans)}
         out: dict[tuple[str, str], dict[str, Sums]] = defaultdict(dict)
-        for ind, region, cat, num, den, extra, ssum, ssq, latest, settled, recent in session.execute(_TALLY_SUMS,
+        for ind, region, cat, num, den, extra, ssum, ssq, latest, settled, recent in session.execute(statement,
                                                                                                      params):
             out[(ind, region)][cat] = Sums(int(num or 0), int(den or 0), int(extra or 0), float(ssum or 0.0),
                                            float(ssq or 0.0), int(settled or 0), int(recent or 0), _aware(latest))
@@ -154,10 +218,11 @@ class FigureReader:
             return list(rows)
 
     @staticmethod
-    def _reports(session: Session, indicators: Iterable[str]) -> list[ReportState]:
-        rows = session.scalars(select(ReportedFigure).where(ReportedFigure.indicator.in_(sorted(indicators))))
-        return [ReportState(r.indicator, r.region, r.period, r.numerator, r.denominator, r.value, r.occurred_at,
-                            r.event_id) for r in rows]
+    def _reports(session: Session, indicators: Iterable[str]) -> Reports:
+        r = ReportedFigure
+        rows = session.execute(select(r.indicator, r.region, r.period, r.numerator, r.denominator, r.value,
+                                      r.occurred_at, r.event_id).where(r.indicator.in_(sorted(indicators))))
+        return reports_by_region(ReportState(*row) for row in rows)
 
     # ---- trend ------------------------------------------------------------------------------
     def trend(self, spec: IndicatorSpec, region: str, category: str | None, window: str,

@@ -24,7 +24,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.indicators.models import Acceptance, DailyTally, Inspection, Sample
+from services.indicators.models import Acceptance, DailyTally, Inspection, MonthlyTally, Sample
 from services.indicators.state import (
     AcceptanceState,
     InspectionState,
@@ -63,6 +63,7 @@ def rebuild_tallies(sessions: sessionmaker[Session], catalogue: Catalogue) -> Re
         # A DELETE's result is a CursorResult, which Session.execute's annotation does not say.
         deleted = cast(CursorResult[Any], session.execute(
             delete(DailyTally).where(DailyTally.indicator.in_(indicators)))).rowcount
+        session.execute(delete(MonthlyTally).where(MonthlyTally.indicator.in_(indicators)))
         for row in session.scalars(select(Inspection).execution_options(yield_per=STREAM_ROWS)):
             subjects += 1
             state = _inspection(row, programme_indicator)

@@ -29,6 +29,7 @@ from services.indicators.models import (
     AppliedEvent,
     DailyTally,
     Inspection,
+    MonthlyTally,
     ReportedFigure,
     Sample,
     SubjectOwner,
@@ -230,23 +231,40 @@ def save_changes(session: Session, changes: Changes, now: dt.datetime) -> None:
     add_tallies(session, changes.tallies)
 
 
-_TALLY_COLUMNS = ("indicator", "region", "day", "category", "numerator", "denominator", "extra", "score_sum",
-                  "score_sq_sum", "last_event_at")
+_TALLY_KEY = ("indicator", "region", "day", "category")
+_TALLY_SUMS = ("numerator", "denominator", "extra", "score_sum", "score_sq_sum")
 
 
 def add_tallies(session: Session, tallies: Tallies) -> None:
-    """Add signed sums to the daily tallies (insert or increment), in key order."""
-    last = tallies.last_event_at
+    """Add signed sums to the daily tallies and to their months' (insert or increment), in key order."""
+    days = tallies.nonzero()
+    months: dict[tuple[str, str, dt.date, str], list[float]] = {}
+    last_in_month: dict[tuple[str, str, dt.date, str], dt.datetime] = {}
+    for day_key, sums in days.items():
+        indicator, region, day, category = day_key
+        key = (indicator, region, day.replace(day=1), category)
+        total = months.setdefault(key, [0, 0, 0, 0.0, 0.0])
+        for i, value in enumerate(sums):
+            total[i] += value
+        at = tallies.last_event_at.get(day_key)
+        if at is not None and (key not in last_in_month or at > last_in_month[key]):
+            last_in_month[key] = at
+    _add_sums(session, DailyTally.__table__, _TALLY_KEY, days, tallies.last_event_at)
+    _add_sums(session, MonthlyTally.__table__, ("indicator", "region", "month", "category"), months, last_in_month)
+
+
+def _add_sums(session: Session, table: Table, keys: tuple[str, ...], sums: dict[Any, list[float]],
+              last: dict[Any, dt.datetime]) -> None:
     stored = _stored(session)
     rows = [(key[0], key[1], stored(key[2]), key[3], int(num), int(den), int(extra), float(ssum), float(ssq),
              None if (at := last.get(key)) is None else stored(at))
-            for key, (num, den, extra, ssum, ssq) in sorted(tallies.nonzero().items())]
+            for key, (num, den, extra, ssum, ssq) in sorted(sums.items())]
     latest = "greatest" if is_postgres(session) else "max"
-    update = {c: f"daily_tally.{c} + excluded.{c}" for c in _TALLY_COLUMNS[4:9]}
-    update["last_event_at"] = (f"coalesce({latest}(daily_tally.last_event_at, excluded.last_event_at), "
-                               "daily_tally.last_event_at, excluded.last_event_at)")
-    _upsert(session, DailyTally.__table__, _TALLY_COLUMNS, ("indicator", "region", "day", "category"), rows,
-            update)
+    name = table.name
+    update = {c: f"{name}.{c} + excluded.{c}" for c in _TALLY_SUMS}
+    update["last_event_at"] = (f"coalesce({latest}({name}.last_event_at, excluded.last_event_at), "
+                               f"{name}.last_event_at, excluded.last_event_at)")
+    _upsert(session, table, (*keys, *_TALLY_SUMS, "last_event_at"), keys, rows, update)
 
 
 def _upsert(session: Session, table: Table, columns: Sequence[str], keys: Sequence[str], rows: list[tuple],

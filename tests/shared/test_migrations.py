@@ -17,7 +17,7 @@ from shared.db import MIGRATIONS_DIR, alembic_config, make_engine, migrate
 BRANCH_HEADS = {"0002", "0003", "0004"}
 # Tables later revisions add (0006_integrity: subject owners as intake and indicators enforce them).
 TABLES_SINCE_0005 = {"intake_subject", "subject_owner", "alert_ack", "alert_loop", "alert_timeline",
-                     "follow_up_inspection", "inspection_objection", "intake_upload"}
+                     "follow_up_inspection", "inspection_objection", "intake_upload", "monthly_tally"}
 BRANCHED_HISTORY = ("0001_api_keys.py", "0002_intake.py", "0003_indicators.py", "0004_alerts.py")
 
 
