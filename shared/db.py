@@ -56,8 +56,14 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UtcDateTime}
 
 
+# Every query the services run reads a bounded set of rows (a window's tallies, a batch's subjects): starting
+# parallel workers for one costs more than it saves (a province's year figure: 10.7 ms with two, 4.7 without).
+PG_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for the URL; SQLite files get WAL, a busy timeout and foreign keys."""
+    """An engine for the URL; SQLite files get WAL, a busy timeout and foreign keys; PostgreSQL sessions run
+    without parallel query (``PG_OPTIONS``)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -65,7 +71,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+                         connect_args={"options": PG_OPTIONS})
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:

@@ -29,7 +29,7 @@ summed for shares, the unweighted mean of city values for values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from services.indicators.state import ReportState
@@ -216,16 +216,25 @@ def plan_elapsed_share(catalogue: Catalogue, window: Window, now: dt.datetime) -
 
 
 # ---- reported figures -----------------------------------------------------------------------------
+Reports = Mapping[tuple[str, str], list[ReportState]]  # by (indicator, region)
+
+
+def reports_by_region(reports: Iterable[ReportState]) -> dict[tuple[str, str], list[ReportState]]:
+    out: dict[tuple[str, str], list[ReportState]] = {}
+    for report in reports:
+        out.setdefault((report.indicator, report.region), []).append(report)
+    return out
+
+
 def pick_report(catalogue: Catalogue, spec: IndicatorSpec, region: str, window: Window,
-                reports: Iterable[ReportState]) -> Reported | None:
+                reports: Reports) -> Reported | None:
     """The reported figure for a region and window (see the module docstring)."""
-    mine = [r for r in reports if r.indicator == spec.id]
-    own = _choose([r for r in mine if r.region == region], window)
+    own = _choose(reports.get((spec.id, region), []), window)
     if own is not None:
         return Reported(own.numerator, own.denominator, own.value, own.occurred_at, own.period)
     if region != catalogue.province_code:
         return None
-    cities = [r for r in mine if r.region in catalogue.regions.cities]
+    cities = [r for city in catalogue.regions.cities for r in reports.get((spec.id, city), [])]
     chosen = _choose(cities, window)
     if chosen is None:
         return None

@@ -24,7 +24,8 @@ ProvisionalKey = tuple[str, str, str | None]  # indicator, region (any level), c
 def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[str], start: dt.datetime,
                        end: dt.datetime, now: dt.datetime) -> dict[ProvisionalKey, int]:
     """Provisional failures among the inspections of ``indicators`` completed in [start, end) (the partial
-    index ``ix_inspection_failure_time`` keeps this a read of the window's failures, not of every result)."""
+    index ``ix_inspection_failure_time`` keeps this a read of the window's failures, not of every result, and
+    on PostgreSQL a read of the index alone)."""
     programmes = [(name, p) for name, p in catalogue.programmes.items() if p.indicator in indicators]
     if not programmes:
         return {}

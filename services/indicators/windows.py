@@ -13,6 +13,7 @@ the grace period) lands in the past days it belongs to, and every window over th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -87,8 +88,10 @@ def resolve_window(name: str, now: dt.datetime, tz: dt.tzinfo, plan_start: dt.da
     return Window(name, first, last, tz)
 
 
+@functools.lru_cache(maxsize=4096)
 def period_days(period: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a calendar period ``2026``, ``2026-Q4`` or ``2026-11``."""
+    """First and last day of a calendar period ``2026``, ``2026-Q4`` or ``2026-11`` (cached: choosing reports
+    reads every report's period for every figure)."""
     found = _calendar(period)
     if found is None:
         raise UnknownWindow(f"not a calendar period: {period!r}")
