@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.indicators.loop_models import InspectionObjection
@@ -21,11 +21,11 @@ from shared.catalogue import Catalogue
 ProvisionalKey = tuple[str, str, str | None]  # indicator, region (any level), category or None (all)
 
 
-def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[str], start: dt.datetime,
-                       end: dt.datetime, now: dt.datetime) -> dict[ProvisionalKey, int]:
-    """Provisional failures among the inspections of ``indicators`` completed in [start, end) (the partial
-    index ``ix_inspection_failure_time`` keeps this a read of the window's failures, not of every result, and
-    on PostgreSQL a read of the index alone)."""
+def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[str], regions: set[str],
+                       start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dict[ProvisionalKey, int]:
+    """Provisional failures among the inspections of ``indicators`` completed in [start, end) in ``regions``
+    and the regions under them (the partial index ``ix_inspection_failure_time`` keeps this a read of the
+    window's failures, not of every result, and on PostgreSQL a read of the index alone)."""
     programmes = [(name, p) for name, p in catalogue.programmes.items() if p.indicator in indicators]
     if not programmes:
         return {}
@@ -38,7 +38,8 @@ def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[s
              .where(i.verdict == "fail", i.indicator.in_(sorted(indicators)), i.occurred_at >= start,
                     i.occurred_at < end,
                     or_(and_(o.sample_id.is_(None), in_window),
-                        and_(o.sample_id.is_not(None), i.revision <= o.revision)))
+                        and_(o.sample_id.is_not(None), i.revision <= o.revision)),
+                    *_under(catalogue, regions))
              .group_by(i.indicator, i.region, i.category))
     out: dict[ProvisionalKey, int] = defaultdict(int)
     for indicator, region, category, count in session.execute(query):
@@ -47,3 +48,12 @@ def provisional_counts(session: Session, catalogue: Catalogue, indicators: set[s
             out[(indicator, level, category)] += count
             out[(indicator, level, None)] += count
     return dict(out)
+
+
+def _under(catalogue: Catalogue, regions: set[str]) -> list[ColumnElement[bool]]:
+    """Conditions keeping the inspections of ``regions`` and of the regions under them (none for the province)."""
+    if catalogue.province_code in regions:
+        return []
+    i = Inspection
+    return [or_(*[i.region.startswith(code[:4]) if code in catalogue.regions.cities else i.region == code
+                  for code in sorted(regions)])]

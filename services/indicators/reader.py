@@ -155,15 +155,18 @@ class FigureReader:
                     regions.update(self.catalogue.city_codes)
         reported_ids = {r.spec.id for r, _ in resolved if r.spec.kind not in TALLY_KINDS}
         # Provisional failures per window, for the inspection pass rates (issue 19).
-        provisional_windows: dict[tuple[dt.datetime, dt.datetime], set[str]] = defaultdict(set)
+        provisional_windows: dict[tuple[dt.datetime, dt.datetime], tuple[set[str], set[str]]] = defaultdict(
+            lambda: (set(), set()))
         for request, window in resolved:
             if request.spec.kind == "pass_rate" and request.spec.source == "inspection":
-                provisional_windows[(window.start, window.end)].add(request.spec.id)
+                indicators, regions = provisional_windows[(window.start, window.end)]
+                indicators.add(request.spec.id)
+                regions.update(request.regions)
         with self.sessions() as session:
             sums = {key: self._tally_sums(session, key, *group) for key, group in groups.items()}
             reports = self._reports(session, reported_ids) if reported_ids else {}
-            provisional = {span: provisional_counts(session, self.catalogue, ids, span[0], span[1], now)
-                           for span, ids in provisional_windows.items()}
+            provisional = {span: provisional_counts(session, self.catalogue, ids, regions, span[0], span[1], now)
+                           for span, (ids, regions) in provisional_windows.items()}
         out: list[Figure] = []
         for request, window in resolved:
             spec = request.spec

@@ -54,6 +54,22 @@ def test_failures_are_provisional_until_the_period_passes_and_basis_final_leaves
     assert fig(harness).provisional == 0 and fig(harness, "final").denominator == 43
 
 
+def test_each_region_counts_the_provisional_failures_under_it_and_only_those(harness: Harness) -> None:
+    recent = harness.clock.now() - dt.timedelta(days=3)
+    where = {"320506": 3, "320505": 1, "320500": 2, "320102": 4}  # Wuzhong, Huqiu, Suzhou itself, Xuanwu
+    harness.processor.process([f.message(f.inspection(f"{code}-{n}", f"s{code}-{n}", "fail", programme=SPOT,
+                                                      category="electronics", region=code, at=recent))
+                               for code, count in where.items() for n in range(count)])
+    spec = harness.catalogue.indicator(NSC)
+    assert spec is not None
+    expected = {"320506": 3, "320505": 1, "320500": 6, "320100": 4, "320102": 4, "320000": 10, "320200": 0,
+                "320583": 0}
+    for code, count in expected.items():  # one region per read, as the figure endpoint asks
+        assert fig(harness, region=code).provisional == count, code
+    together = harness.reader.figures([FigureRequest(spec, "90d", tuple(expected), (None,))])
+    assert {figure.region: figure.provisional for figure in together} == expected
+
+
 def test_an_objection_opens_a_retest_that_settles_it_and_a_late_one_is_dead_lettered(harness: Harness) -> None:
     now = harness.clock.now()
     inspected = now - dt.timedelta(days=30)
