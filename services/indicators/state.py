@@ -169,6 +169,9 @@ def _levels(catalogue: Catalogue, region: str) -> tuple[str, ...]:
 # equal signatures contribute the same (key, vector) items, so a batch can count subjects per
 # signature and expand each signature once (``signature_items``).
 Signature = tuple
+# Signatures kept expanded (~1 KB each): a few days of a province's. It was 100,000 and filled once, never
+# emptied: ~100 MB of history's signatures held for good and none of today's (bench/RESULTS.md).
+SIGNATURE_CACHE = 20_000
 
 
 def inspection_signature(catalogue: Catalogue, inspection: InspectionState | None) -> Signature | None:
@@ -206,8 +209,9 @@ def signature_items(catalogue: Catalogue, signature: Signature) -> tuple[tuple[T
     found = index.items.get(signature)
     if found is None:
         found = tuple(_expand(index, signature))
-        if len(index.items) < 100_000:
-            index.items[signature] = found
+        if len(index.items) >= SIGNATURE_CACHE:  # a day's signatures refill it; old days never come back
+            index.items.clear()
+        index.items[signature] = found
     return found
 
 
