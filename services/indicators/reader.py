@@ -21,7 +21,7 @@ from services.indicators.figures import Reports, Sums, build_figure, completion_
 from services.indicators.models import DailyTally, MonthlyTally, ReportedFigure
 from services.indicators.provisional_reader import provisional_counts
 from services.indicators.state import ReportState
-from services.indicators.windows import Window, day_start, local_day, resolve_window
+from services.indicators.windows import Window, day_start, local_day, period_days, resolve_window
 from shared.catalogue import Catalogue, IndicatorSpec
 from shared.clock import Clock
 from shared.figures import Basis, Figure
@@ -63,21 +63,21 @@ class TallySpans:
     by_day: dt.date  # a month inside ``months`` read from ``days`` instead (date.min: none)
 
 
-def _month_after(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+def _month_end(day: dt.date) -> dt.date:
+    return period_days(f"{day:%Y-%m}")[1]
 
 
 def tally_spans(first: dt.date, last: dt.date, cutoff: dt.date) -> TallySpans:
     """Split [first, last] into whole months and the days before and after them."""
     one = dt.timedelta(days=1)
-    lo = first if first.day == 1 else _month_after(first)
-    hi_end = last if _month_after(last) - one == last else last.replace(day=1) - one
+    lo = first if first.day == 1 else _month_end(first) + one
+    hi_end = last if _month_end(last) == last else last.replace(day=1) - one
     if lo > hi_end:
         return TallySpans(((first, last), EMPTY, EMPTY), EMPTY, dt.date.min)
     head = (first, lo - one) if first < lo else EMPTY
     tail = (hi_end + one, last) if hi_end < last else EMPTY
     split, by_day = EMPTY, dt.date.min
-    if lo <= cutoff < hi_end and cutoff < (month_end := _month_after(cutoff) - one):
+    if lo <= cutoff < hi_end and cutoff < (month_end := _month_end(cutoff)):
         by_day = cutoff.replace(day=1)
         split = (by_day, month_end)
     return TallySpans((head, tail, split), (lo, hi_end.replace(day=1)), by_day)

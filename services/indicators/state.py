@@ -96,9 +96,12 @@ class Tallies:
         row[3] += sign * vector.score_sum
         row[4] += sign * vector.score_sq_sum
         if at is not None:
-            previous = self.last_event_at.get(key)
-            if previous is None or at > previous:
-                self.last_event_at[key] = at
+            self._seen(key, at)
+
+    def _seen(self, key: TallyKey, at: dt.datetime) -> None:
+        previous = self.last_event_at.get(key)
+        if previous is None or at > previous:
+            self.last_event_at[key] = at
 
     def add_all(self, items: Iterator[tuple[TallyKey, Vector, dt.datetime]], sign: int = 1) -> None:
         for key, vector, at in items:
@@ -106,6 +109,19 @@ class Tallies:
 
     def nonzero(self) -> dict[TallyKey, list[float]]:
         return {k: v for k, v in self.sums.items() if any(v) or k in self.last_event_at}
+
+    def by_month(self) -> Tallies:
+        """The same changes per calendar month: each key's day becomes its month's first day."""
+        months = Tallies()
+        for key, sums in self.nonzero().items():
+            indicator, region, day, category = key
+            month = (indicator, region, day.replace(day=1), category)
+            row = months.sums.setdefault(month, [0, 0, 0, 0.0, 0.0])
+            for i, value in enumerate(sums):
+                row[i] += value
+            if (at := self.last_event_at.get(key)) is not None:
+                months._seen(month, at)
+        return months
 
 
 Contribution = tuple[TallyKey, Vector, dt.datetime]

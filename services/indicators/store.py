@@ -237,28 +237,16 @@ _TALLY_SUMS = ("numerator", "denominator", "extra", "score_sum", "score_sq_sum")
 
 def add_tallies(session: Session, tallies: Tallies) -> None:
     """Add signed sums to the daily tallies and to their months' (insert or increment), in key order."""
-    days = tallies.nonzero()
-    months: dict[tuple[str, str, dt.date, str], list[float]] = {}
-    last_in_month: dict[tuple[str, str, dt.date, str], dt.datetime] = {}
-    for day_key, sums in days.items():
-        indicator, region, day, category = day_key
-        key = (indicator, region, day.replace(day=1), category)
-        total = months.setdefault(key, [0, 0, 0, 0.0, 0.0])
-        for i, value in enumerate(sums):
-            total[i] += value
-        at = tallies.last_event_at.get(day_key)
-        if at is not None and (key not in last_in_month or at > last_in_month[key]):
-            last_in_month[key] = at
-    _add_sums(session, DailyTally.__table__, _TALLY_KEY, days, tallies.last_event_at)
-    _add_sums(session, MonthlyTally.__table__, ("indicator", "region", "month", "category"), months, last_in_month)
+    _add_sums(session, DailyTally.__table__, _TALLY_KEY, tallies)
+    _add_sums(session, MonthlyTally.__table__, ("indicator", "region", "month", "category"), tallies.by_month())
 
 
-def _add_sums(session: Session, table: Table, keys: tuple[str, ...], sums: dict[Any, list[float]],
-              last: dict[Any, dt.datetime]) -> None:
+def _add_sums(session: Session, table: Table, keys: tuple[str, ...], tallies: Tallies) -> None:
     stored = _stored(session)
+    last = tallies.last_event_at
     rows = [(key[0], key[1], stored(key[2]), key[3], int(num), int(den), int(extra), float(ssum), float(ssq),
              None if (at := last.get(key)) is None else stored(at))
-            for key, (num, den, extra, ssum, ssq) in sorted(sums.items())]
+            for key, (num, den, extra, ssum, ssq) in sorted(tallies.nonzero().items())]
     latest = "greatest" if is_postgres(session) else "max"
     name = table.name
     update = {c: f"{name}.{c} + excluded.{c}" for c in _TALLY_SUMS}
